@@ -1,0 +1,44 @@
+"""``$connect``: verify the ``?token=`` and bind its identity to the new connection."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from chatcore.errors import StoreUnavailable, Unauthorized
+from chatcore.events import ConnectEvent
+from chatcore.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from chatcore.chat import ChatService
+
+
+@cache
+def chat_service() -> ChatService:
+    from chatcore.runtime import build_chat_service
+
+    return build_chat_service()
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=ConnectEvent)
+    connection_id = request.request_context.connection_id
+    logger.append_keys(connection_id=connection_id)
+    try:
+        record = chat_service().connect(connection_id, request.token)
+    except Unauthorized as exc:
+        logger.info("connection refused", extra={"reason": str(exc)})
+        metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
+        return {"statusCode": 401, "body": "Unauthorized"}
+    except StoreUnavailable:
+        logger.exception("database unavailable during connect")
+        return {"statusCode": 503, "body": "Service Unavailable"}
+    logger.info("connected", extra={"user_id": record.user_id})
+    metrics.add_metric(name="Connected", unit=MetricUnit.Count, value=1)
+    return {"statusCode": 200}

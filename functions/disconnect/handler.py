@@ -1,0 +1,35 @@
+"""``$disconnect``: forget the connection and tell its rooms when the user's last connection left."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from chatcore.events import DisconnectEvent
+from chatcore.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from chatcore.chat import ChatService
+
+
+@cache
+def chat_service() -> ChatService:
+    from chatcore.runtime import build_chat_service
+
+    return build_chat_service()
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=DisconnectEvent)
+    connection_id = request.request_context.connection_id
+    logger.append_keys(connection_id=connection_id)
+    chat_service().disconnect(connection_id)
+    logger.info("disconnected", extra={"status_code": request.request_context.disconnect_status_code})
+    metrics.add_metric(name="Disconnected", unit=MetricUnit.Count, value=1)
+    return {"statusCode": 200}

@@ -1,0 +1,305 @@
+"""The chat service: what happens on connect, on every frame, and on disconnect.
+
+Identity always comes from the connection record written at ``$connect`` (from the verified token),
+never from a frame. A message is broadcast only after PostgreSQL has stored it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from chatcore.access import can_read, can_write
+from chatcore.auth import TokenService
+from chatcore.broadcaster import Broadcaster, Delivery
+from chatcore.errors import StoreUnavailable, Unauthorized
+from chatcore.observability import logger
+from chatcore.protocol import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_HISTORY_LIMIT,
+    ChatMessage,
+    ClientFrame,
+    ErrorCode,
+    FrameError,
+    HistoryFrame,
+    HistoryOut,
+    JoinedOut,
+    JoinFrame,
+    LeaveFrame,
+    ListFrame,
+    ListOut,
+    Member,
+    MemberJoinedOut,
+    MemberLeftOut,
+    MessageFrame,
+    MessageOut,
+    PingFrame,
+    PongOut,
+    ReadFrame,
+    ReadOut,
+    RoomInfo,
+    ServerFrame,
+    TypingFrame,
+    TypingOut,
+    encode,
+    error_frame,
+    parse_client_frame,
+)
+from chatcore.registry import ConnectionRecord, ConnectionRegistry, RoomConnection
+from chatcore.store import ChatStore, GroupRow, MemberRow, MessageRow, Role
+
+
+def message_view(row: MessageRow) -> ChatMessage:
+    return ChatMessage(
+        id=row.id,
+        room_id=row.group_id,
+        sender_id=row.user_id,
+        sender=row.username,
+        text=row.content,
+        ts=row.ts,
+        client_msg_id=row.client_msg_id,
+    )
+
+
+def room_view(group: GroupRow) -> RoomInfo:
+    return RoomInfo(id=group.id, name=group.name, private=group.private, kind=group.kind)
+
+
+def member_views(members: Iterable[MemberRow], online_user_ids: set[int]) -> list[Member]:
+    return [Member(id=m.id, username=m.username, nickname=m.nickname, online=m.id in online_user_ids) for m in members]
+
+
+class _Reject(Exception):
+    """Ends handling of one frame with an ``error`` frame to the sender."""
+
+    def __init__(self, code: ErrorCode, detail: str | None = None) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.detail = detail
+
+
+class ChatService:
+    """Handles the WebSocket lifecycle and every client frame of the protocol."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        registry: ConnectionRegistry,
+        broadcaster: Broadcaster,
+        tokens: TokenService,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._broadcaster = broadcaster
+        self._tokens = tokens
+        self._clock = clock
+
+    # ------------------------------------------------------------ lifecycle
+
+    def connect(self, connection_id: str, token: str | None) -> ConnectionRecord:
+        """Bind the token's identity to the new connection; :class:`Unauthorized` refuses it."""
+        identity = self._tokens.verify(token)
+        user = self._store.get_user(identity.user_id)
+        if user is None or user.username != identity.username:
+            raise Unauthorized("user no longer exists")
+        return self._registry.add_connection(connection_id, user.id, user.username)
+
+    def disconnect(self, connection_id: str) -> None:
+        """Forget the connection and tell each room where it was the user's last connection."""
+        self.forget_connections([connection_id])
+
+    def forget_connections(self, connection_ids: Iterable[str]) -> None:
+        """Delete connections (closed, or found gone) and announce ``member_left`` where due.
+
+        Announcing may find more dead connections; they are forgotten the same way, each once.
+        """
+        pending = list(connection_ids)
+        seen: set[str] = set()
+        while pending:
+            connection_id = pending.pop()
+            if connection_id in seen:
+                continue
+            seen.add(connection_id)
+            removed = self._registry.remove_connection(connection_id)
+            if removed.user_id is None or removed.username is None:
+                continue
+            for room_id in removed.room_ids:
+                remaining = self._registry.room_connections(room_id)
+                if any(c.user_id == removed.user_id for c in remaining):
+                    continue  # another tab of this user is still in the room
+                frame = MemberLeftOut(room_id=room_id, user=removed.username)
+                result = self._broadcaster.broadcast((c.connection_id for c in remaining), encode(frame))
+                pending.extend(result.gone)
+
+    # ------------------------------------------------------------ frames
+
+    def handle_frame(self, connection_id: str, body: str | None) -> None:
+        """Parse one frame from ``connection_id`` and act on it; every failure becomes an ``error`` frame."""
+        try:
+            frame = parse_client_frame(body)
+        except FrameError as exc:
+            self._send(connection_id, exc.to_frame())
+            return
+        room_id = getattr(frame, "room_id", None)
+        client_msg_id = getattr(frame, "client_msg_id", None)
+        try:
+            record = self._registry.get_connection(connection_id)
+            if record is None:
+                raise _Reject(ErrorCode.NOT_CONNECTED)
+            logger.append_keys(user_id=record.user_id, frame_type=frame.type)
+            self._dispatch(record, frame)
+        except _Reject as rejection:
+            self._send(
+                connection_id,
+                error_frame(
+                    rejection.code,
+                    detail=rejection.detail,
+                    request_type=frame.type,
+                    room_id=room_id,
+                    client_msg_id=client_msg_id,
+                ),
+            )
+        except StoreUnavailable:
+            logger.exception("database unavailable")
+            code = ErrorCode.SAVE_FAILED if frame.type == "message" else ErrorCode.UNAVAILABLE
+            self._send(
+                connection_id,
+                error_frame(code, request_type=frame.type, room_id=room_id, client_msg_id=client_msg_id),
+            )
+        except Exception:
+            logger.exception("frame handling failed")
+            code = ErrorCode.SAVE_FAILED if frame.type == "message" else ErrorCode.INTERNAL_ERROR
+            self._send(
+                connection_id,
+                error_frame(code, request_type=frame.type, room_id=room_id, client_msg_id=client_msg_id),
+            )
+
+    def _dispatch(self, record: ConnectionRecord, frame: ClientFrame) -> None:
+        match frame:
+            case JoinFrame():
+                self._join(record, frame)
+            case MessageFrame():
+                self._message(record, frame)
+            case LeaveFrame():
+                self._leave(record, frame)
+            case ListFrame():
+                self._list(record, frame)
+            case HistoryFrame():
+                self._history(record, frame)
+            case TypingFrame():
+                self._typing(record, frame)
+            case ReadFrame():
+                self._read(record, frame)
+            case PingFrame():
+                self._registry.touch(record.connection_id)
+                self._send(record.connection_id, PongOut(ts=int(self._clock() * 1000)))
+
+    def _room_for(self, record: ConnectionRecord, room_id: int, *, write: bool = False) -> tuple[GroupRow, Role | None]:
+        """The room and the caller's role, or a rejection: unknown room, or no access."""
+        group, role = self._store.get_group_and_role(room_id, record.user_id)
+        if group is None:
+            raise _Reject(ErrorCode.ROOM_NOT_FOUND)
+        if write and not can_write(role):
+            raise _Reject(ErrorCode.FORBIDDEN, "Join the room before posting to it")
+        if not can_read(group, role):
+            raise _Reject(ErrorCode.FORBIDDEN, "This room is private")
+        return group, role
+
+    def _join(self, record: ConnectionRecord, frame: JoinFrame) -> None:
+        group, role = self._room_for(record, frame.room_id)
+        if role is None:  # a public group: joining makes the caller a member
+            self._store.add_member(group.id, record.user_id)
+        before = self._registry.room_connections(group.id)
+        already_here = any(c.connection_id == record.connection_id for c in before)
+        user_was_present = any(c.user_id == record.user_id and c.connection_id != record.connection_id for c in before)
+        if not already_here:
+            self._registry.subscribe(record, group.id)
+        online = {c.user_id for c in before} | {record.user_id}
+        members = self._store.list_members(group.id)
+        if frame.since is not None:
+            history, has_more = self._store.messages_after(group.id, frame.since, MAX_HISTORY_LIMIT)
+        else:
+            history, has_more = self._store.latest_messages(group.id, DEFAULT_HISTORY_LIMIT)
+        self._send(
+            record.connection_id,
+            JoinedOut(
+                room_id=group.id,
+                room=room_view(group),
+                members=member_views(members, online),
+                history=[message_view(m) for m in history],
+                has_more=has_more,
+            ),
+        )
+        if not already_here and not user_was_present:
+            announcement = MemberJoinedOut(room_id=group.id, user=record.username, client_id=record.connection_id)
+            self._broadcast((c.connection_id for c in before if c.connection_id != record.connection_id), announcement)
+
+    def _message(self, record: ConnectionRecord, frame: MessageFrame) -> None:
+        group, _role = self._room_for(record, frame.room_id, write=True)
+        saved = self._store.save_message(group.id, record.user_id, frame.text, frame.client_msg_id)
+        if saved.message.group_id != group.id:
+            raise _Reject(ErrorCode.INVALID_MESSAGE, "clientMsgId was already used for another room")
+        out = MessageOut(room_id=group.id, message=message_view(saved.message))
+        if not saved.created:
+            # A retry of a stored message: acknowledge to the sender only, never broadcast twice.
+            self._send(record.connection_id, out)
+            return
+        recipients = [c.connection_id for c in self._registry.room_connections(group.id)]
+        recipients.append(record.connection_id)  # the sender hears its own message even if not joined
+        self._broadcast(recipients, out)
+
+    def _leave(self, record: ConnectionRecord, frame: LeaveFrame) -> None:
+        if not self._registry.unsubscribe(record.connection_id, frame.room_id):
+            return
+        remaining = self._registry.room_connections(frame.room_id)
+        if any(c.user_id == record.user_id for c in remaining):
+            return
+        self._broadcast(
+            (c.connection_id for c in remaining), MemberLeftOut(room_id=frame.room_id, user=record.username)
+        )
+
+    def _list(self, record: ConnectionRecord, frame: ListFrame) -> None:
+        group, _role = self._room_for(record, frame.room_id)
+        online = self._online_user_ids(self._registry.room_connections(group.id))
+        members = member_views(self._store.list_members(group.id), online)
+        self._send(record.connection_id, ListOut(room_id=group.id, members=members))
+
+    def _history(self, record: ConnectionRecord, frame: HistoryFrame) -> None:
+        group, _role = self._room_for(record, frame.room_id)
+        if frame.before is not None:
+            page, has_more = self._store.messages_before(group.id, frame.before, frame.limit)
+        else:
+            page, has_more = self._store.latest_messages(group.id, frame.limit)
+        self._send(
+            record.connection_id,
+            HistoryOut(room_id=group.id, messages=[message_view(m) for m in page], has_more=has_more),
+        )
+
+    def _typing(self, record: ConnectionRecord, frame: TypingFrame) -> None:
+        group, _role = self._room_for(record, frame.room_id, write=True)
+        others = [c.connection_id for c in self._registry.room_connections(group.id) if c.user_id != record.user_id]
+        self._broadcast(others, TypingOut(room_id=group.id, user=record.username))
+
+    def _read(self, record: ConnectionRecord, frame: ReadFrame) -> None:
+        group, _role = self._room_for(record, frame.room_id, write=True)
+        marker = self._store.mark_read(group.id, record.user_id, frame.message_id)
+        if marker is None:
+            raise _Reject(ErrorCode.FORBIDDEN, "Join the room first")
+        recipients = [c.connection_id for c in self._registry.room_connections(group.id)]
+        self._broadcast(recipients, ReadOut(room_id=group.id, user=record.username, message_id=marker))
+
+    # ------------------------------------------------------------ delivery
+
+    @staticmethod
+    def _online_user_ids(connections: Iterable[RoomConnection]) -> set[int]:
+        return {c.user_id for c in connections}
+
+    def _send(self, connection_id: str, frame: ServerFrame) -> None:
+        if self._broadcaster.send(connection_id, encode(frame)) is Delivery.GONE:
+            self.forget_connections([connection_id])
+
+    def _broadcast(self, connection_ids: Iterable[str], frame: ServerFrame) -> None:
+        result = self._broadcaster.broadcast(connection_ids, encode(frame))
+        if result.gone:
+            self.forget_connections(result.gone)

@@ -1,0 +1,25 @@
+"""Domain errors raised by the layer and mapped to protocol errors or HTTP responses by the callers."""
+
+
+class ChatError(Exception):
+    """Base class of the errors the chat domain raises on purpose."""
+
+
+class StoreUnavailable(ChatError):
+    """PostgreSQL could not be reached or the connection broke mid-request."""
+
+
+class NotFound(ChatError):
+    """The addressed user, group or message does not exist."""
+
+
+class Forbidden(ChatError):
+    """The caller is known but may not do this."""
+
+
+class Conflict(ChatError):
+    """The request collides with existing state (for example a taken username)."""
+
+
+class Unauthorized(ChatError):
+    """The caller's credentials are missing, invalid or expired."""

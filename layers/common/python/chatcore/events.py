@@ -1,0 +1,33 @@
+"""Pydantic models of the API Gateway WebSocket events, from Powertools, with what the chat reads."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from pydantic import Field
+
+
+class ConnectEvent(APIGatewayWebSocketConnectEventModel):
+    """``$connect``: Powertools' model plus the query string, where browsers put the token."""
+
+    query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
+
+    @property
+    def token(self) -> str | None:
+        return (self.query_string_parameters or {}).get("token")
+
+    @property
+    def origin(self) -> str | None:
+        for name, value in self.headers.items():
+            if name.lower() == "origin":
+                return value
+        return None
+
+
+MessageEvent = APIGatewayWebSocketMessageEventModel
+DisconnectEvent = APIGatewayWebSocketDisconnectEventModel
+
+__all__ = ["ConnectEvent", "DisconnectEvent", "MessageEvent"]

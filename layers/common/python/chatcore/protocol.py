@@ -1,0 +1,343 @@
+"""The WebSocket wire protocol: every frame as a pydantic model, and the parser for incoming frames.
+
+Incoming frames are JSON objects routed on ``type``. Fields a client may send but the server never
+trusts (``sender``, ``username``, ``userId``) are ignored: identity comes from the connection record.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MAX_FRAME_BYTES = 128 * 1024
+"""API Gateway refuses WebSocket frames over 128 KB; the local gateway and the handler do the same."""
+
+MAX_TEXT_LENGTH = 4000
+"""Longest message text accepted, in characters; longer text gets ``message_too_long``."""
+
+MAX_CLIENT_MSG_ID_LENGTH = 64
+DEFAULT_HISTORY_LIMIT = 50
+MAX_HISTORY_LIMIT = 200
+MAX_DB_ID = 2**63 - 1
+
+RoomId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+MessageId = Annotated[int, Field(ge=0, le=MAX_DB_ID)]
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes sent in ``error`` frames."""
+
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    ROOM_NOT_FOUND = "room_not_found"
+    FORBIDDEN = "forbidden"
+    MESSAGE_TOO_LONG = "message_too_long"
+    RATE_LIMITED = "rate_limited"
+    SAVE_FAILED = "save_failed"
+    UNAVAILABLE = "unavailable"
+    NOT_CONNECTED = "not_connected"
+    INTERNAL_ERROR = "internal_error"
+
+
+# The seed design's strings, kept where the seed had one so existing clients keep working.
+ERROR_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_MESSAGE: "invalid_message",
+    ErrorCode.UNKNOWN_TYPE: "unknown_type",
+    ErrorCode.ROOM_NOT_FOUND: "Room not found",
+    ErrorCode.FORBIDDEN: "You are not allowed to do that in this room",
+    ErrorCode.MESSAGE_TOO_LONG: f"Message is longer than {MAX_TEXT_LENGTH} characters",
+    ErrorCode.RATE_LIMITED: "Too many messages; slow down",
+    ErrorCode.SAVE_FAILED: "Failed to save message",
+    ErrorCode.UNAVAILABLE: "The service is temporarily unavailable; try again",
+    ErrorCode.NOT_CONNECTED: "This connection is not registered; reconnect",
+    ErrorCode.INTERNAL_ERROR: "Something went wrong on our side",
+}
+
+
+class _Frame(BaseModel):
+    # Unknown fields (the seed's ``sender``/``username``) are accepted and dropped.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+# ---------------------------------------------------------------- client to server
+
+
+class JoinFrame(_Frame):
+    type: Literal["join"]
+    room_id: RoomId = Field(alias="roomId")
+    since: MessageId | None = None
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"]
+    room_id: RoomId = Field(alias="roomId")
+    text: StorableText = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+    client_msg_id: StorableText | None = Field(
+        default=None, alias="clientMsgId", min_length=1, max_length=MAX_CLIENT_MSG_ID_LENGTH
+    )
+
+
+class LeaveFrame(_Frame):
+    type: Literal["leave"]
+    room_id: RoomId = Field(alias="roomId")
+
+
+class ListFrame(_Frame):
+    type: Literal["list"]
+    room_id: RoomId = Field(alias="roomId")
+
+
+class HistoryFrame(_Frame):
+    type: Literal["history"]
+    room_id: RoomId = Field(alias="roomId")
+    before: MessageId | None = None
+    limit: int = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, le=MAX_HISTORY_LIMIT)
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"]
+    room_id: RoomId = Field(alias="roomId")
+
+
+class ReadFrame(_Frame):
+    type: Literal["read"]
+    room_id: RoomId = Field(alias="roomId")
+    message_id: MessageId = Field(alias="messageId")
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    JoinFrame | MessageFrame | LeaveFrame | ListFrame | HistoryFrame | TypingFrame | ReadFrame | PingFrame,
+    Field(discriminator="type"),
+]
+CLIENT_FRAME_TYPES = frozenset({"join", "message", "leave", "list", "history", "typing", "read", "ping"})
+_client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+# ---------------------------------------------------------------- server to client
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class RoomInfo(_Out):
+    id: int
+    name: str
+    private: bool
+    kind: Literal["group", "direct"]
+
+
+class Member(_Out):
+    id: int
+    username: str
+    nickname: str | None = None
+    online: bool = False
+
+
+class ChatMessage(_Out):
+    id: int
+    room_id: int = Field(alias="roomId")
+    sender_id: int = Field(alias="senderId")
+    sender: str
+    text: str
+    ts: int
+    client_msg_id: str | None = Field(default=None, alias="clientMsgId")
+
+
+class JoinedOut(_Out):
+    type: Literal["joined"] = "joined"
+    room_id: int = Field(alias="roomId")
+    room: RoomInfo
+    members: list[Member]
+    history: list[ChatMessage]
+    has_more: bool = Field(alias="hasMore")
+
+
+class MemberJoinedOut(_Out):
+    type: Literal["member_joined"] = "member_joined"
+    room_id: int = Field(alias="roomId")
+    user: str
+    client_id: str = Field(alias="clientId")
+
+
+class MemberLeftOut(_Out):
+    type: Literal["member_left"] = "member_left"
+    room_id: int = Field(alias="roomId")
+    user: str
+
+
+class MessageOut(_Out):
+    type: Literal["message"] = "message"
+    room_id: int = Field(alias="roomId")
+    message: ChatMessage
+
+
+class ListOut(_Out):
+    type: Literal["list"] = "list"
+    room_id: int = Field(alias="roomId")
+    members: list[Member]
+
+
+class HistoryOut(_Out):
+    type: Literal["history"] = "history"
+    room_id: int = Field(alias="roomId")
+    messages: list[ChatMessage]
+    has_more: bool = Field(alias="hasMore")
+
+
+class TypingOut(_Out):
+    type: Literal["typing"] = "typing"
+    room_id: int = Field(alias="roomId")
+    user: str
+
+
+class ReadOut(_Out):
+    type: Literal["read"] = "read"
+    room_id: int = Field(alias="roomId")
+    user: str
+    message_id: int = Field(alias="messageId")
+
+
+class PongOut(_Out):
+    type: Literal["pong"] = "pong"
+    ts: int
+
+
+class ErrorOut(_Out):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    detail: str | None = None
+    request_type: str | None = Field(default=None, alias="requestType")
+    room_id: int | None = Field(default=None, alias="roomId")
+    client_msg_id: str | None = Field(default=None, alias="clientMsgId")
+
+
+ServerFrame = (
+    JoinedOut
+    | MemberJoinedOut
+    | MemberLeftOut
+    | MessageOut
+    | ListOut
+    | HistoryOut
+    | TypingOut
+    | ReadOut
+    | PongOut
+    | ErrorOut
+)
+
+
+def encode(frame: ServerFrame) -> bytes:
+    """Serialise a server frame once, for posting to one or many connections."""
+    return frame.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class FrameError(Exception):
+    """An incoming frame that cannot be handled; carries the ``error`` frame to send back."""
+
+    def __init__(self, code: ErrorCode, detail: str, raw: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.raw = raw or {}
+
+    def to_frame(self) -> ErrorOut:
+        """The ``error`` frame telling the client what was wrong, echoing what it can of the request."""
+        return error_frame(
+            self.code,
+            detail=self.detail,
+            request_type=_str_or_none(self.raw.get("type")),
+            room_id=_int_or_none(self.raw.get("roomId")),
+            client_msg_id=_str_or_none(self.raw.get("clientMsgId")),
+        )
+
+
+def error_frame(
+    code: ErrorCode,
+    *,
+    detail: str | None = None,
+    request_type: str | None = None,
+    room_id: int | None = None,
+    client_msg_id: str | None = None,
+) -> ErrorOut:
+    """Build an ``error`` frame with the stable message for ``code``."""
+    return ErrorOut(
+        code=code,
+        message=ERROR_MESSAGES[code],
+        detail=detail,
+        request_type=request_type,
+        room_id=room_id,
+        client_msg_id=client_msg_id,
+    )
+
+
+def parse_client_frame(body: str | bytes | None) -> ClientFrame:
+    """Parse and validate one incoming frame, raising :class:`FrameError` with the right code."""
+    if body is None:
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "Empty frame")
+    raw_bytes = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if len(raw_bytes) > MAX_FRAME_BYTES:
+        raise FrameError(ErrorCode.INVALID_MESSAGE, f"Frame is larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        data = json.loads(raw_bytes)
+    except (ValueError, RecursionError):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "Frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "Frame must be a JSON object")
+    frame_type = data.get("type")
+    if not isinstance(frame_type, str):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "Frame needs a string field 'type'", data)
+    if frame_type not in CLIENT_FRAME_TYPES:
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame_type[:40]!r}", data)
+    text = data.get("text")
+    if frame_type == "message" and isinstance(text, str) and len(text) > MAX_TEXT_LENGTH:
+        raise FrameError(
+            ErrorCode.MESSAGE_TOO_LONG,
+            f"Message text is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}",
+            data,
+        )
+    try:
+        return _client_frame_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise FrameError(ErrorCode.INVALID_MESSAGE, _describe(exc), data) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False)[:5]:
+        # Drop the discriminator tag pydantic puts first in the location.
+        location = ".".join(str(p) for p in err["loc"][1:]) or "frame"
+        parts.append(f"{location}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value[:MAX_CLIENT_MSG_ID_LENGTH] if isinstance(value, str) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_DB_ID else None

@@ -1,0 +1,324 @@
+"""The DynamoDB connection registry: who is connected, as whom, and to which rooms.
+
+One table. Every item's partition key ``pk`` is the connection id:
+
+* the connection item (``sk = "#conn"``): user id, username, connected-at, last-seen, TTL, and
+  ``user_key`` (``USER#<id>``) for the ``by_user`` index ("is this user online", across tabs);
+* one subscription item per joined room (``sk = "room#<id>"``) with ``room_key`` (``ROOM#<id>``) for the
+  ``by_room`` index, so a room's connections are one Query, never a Scan.
+
+Items carry ``expires_at`` (the table's TTL attribute) a little past API Gateway's two-hour connection
+limit. DynamoDB deletes expired items late, so every read ignores items whose TTL has passed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CONNECTION_SK = "#conn"
+ROOM_SK_PREFIX = "room#"
+BY_ROOM_INDEX = "by_room"
+BY_USER_INDEX = "by_user"
+TTL_ATTRIBUTE = "expires_at"
+
+# API Gateway closes every connection after 2 hours; items live 10 minutes past that.
+DEFAULT_ITEM_TTL_SECONDS = 2 * 3600 + 600
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    connection_id: str
+    user_id: int
+    username: str
+    connected_at: int
+    """Epoch milliseconds."""
+    last_seen: int
+    """Epoch milliseconds of the last frame or ping."""
+    expires_at: int
+    """Epoch seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConnection:
+    connection_id: str
+    user_id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedConnection:
+    """What a deleted connection was: whose it was (None if nothing was stored) and the rooms it had joined."""
+
+    user_id: int | None
+    username: str | None
+    room_ids: list[int]
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """``CreateTable`` arguments for the registry table (used by the local stack and the tests).
+
+    The CDK stack declares the same keys and indexes; a test keeps the two in step.
+    """
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "room_key", "AttributeType": "S"},
+            {"AttributeName": "user_key", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_ROOM_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "room_key", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_USER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "user_key", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    }
+
+
+def create_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the registry table with its TTL enabled (local stack and tests)."""
+    client.create_table(**table_definition(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def _room_key(room_id: int) -> str:
+    return f"ROOM#{room_id}"
+
+
+def _user_key(user_id: int) -> str:
+    return f"USER#{user_id}"
+
+
+class ConnectionRegistry:
+    """Connections and room subscriptions in DynamoDB, read through its two indexes."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        item_ttl_seconds: int = DEFAULT_ITEM_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl = item_ttl_seconds
+        self._clock = clock
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _live(self, item: dict[str, Any]) -> bool:
+        expires = item.get(TTL_ATTRIBUTE)
+        return expires is None or int(expires["N"]) > self._clock()
+
+    # ------------------------------------------------------------ connections
+
+    def add_connection(self, connection_id: str, user_id: int, username: str) -> ConnectionRecord:
+        now_ms = self._now_ms()
+        record = ConnectionRecord(
+            connection_id=connection_id,
+            user_id=user_id,
+            username=username,
+            connected_at=now_ms,
+            last_seen=now_ms,
+            expires_at=now_ms // 1000 + self._ttl,
+        )
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": connection_id},
+                "sk": {"S": CONNECTION_SK},
+                "user_key": {"S": _user_key(user_id)},
+                "user_id": {"N": str(user_id)},
+                "username": {"S": username},
+                "connected_at": {"N": str(record.connected_at)},
+                "last_seen": {"N": str(record.last_seen)},
+                TTL_ATTRIBUTE: {"N": str(record.expires_at)},
+            },
+        )
+        return record
+
+    def get_connection(self, connection_id: str) -> ConnectionRecord | None:
+        """The connection's record, or None if unknown or expired."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if item is None or not self._live(item):
+            return None
+        return _record(item)
+
+    def touch(self, connection_id: str) -> bool:
+        """Refresh the connection's last-seen time; False if the connection is not registered."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+                UpdateExpression="SET last_seen = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":now": {"N": str(self._now_ms())}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def remove_connection(self, connection_id: str) -> RemovedConnection:
+        """Delete the connection and all its subscriptions; report what it was."""
+        items = list(
+            self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": connection_id}},
+                ConsistentRead=True,
+            )
+        )
+        user_id: int | None = None
+        username: str | None = None
+        room_ids: list[int] = []
+        for item in items:
+            # Subscription items carry the user too, so orphans left by a race are still attributed.
+            user_id, username = int(item["user_id"]["N"]), item["username"]["S"]
+            sk = item["sk"]["S"]
+            if sk.startswith(ROOM_SK_PREFIX):
+                room_ids.append(int(sk.removeprefix(ROOM_SK_PREFIX)))
+        self._delete_keys([(connection_id, item["sk"]["S"]) for item in items])
+        return RemovedConnection(user_id=user_id, username=username, room_ids=sorted(room_ids))
+
+    def user_connections(self, user_id: int) -> list[str]:
+        """Live connection ids of ``user_id`` (every tab), from the ``by_user`` index."""
+        return [
+            item["pk"]["S"]
+            for item in self._query(
+                IndexName=BY_USER_INDEX,
+                KeyConditionExpression="user_key = :u",
+                ExpressionAttributeValues={":u": {"S": _user_key(user_id)}},
+            )
+            if self._live(item)
+        ]
+
+    def stale_connections(
+        self, seen_before_ms: int, *, page_size: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[ConnectionRecord], dict[str, Any] | None]:
+        """One page of connections not seen since ``seen_before_ms``, and the key to continue from.
+
+        A paged Scan: the prune job runs every few minutes off the hot path, and bounds its pages.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Limit": page_size,
+            "FilterExpression": "sk = :conn AND last_seen < :cutoff",
+            "ExpressionAttributeValues": {
+                ":conn": {"S": CONNECTION_SK},
+                ":cutoff": {"N": str(seen_before_ms)},
+            },
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        response = self._client.scan(**kwargs)
+        return [_record(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    # ------------------------------------------------------------ rooms
+
+    def subscribe(self, record: ConnectionRecord, room_id: int) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": record.connection_id},
+                "sk": {"S": f"{ROOM_SK_PREFIX}{room_id}"},
+                "room_key": {"S": _room_key(room_id)},
+                "user_id": {"N": str(record.user_id)},
+                "username": {"S": record.username},
+                "joined_at": {"N": str(self._now_ms())},
+                TTL_ATTRIBUTE: {"N": str(record.expires_at)},
+            },
+        )
+
+    def unsubscribe(self, connection_id: str, room_id: int) -> bool:
+        """Remove one subscription; False if the connection had not joined the room."""
+        response = self._client.delete_item(
+            TableName=self._table,
+            Key={"pk": {"S": connection_id}, "sk": {"S": f"{ROOM_SK_PREFIX}{room_id}"}},
+            ReturnValues="ALL_OLD",
+        )
+        return "Attributes" in response
+
+    def room_connections(self, room_id: int) -> list[RoomConnection]:
+        """Every live connection subscribed to ``room_id``: one Query on the ``by_room`` index."""
+        return [
+            RoomConnection(
+                connection_id=item["pk"]["S"],
+                user_id=int(item["user_id"]["N"]),
+                username=item["username"]["S"],
+            )
+            for item in self._query(
+                IndexName=BY_ROOM_INDEX,
+                KeyConditionExpression="room_key = :r",
+                ExpressionAttributeValues={":r": {"S": _room_key(room_id)}},
+            )
+            if self._live(item)
+        ]
+
+    # ------------------------------------------------------------ plumbing
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self._table
+        while True:
+            response = self._client.query(**kwargs)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
+        for start in range(0, len(keys), 25):
+            requests: list[Any] = [
+                {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys[start : start + 25]
+            ]
+            pending: dict[str, Any] = {self._table: requests}
+            for _attempt in range(8):
+                response = self._client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * (_attempt + 1))
+
+
+def _record(item: dict[str, Any]) -> ConnectionRecord:
+    return ConnectionRecord(
+        connection_id=item["pk"]["S"],
+        user_id=int(item["user_id"]["N"]),
+        username=item["username"]["S"],
+        connected_at=int(item["connected_at"]["N"]),
+        last_seen=int(item["last_seen"]["N"]),
+        expires_at=int(item[TTL_ATTRIBUTE]["N"]),
+    )

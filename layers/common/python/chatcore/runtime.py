@@ -1,0 +1,138 @@
+"""Settings from the environment and the builders that wire the layer's parts together.
+
+Handlers call these lazily on their first invocation and cache the result for the warm container;
+nothing here runs at import time. The same code runs in AWS and in the local stack: only the
+environment differs (service endpoints through boto3's ``AWS_ENDPOINT_URL_*`` variables, a
+``DATABASE_URL`` instead of a secret, a ``TOKEN_SECRET`` instead of its ARN).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenService
+from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster
+from chatcore.chat import ChatService
+from chatcore.registry import ConnectionRegistry
+from chatcore.store import ChatStore, Database
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    connections_table: str | None = None
+    management_api_url: str | None = None
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+    database_name: str | None = None
+    token_secret: str | None = None
+    token_secret_arn: str | None = None
+    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
+    broadcast_max_workers: int = DEFAULT_MAX_WORKERS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            connections_table=env.get("CONNECTIONS_TABLE"),
+            management_api_url=env.get("MANAGEMENT_API_URL"),
+            database_url=env.get("DATABASE_URL"),
+            database_secret_arn=env.get("DATABASE_SECRET_ARN"),
+            database_host=env.get("DATABASE_HOST"),
+            database_name=env.get("DATABASE_NAME"),
+            token_secret=env.get("TOKEN_SECRET"),
+            token_secret_arn=env.get("TOKEN_SECRET_ARN"),
+            token_ttl_seconds=int(env.get("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)),
+            broadcast_max_workers=int(env.get("BROADCAST_MAX_WORKERS", DEFAULT_MAX_WORKERS)),
+        )
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"setting {name.upper()} is not configured")
+        return str(value)
+
+
+def _secret(arn: str) -> str:
+    # Powertools caches the value for the warm container (5 minutes by default).
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(arn)
+    return value if isinstance(value, str) else value.decode()
+
+
+def database_conninfo(settings: Settings) -> str:
+    """A libpq connection string: ``DATABASE_URL`` as is, or built from the RDS secret."""
+    if settings.database_url:
+        return settings.database_url
+    secret: dict[str, Any] = json.loads(_secret(settings.require("database_secret_arn")))
+    host = settings.database_host or secret["host"]
+    name = settings.database_name or secret.get("dbname", "chat")
+    user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+    return f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/{name}?sslmode=require"
+
+
+def token_secret(settings: Settings) -> str:
+    if settings.token_secret:
+        return settings.token_secret
+    return _secret(settings.require("token_secret_arn"))
+
+
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
+    import boto3
+    from botocore.config import Config
+
+    # Adaptive retries back off on throttling instead of failing the frame.
+    config = Config(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=2, read_timeout=5)
+    return boto3.client("dynamodb", config=config)
+
+
+def management_client(settings: Settings) -> ApiGatewayManagementApiClient:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        # Standard retries cover 429 LimitExceeded and 5xx with exponential backoff and jitter.
+        retries={"mode": "standard", "max_attempts": 5},
+        max_pool_connections=settings.broadcast_max_workers,
+        connect_timeout=2,
+        read_timeout=5,
+        tcp_keepalive=True,
+    )
+    return boto3.client("apigatewaymanagementapi", endpoint_url=settings.require("management_api_url"), config=config)
+
+
+def build_store(settings: Settings) -> ChatStore:
+    return ChatStore(Database(lambda: database_conninfo(settings)))
+
+
+def build_registry(settings: Settings) -> ConnectionRegistry:
+    return ConnectionRegistry(dynamodb_client(settings), settings.require("connections_table"))
+
+
+def build_tokens(settings: Settings) -> TokenService:
+    return TokenService(token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
+
+
+def build_chat_service(settings: Settings | None = None) -> ChatService:
+    """The chat service wired to PostgreSQL, DynamoDB and the Management API from ``settings``."""
+    settings = settings or Settings.from_env()
+    return ChatService(
+        store=build_store(settings),
+        registry=build_registry(settings),
+        broadcaster=Broadcaster(management_client(settings), settings.broadcast_max_workers),
+        tokens=build_tokens(settings),
+    )

@@ -1,0 +1,182 @@
+"""``chat-local``: the whole system on this machine, with no AWS account.
+
+Starts an embedded PostgreSQL (or uses ``DATABASE_URL``), moto's DynamoDB server, and the API Gateway
+emulator serving the WebSocket API at ``/ws``, the HTTP API at ``/api``, the Management API at
+``/@connections/{id}`` and the web UI at ``/``; prints ``ready: http://HOST:PORT`` once it accepts
+connections, and stops everything cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from chat_local.dynamodb import MotoDynamoDB
+from chat_local.gateway import Gateway, GatewayConfig
+from chat_local.postgres import EmbeddedPostgres
+
+log = logging.getLogger("local_stack")
+
+TABLE_NAME = "chat-connections"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="chat-local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
+    parser.add_argument("--data-dir", type=Path, default=Path(".local"), help="where data is kept (default .local/)")
+    parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds before an idle socket is closed")
+    parser.add_argument(
+        "--max-connection-duration", type=float, default=7200.0, help="seconds before any socket is closed"
+    )
+    parser.add_argument("--management-latency-ms", type=float, default=0.0, help="added to each Management API call")
+    parser.add_argument("--verbose", action="store_true", help="also print the functions' INFO logs")
+    return parser.parse_args(argv)
+
+
+def _token_secret(data_dir: Path) -> str:
+    """The signing key, kept in the data folder so tokens survive a restart."""
+    path = data_dir / "token-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _function_environment(
+    *, dynamodb_endpoint: str, database_url: str, management_url: str, token_secret: str, verbose: bool
+) -> dict[str, str]:
+    """What the CDK stack sets on each function, pointed at the local stand-ins."""
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONNECTIONS_TABLE": TABLE_NAME,
+        "MANAGEMENT_API_URL": management_url,
+        "DATABASE_URL": database_url,
+        "TOKEN_SECRET": token_secret,
+        "POWERTOOLS_SERVICE_NAME": "chat",
+        "POWERTOOLS_METRICS_NAMESPACE": "Chat",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
+    }
+
+
+def _step(message: str) -> float:
+    log.info("%s", message)
+    return time.monotonic()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    postgres: EmbeddedPostgres | None = None
+    dynamodb = MotoDynamoDB()
+    runner: web.AppRunner | None = None
+    gateway: Gateway | None = None
+    try:
+        database_url = os.environ.get("DATABASE_URL")
+        if database_url:
+            log.info("postgres: using DATABASE_URL")
+        else:
+            started = _step(f"postgres: starting (data in {data_dir / 'postgres'})")
+            postgres = EmbeddedPostgres(data_dir / "postgres")
+            database_url = await asyncio.to_thread(postgres.start)
+            log.info("postgres: ready on port %s (%d ms)", postgres.port, (time.monotonic() - started) * 1000)
+
+        from chatcore.migrate import apply_migrations
+
+        applied = await asyncio.to_thread(apply_migrations, database_url)
+        log.info("postgres: migrations %s", ", ".join(applied) if applied else "up to date")
+
+        started = _step("dynamodb: starting moto server")
+        endpoint = await asyncio.to_thread(dynamodb.start)
+        await asyncio.to_thread(_create_table, endpoint)
+        log.info(
+            "dynamodb: table %s ready at %s (%d ms)",
+            TABLE_NAME,
+            endpoint,
+            (time.monotonic() - started) * 1000,
+        )
+
+        config = GatewayConfig(
+            idle_timeout=args.idle_timeout,
+            max_connection_duration=args.max_connection_duration,
+            management_latency=args.management_latency_ms / 1000,
+        )
+        gateway = Gateway(config)
+        runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        management_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        os.environ.update(
+            _function_environment(
+                dynamodb_endpoint=endpoint,
+                database_url=database_url,
+                management_url=f"http://{management_host}:{port}",
+                token_secret=_token_secret(data_dir),
+                verbose=args.verbose,
+            )
+        )
+        print(f"ready: http://{args.host}:{port}", flush=True)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if gateway is not None:
+            gateway.close()
+        dynamodb.stop()
+        if postgres is not None:
+            await asyncio.to_thread(postgres.stop)
+        log.info("stopped")
+
+
+def _create_table(endpoint: str) -> None:
+    import boto3
+    from chatcore.registry import create_table
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    create_table(client, TABLE_NAME)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    # The root handler would also print the functions' Powertools records; they print their own JSON.
+    for noisy in ("aiohttp", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        asyncio.run(serve(args))
+    except Exception as exc:
+        log.error("chat-local failed: %s", exc)
+        raise SystemExit(1) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+"""An API Gateway emulator: the WebSocket API, the HTTP API, the Management API and the static web UI.
+
+It invokes the very same handlers as AWS does, with events of the same shape, and keeps API Gateway's
+rules: route selection on ``$request.body.type`` with ``$default``, the upgrade refused when ``$connect``
+answers non-2xx, frames over 128 KB refused (the connection closed with 1009), the idle timeout and the
+maximum connection duration (closed with 1001, ``$disconnect`` invoked), and ``410 GoneException`` from
+the Management API for a connection it does not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from chat_local.events import (
+    SocketInfo,
+    connect_event,
+    disconnect_event,
+    http_event,
+    message_event,
+    new_connection_id,
+    now_ms,
+)
+from chat_local.lambdas import REPO_ROOT, LambdaFunction
+
+log = logging.getLogger("local_stack")
+
+MAX_FRAME_BYTES = 128 * 1024
+STAGE = "local"
+WEB_DIR = REPO_ROOT / "web"
+
+
+@dataclass
+class GatewayConfig:
+    """API Gateway's limits and the local switches; tests shorten the timeouts."""
+
+    route_keys: frozenset[str] = frozenset({"join", "message", "leave", "list", "history", "typing", "read", "ping"})
+    idle_timeout: float = 600.0
+    max_connection_duration: float = 7200.0
+    management_latency: float = 0.0
+    """Seconds added to every Management API call, to imitate API Gateway's round trip."""
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    max_containers: int = 32
+
+
+@dataclass
+class LocalConnection:
+    info: SocketInfo
+    socket: web.WebSocketResponse
+    last_active: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    close_code: int | None = None
+    close_reason: str = ""
+    notify_disconnect: bool = True
+
+
+class Gateway:
+    """The emulator's state and its aiohttp application."""
+
+    def __init__(self, config: GatewayConfig | None = None, *, web_dir: Path = WEB_DIR) -> None:
+        self.config = config or GatewayConfig()
+        self.web_dir = web_dir.resolve()
+        self.connections: dict[str, LocalConnection] = {}
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(64, self.config.max_containers * 4), thread_name_prefix="lambda"
+        )
+        self.functions = {
+            name: LambdaFunction(name, self._executor, self.config.max_containers)
+            for name in ("connect", "message", "disconnect", "rest")
+        }
+        self._reaper: asyncio.Task[None] | None = None
+        self._timers: list[asyncio.Task[None]] = []
+        self.app = self._build_app()
+
+    # ------------------------------------------------------------ application
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(client_max_size=10 * 1024 * 1024)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_post("/@connections/{connection_id}", self._post_to_connection)
+        app.router.add_get("/@connections/{connection_id}", self._get_connection)
+        app.router.add_delete("/@connections/{connection_id}", self._delete_connection)
+        app.router.add_post("/_local/connections/{connection_id}/drop", self._drop_connection)
+        app.router.add_get("/_local/connections", self._list_connections)
+        app.router.add_route("*", "/api{tail:(/.*)?}", self._http_api)
+        app.router.add_get("/config.json", self._web_config)
+        app.router.add_get("/{path:.*}", self._static)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        self._reaper = asyncio.create_task(self._reap_expired())
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        for task in [self._reaper, *self._timers]:
+            if task is not None:
+                task.cancel()
+        # Close every socket as API Gateway would on a deployment: clients see 1001 and reconnect.
+        await asyncio.gather(
+            *(self.close_connection(cid, 1001, "Going away") for cid in list(self.connections)),
+            return_exceptions=True,
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def add_timer(self, interval: float, action: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run ``action`` every ``interval`` seconds while the gateway serves (an EventBridge schedule)."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                started = time.monotonic()
+                try:
+                    await action()
+                    log.info("schedule %s ok (%d ms)", name, (time.monotonic() - started) * 1000)
+                except Exception:
+                    log.exception("schedule %s failed", name)
+
+        self._timers.append(asyncio.get_running_loop().create_task(loop()))
+
+    # ------------------------------------------------------------ WebSocket API
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        info = SocketInfo(
+            connection_id=new_connection_id(),
+            connected_at=now_ms(),
+            source_ip=request.remote or "127.0.0.1",
+            user_agent=request.headers.get("User-Agent", ""),
+            domain_name=request.host,
+            stage=STAGE,
+        )
+        multi_query = {key: request.query.getall(key) for key in request.query}
+        event = connect_event(info, dict(request.headers), {k: v[-1] for k, v in multi_query.items()}, multi_query)
+        status, _body = await self._invoke_ws("connect", "$connect", info, event)
+        if not 200 <= status < 300:
+            reason = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Connection refused")
+            return web.Response(status=status, text=reason)
+        socket = web.WebSocketResponse(max_msg_size=self.config.max_frame_bytes * 8, autoping=True)
+        await socket.prepare(request)
+        connection = LocalConnection(info=info, socket=socket)
+        self.connections[info.connection_id] = connection
+        try:
+            async for msg in socket:
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                data: str | bytes = msg.data
+                size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+                if size > self.config.max_frame_bytes:
+                    log.info(
+                        "frame    %s refused: %d bytes > %d",
+                        info.connection_id,
+                        size,
+                        self.config.max_frame_bytes,
+                    )
+                    connection.close_code, connection.close_reason = 1009, "Message too big"
+                    await socket.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=b"Message too big")
+                    break
+                connection.last_active = time.monotonic()
+                body = data if isinstance(data, str) else data.decode("utf-8", "replace")
+                await self._route_frame(connection, body)
+        finally:
+            self.connections.pop(info.connection_id, None)
+            code = connection.close_code or socket.close_code or 1006
+            if connection.notify_disconnect:
+                reason = connection.close_reason or ("Client closed" if code in (1000, 1001) else "Abnormal")
+                await self._invoke_ws("disconnect", "$disconnect", info, disconnect_event(info, code, reason))
+            else:
+                log.info("drop     %s (no $disconnect)", info.connection_id)
+        return socket
+
+    def _route_key(self, body: str) -> str:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return "$default"
+        kind = parsed.get("type") if isinstance(parsed, dict) else None
+        return kind if isinstance(kind, str) and kind in self.config.route_keys else "$default"
+
+    async def _route_frame(self, connection: LocalConnection, body: str) -> None:
+        info = connection.info
+        route = self._route_key(body)
+        status, _ = await self._invoke_ws("message", route, info, message_event(info, route, body))
+        if status >= 500:
+            # What API Gateway tells the client when the integration fails.
+            payload = {
+                "message": "Internal server error",
+                "connectionId": info.connection_id,
+                "requestId": new_connection_id(),
+            }
+            await self.send(info.connection_id, json.dumps(payload).encode())
+
+    async def _invoke_ws(self, function: str, route: str, info: SocketInfo, event: dict[str, Any]) -> tuple[int, Any]:
+        started = time.monotonic()
+        try:
+            result = await self.functions[function].invoke(event)
+        except Exception as exc:
+            log.exception("%-8s %s route %s failed: %s", function, info.connection_id, route, exc)
+            return 500, None
+        status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
+        elapsed = (time.monotonic() - started) * 1000
+        log.info("%-10s %s %s (%d ms)", route, info.connection_id, status, elapsed)
+        return status, result
+
+    async def _reap_expired(self) -> None:
+        """Close connections past the idle timeout or the maximum duration, as API Gateway does."""
+        while True:
+            interval = min(1.0, self.config.idle_timeout / 4, self.config.max_connection_duration / 4)
+            await asyncio.sleep(max(0.05, interval))
+            now = time.monotonic()
+            for connection_id, connection in list(self.connections.items()):
+                if (
+                    now - connection.started >= self.config.max_connection_duration
+                    or now - connection.last_active >= self.config.idle_timeout
+                ):
+                    await self.close_connection(connection_id, 1001, "Going away")
+
+    async def close_connection(self, connection_id: str, code: int, reason: str, *, notify: bool = True) -> bool:
+        connection = self.connections.get(connection_id)
+        if connection is None:
+            return False
+        connection.close_code, connection.close_reason = code, reason
+        connection.notify_disconnect = notify
+        if notify:
+            await connection.socket.close(code=code, message=reason.encode())
+        else:
+            # Vanish without a close frame, the way a dropped network does.
+            transport = connection.socket._req.transport if connection.socket._req else None
+            if transport is not None:
+                transport.abort()
+            await connection.socket.close(code=code)
+        return True
+
+    async def send(self, connection_id: str, data: bytes) -> bool:
+        connection = self.connections.get(connection_id)
+        if connection is None or connection.socket.closed:
+            return False
+        try:
+            async with connection.send_lock:
+                await connection.socket.send_str(data.decode("utf-8", "replace"))
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    # ------------------------------------------------------------ Management API
+
+    def _gone(self, connection_id: str) -> web.Response:
+        return web.json_response(
+            {"message": f"Connection {connection_id} is gone"},
+            status=410,
+            headers={"x-amzn-ErrorType": "GoneException"},
+        )
+
+    async def _management_delay(self) -> None:
+        if self.config.management_latency > 0:
+            await asyncio.sleep(self.config.management_latency)
+
+    async def _post_to_connection(self, request: web.Request) -> web.Response:
+        await self._management_delay()
+        connection_id = request.match_info["connection_id"]
+        data = await request.read()
+        if len(data) > self.config.max_frame_bytes:
+            return web.json_response(
+                {"message": "Payload too large"},
+                status=413,
+                headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
+            )
+        if not await self.send(connection_id, data):
+            return self._gone(connection_id)
+        return web.Response(status=200)
+
+    async def _get_connection(self, request: web.Request) -> web.Response:
+        await self._management_delay()
+        connection_id = request.match_info["connection_id"]
+        connection = self.connections.get(connection_id)
+        if connection is None:
+            return self._gone(connection_id)
+        idle = time.monotonic() - connection.last_active
+        return web.json_response(
+            {
+                "ConnectedAt": _iso(connection.info.connected_at / 1000),
+                "Identity": {"SourceIp": connection.info.source_ip, "UserAgent": connection.info.user_agent},
+                "LastActiveAt": _iso(time.time() - idle),
+            }
+        )
+
+    async def _delete_connection(self, request: web.Request) -> web.Response:
+        await self._management_delay()
+        connection_id = request.match_info["connection_id"]
+        if not await self.close_connection(connection_id, 1000, "Connection deleted"):
+            return self._gone(connection_id)
+        return web.Response(status=204)
+
+    async def _drop_connection(self, request: web.Request) -> web.Response:
+        """Local only: lose a connection without ``$disconnect``, as AWS's best effort sometimes does."""
+        connection_id = request.match_info["connection_id"]
+        if not await self.close_connection(connection_id, 1006, "Dropped", notify=False):
+            return self._gone(connection_id)
+        return web.Response(status=204)
+
+    async def _list_connections(self, _request: web.Request) -> web.Response:
+        """Local only: the open connections, for tests and debugging."""
+        return web.json_response(
+            [
+                {"connectionId": c.info.connection_id, "connectedAt": c.info.connected_at}
+                for c in self.connections.values()
+            ]
+        )
+
+    # ------------------------------------------------------------ HTTP API
+
+    async def _http_api(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["tail"] or "/"
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=_cors_headers(request))
+        body = await request.read()
+        event = http_event(
+            method=request.method,
+            path=path,
+            raw_query=request.query_string,
+            query={key: request.query.getall(key) for key in request.query},
+            headers=dict(request.headers),
+            body=body,
+            source_ip=request.remote or "127.0.0.1",
+            domain_name=request.host,
+        )
+        started = time.monotonic()
+        try:
+            result = await self.functions["rest"].invoke(event)
+        except Exception:
+            log.exception("http     %s %s failed", request.method, path)
+            return web.json_response({"message": "Internal Server Error"}, status=500)
+        response = _http_response(result)
+        response.headers.update(_cors_headers(request))
+        log.info(
+            "http       %s %s %d (%d ms)",
+            request.method,
+            path,
+            response.status,
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+    # ------------------------------------------------------------ static web UI
+
+    async def _web_config(self, request: web.Request) -> web.Response:
+        scheme = "wss" if request.secure else "ws"
+        return web.json_response(
+            {"apiUrl": f"{request.scheme}://{request.host}/api", "wsUrl": f"{scheme}://{request.host}/ws"},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        relative = request.match_info["path"] or "index.html"
+        target = (self.web_dir / relative).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(self.web_dir) or not target.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(target, headers={"Cache-Control": "no-cache"})
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _cors_headers(request: web.Request) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Headers": "authorization,content-type",
+        "Access-Control-Allow-Methods": "GET,POST,PATCH,DELETE,OPTIONS",
+        "Vary": "Origin",
+    }
+
+
+def _http_response(result: Any) -> web.Response:
+    """API Gateway's mapping of an HTTP API (2.0) Lambda result to an HTTP response."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return web.json_response(result)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = web.Response(status=int(result["statusCode"]), body=raw)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, str(value))
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
