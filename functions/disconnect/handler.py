@@ -12,14 +12,15 @@ from chatcore.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from chatcore.chat import ChatService
+    from chatcore.fanout import Fanout
 
 
 @cache
-def chat_service() -> ChatService:
-    from chatcore.runtime import build_chat_service
+def fanout() -> Fanout:
+    # DynamoDB and the Management API only: no database, no token secret.
+    from chatcore.runtime import Settings, build_fanout
 
-    return build_chat_service()
+    return build_fanout(Settings.from_env())
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
@@ -29,7 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=DisconnectEvent)
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id)
-    chat_service().disconnect(connection_id)
+    fanout().forget_connections([connection_id])
     logger.info("disconnected", extra={"status_code": request.request_context.disconnect_status_code})
     metrics.add_metric(name="Disconnected", unit=MetricUnit.Count, value=1)
     return {"statusCode": 200}

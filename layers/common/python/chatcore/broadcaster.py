@@ -81,6 +81,17 @@ class Broadcaster:
             return Delivery.FAILED
         return Delivery.DELIVERED
 
+    def probe(self, connection_id: str) -> Delivery:
+        """Ask API Gateway whether a connection is still there (``GET /@connections/{id}``)."""
+        try:
+            self._client.get_connection(ConnectionId=connection_id)
+        except self._client.exceptions.GoneException:
+            return Delivery.GONE
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("get_connection failed", extra={"connection_id": connection_id, "error": str(exc)})
+            return Delivery.FAILED
+        return Delivery.DELIVERED
+
     def broadcast(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult:
         """Post ``data`` to every connection in ``connection_ids``; see the class for the guarantees."""
         targets = list(dict.fromkeys(connection_ids))

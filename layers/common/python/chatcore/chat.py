@@ -1,4 +1,4 @@
-"""The chat service: what happens on connect, on every frame, and on disconnect.
+"""The chat service: what happens on connect and on every frame (``$disconnect`` is :mod:`chatcore.fanout`).
 
 Identity always comes from the connection record written at ``$connect`` (from the verified token),
 never from a frame. A message is broadcast only after PostgreSQL has stored it.
@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 
 from chatcore.access import can_read, can_write
 from chatcore.auth import TokenService
-from chatcore.broadcaster import Broadcaster, Delivery
 from chatcore.errors import StoreUnavailable, Unauthorized
+from chatcore.fanout import Fanout
 from chatcore.observability import logger
 from chatcore.protocol import (
     DEFAULT_HISTORY_LIMIT,
@@ -41,11 +41,10 @@ from chatcore.protocol import (
     ServerFrame,
     TypingFrame,
     TypingOut,
-    encode,
     error_frame,
     parse_client_frame,
 )
-from chatcore.registry import ConnectionRecord, ConnectionRegistry, RoomConnection
+from chatcore.registry import ConnectionRecord, ConnectionRegistry
 from chatcore.store import ChatStore, GroupRow, MemberRow, MessageRow, Role
 
 
@@ -85,13 +84,13 @@ class ChatService:
         self,
         store: ChatStore,
         registry: ConnectionRegistry,
-        broadcaster: Broadcaster,
+        fanout: Fanout,
         tokens: TokenService,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._registry = registry
-        self._broadcaster = broadcaster
+        self._fanout = fanout
         self._tokens = tokens
         self._clock = clock
 
@@ -104,33 +103,6 @@ class ChatService:
         if user is None or user.username != identity.username:
             raise Unauthorized("user no longer exists")
         return self._registry.add_connection(connection_id, user.id, user.username)
-
-    def disconnect(self, connection_id: str) -> None:
-        """Forget the connection and tell each room where it was the user's last connection."""
-        self.forget_connections([connection_id])
-
-    def forget_connections(self, connection_ids: Iterable[str]) -> None:
-        """Delete connections (closed, or found gone) and announce ``member_left`` where due.
-
-        Announcing may find more dead connections; they are forgotten the same way, each once.
-        """
-        pending = list(connection_ids)
-        seen: set[str] = set()
-        while pending:
-            connection_id = pending.pop()
-            if connection_id in seen:
-                continue
-            seen.add(connection_id)
-            removed = self._registry.remove_connection(connection_id)
-            if removed.user_id is None or removed.username is None:
-                continue
-            for room_id in removed.room_ids:
-                remaining = self._registry.room_connections(room_id)
-                if any(c.user_id == removed.user_id for c in remaining):
-                    continue  # another tab of this user is still in the room
-                frame = MemberLeftOut(room_id=room_id, user=removed.username)
-                result = self._broadcaster.broadcast((c.connection_id for c in remaining), encode(frame))
-                pending.extend(result.gone)
 
     # ------------------------------------------------------------ frames
 
@@ -261,7 +233,7 @@ class ChatService:
 
     def _list(self, record: ConnectionRecord, frame: ListFrame) -> None:
         group, _role = self._room_for(record, frame.room_id)
-        online = self._online_user_ids(self._registry.room_connections(group.id))
+        online = {c.user_id for c in self._registry.room_connections(group.id)}
         members = member_views(self._store.list_members(group.id), online)
         self._send(record.connection_id, ListOut(room_id=group.id, members=members))
 
@@ -291,15 +263,8 @@ class ChatService:
 
     # ------------------------------------------------------------ delivery
 
-    @staticmethod
-    def _online_user_ids(connections: Iterable[RoomConnection]) -> set[int]:
-        return {c.user_id for c in connections}
-
     def _send(self, connection_id: str, frame: ServerFrame) -> None:
-        if self._broadcaster.send(connection_id, encode(frame)) is Delivery.GONE:
-            self.forget_connections([connection_id])
+        self._fanout.send(connection_id, frame)
 
     def _broadcast(self, connection_ids: Iterable[str], frame: ServerFrame) -> None:
-        result = self._broadcaster.broadcast(connection_ids, encode(frame))
-        if result.gone:
-            self.forget_connections(result.gone)
+        self._fanout.broadcast(connection_ids, frame)

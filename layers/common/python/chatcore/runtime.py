@@ -18,6 +18,7 @@ from urllib.parse import quote
 from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenService
 from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster
 from chatcore.chat import ChatService
+from chatcore.fanout import Fanout
 from chatcore.registry import ConnectionRegistry
 from chatcore.store import ChatStore, Database
 
@@ -127,12 +128,15 @@ def build_tokens(settings: Settings) -> TokenService:
     return TokenService(token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
 
 
+def build_fanout(settings: Settings) -> Fanout:
+    """Delivery and dead-connection cleanup: DynamoDB and the Management API only."""
+    return Fanout(build_registry(settings), Broadcaster(management_client(settings), settings.broadcast_max_workers))
+
+
 def build_chat_service(settings: Settings | None = None) -> ChatService:
     """The chat service wired to PostgreSQL, DynamoDB and the Management API from ``settings``."""
     settings = settings or Settings.from_env()
+    fanout = build_fanout(settings)
     return ChatService(
-        store=build_store(settings),
-        registry=build_registry(settings),
-        broadcaster=Broadcaster(management_client(settings), settings.broadcast_max_workers),
-        tokens=build_tokens(settings),
+        store=build_store(settings), registry=fanout.registry, fanout=fanout, tokens=build_tokens(settings)
     )

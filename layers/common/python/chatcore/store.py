@@ -6,6 +6,7 @@ reopened after a failure; a database that cannot be reached raises :class:`Store
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,10 +134,14 @@ class Database:
     first use, not at import).
     """
 
-    def __init__(self, conninfo: str | Callable[[], str], connect_timeout: int = 5) -> None:
+    def __init__(
+        self, conninfo: str | Callable[[], str], connect_timeout: int = 5, ping_after_idle: float = 1.0
+    ) -> None:
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
+        self._ping_after_idle = ping_after_idle
         self._conn: psycopg.Connection[Any] | None = None
+        self._last_used = 0.0
 
     def _open(self) -> psycopg.Connection[Any]:
         conninfo = self._conninfo() if callable(self._conninfo) else self._conninfo
@@ -152,17 +157,31 @@ class Database:
         if conn is not None:
             conn.close()
 
+    def _live_connection(self) -> psycopg.Connection[Any]:
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            if time.monotonic() - self._last_used < self._ping_after_idle:
+                return conn
+            # After a quiet spell the server may have restarted or the proxy dropped us: check first,
+            # so a stale connection costs a reconnect rather than a failed request.
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                self.close()
+        return self._open()
+
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A live connection; a connection-level failure inside the block becomes StoreUnavailable."""
-        conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            conn = self._open()
+        conn = self._live_connection()
         try:
             yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self.close()
             raise StoreUnavailable(f"PostgreSQL request failed: {type(exc).__name__}") from exc
+        finally:
+            self._last_used = time.monotonic()
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:

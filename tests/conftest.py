@@ -1,0 +1,144 @@
+"""Shared fixtures: a real embedded PostgreSQL, moto's DynamoDB and Management API, the chat service."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from chat_local.postgres import EmbeddedPostgres
+from chatcore.auth import TokenService
+from chatcore.broadcaster import Broadcaster
+from chatcore.chat import ChatService
+from chatcore.fanout import Fanout
+from chatcore.migrate import apply_migrations
+from chatcore.registry import ConnectionRegistry, create_table
+from chatcore.store import ChatStore, Database
+from moto import mock_aws
+
+TABLE = "chat-connections-test"
+MANAGEMENT_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/test"
+TOKEN_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    """A scratch folder outside /root (embedded PostgreSQL opens its parents to its own user)."""
+    root = Path(tempfile.mkdtemp(prefix="chat-tests-", dir="/tmp"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_root: Path) -> Iterator[EmbeddedPostgres]:
+    """One embedded PostgreSQL for the session, with a migrated template database."""
+    server = EmbeddedPostgres(tmp_root / "pg", database="chat_template", durable=False)
+    server.start()
+    apply_migrations(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(pg_server: EmbeddedPostgres) -> str:
+    """A fresh, migrated database for one test."""
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE chat_template')
+    return pg_server.url_for(name)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ChatStore]:
+    db = Database(database_url)
+    yield ChatStore(db)
+    db.close()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's AWS (DynamoDB, Management API) with fake credentials and no endpoint overrides."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    create_table(client, TABLE)
+    return client
+
+
+@pytest.fixture
+def registry(dynamodb: Any) -> ConnectionRegistry:
+    return ConnectionRegistry(dynamodb, TABLE)
+
+
+class GoneAwareClient:
+    """moto's Management API client, except that ids in ``gone`` answer 410 as API Gateway would.
+
+    moto accepts any connection id and never raises ``GoneException``; this is the one path faked.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.exceptions = real.exceptions
+        self.gone: set[str] = set()
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> Any:
+        if ConnectionId in self.gone:
+            raise self.exceptions.GoneException(
+                {"Error": {"Code": "GoneException", "Message": "gone"}, "ResponseMetadata": {"HTTPStatusCode": 410}},
+                "PostToConnection",
+            )
+        return self._real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
+
+
+@pytest.fixture
+def management(aws: None) -> GoneAwareClient:
+    return GoneAwareClient(
+        boto3.client("apigatewaymanagementapi", endpoint_url=MANAGEMENT_URL, region_name="us-east-1")
+    )
+
+
+def delivered(connection_id: str) -> list[dict[str, Any]]:
+    """Every frame moto's Management API received for ``connection_id``, in order."""
+    import json
+
+    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    connections = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].connections
+    raw = connections[connection_id].data if connection_id in connections else b""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    decoder, frames, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        frame, index = decoder.raw_decode(text, index)
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture
+def tokens() -> TokenService:
+    return TokenService(TOKEN_SECRET)
+
+
+@pytest.fixture
+def chat(
+    store: ChatStore, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService
+) -> ChatService:
+    fanout = Fanout(registry, Broadcaster(management, max_workers=8))  # type: ignore[arg-type]
+    return ChatService(store, registry, fanout, tokens)

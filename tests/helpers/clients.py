@@ -1,0 +1,130 @@
+"""Clients for tests: a WebSocket chat client that buffers frames, and a small REST caller."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+Frame = dict[str, Any]
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    token: str
+    user_id: int
+
+
+class Api:
+    """Calls the HTTP API of a running stack (``base`` ends without a slash, e.g. ``http://h:p/api``)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if token:
+            all_headers["authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raw, status = error.read(), error.code
+        return status, (json.loads(raw) if raw else None)
+
+    def register(self, prefix: str = "user", password: str = "correct horse battery") -> Account:
+        username = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        status, body = self.call("POST", "/auth/register", {"username": username, "password": password})
+        assert status == 201, body
+        return Account(username, password, body["token"], body["user"]["id"])
+
+    def create_group(self, account: Account, name: str = "room", private: bool = False) -> int:
+        status, body = self.call("POST", "/groups", {"name": name, "private": private}, account.token)
+        assert status == 201, body
+        return int(body["id"])
+
+
+class ChatClient:
+    """One WebSocket connection; frames are kept in arrival order until a test takes them."""
+
+    def __init__(self, ws_url: str, token: str | None, **connect_kwargs: Any) -> None:
+        url = ws_url if token is None else f"{ws_url}?token={token}"
+        self.socket: ClientConnection = connect(url, open_timeout=15, max_size=2**22, **connect_kwargs)
+        self.frames: list[Frame] = []
+        self.closed = False
+
+    def send(self, frame: Frame | str) -> None:
+        self.socket.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def _read(self, timeout: float) -> Frame | None:
+        try:
+            raw = self.socket.recv(timeout=timeout)
+        except TimeoutError:
+            return None
+        except ConnectionClosed:
+            self.closed = True
+            return None
+        frame = json.loads(raw)
+        self.frames.append(frame)
+        return frame
+
+    def expect(self, kind: str, timeout: float = 10.0, **fields: Any) -> Frame:
+        """The first unconsumed frame of ``kind`` whose fields match; consumed. Fails on timeout."""
+        return self.wait_for(
+            lambda f: f.get("type") == kind and all(f.get(k) == v for k, v in fields.items()),
+            timeout,
+            f"{kind} {fields}",
+        )
+
+    def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 10.0, what: str = "frame") -> Frame:
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, frame in enumerate(self.frames):
+                if predicate(frame):
+                    return self.frames.pop(index)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed:
+                raise AssertionError(f"no {what} within {timeout}s; received {self.frames}")
+            self._read(min(remaining, 0.5))
+
+    def request(self, frame: Frame, reply: str, timeout: float = 10.0) -> Frame:
+        """Send ``frame`` and wait for the reply of type ``reply`` (or an error, which fails)."""
+        self.send(frame)
+        got = self.wait_for(lambda f: f.get("type") in (reply, "error"), timeout, reply)
+        assert got["type"] == reply, got
+        return got
+
+    def drain(self, quiet: float = 0.3) -> list[Frame]:
+        """Everything that arrives until ``quiet`` seconds pass with nothing new; consumed."""
+        while self._read(quiet) is not None:
+            pass
+        taken, self.frames = self.frames, []
+        return taken
+
+    def messages(self, kind: str, wait: float = 0.5) -> list[Frame]:
+        """All frames of ``kind`` that arrive within ``wait`` seconds, consumed."""
+        deadline = time.monotonic() + wait
+        while (remaining := deadline - time.monotonic()) > 0 and not self.closed:
+            self._read(min(remaining, 0.2))
+        taken = [f for f in self.frames if f.get("type") == kind]
+        self.frames = [f for f in self.frames if f.get("type") != kind]
+        return taken
+
+    def close(self) -> None:
+        self.socket.close()
+        self.closed = True
