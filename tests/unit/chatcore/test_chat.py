@@ -1,0 +1,370 @@
+"""The chat service over real PostgreSQL and moto's DynamoDB and Management API."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from chatcore.auth import Identity, TokenService, hash_password
+from chatcore.broadcaster import Broadcaster
+from chatcore.chat import ChatService
+from chatcore.errors import Unauthorized
+from chatcore.fanout import Fanout
+from chatcore.registry import ConnectionRegistry
+from chatcore.store import ChatStore, Database
+from tests.conftest import GoneAwareClient, delivered
+
+
+class Room:
+    """A group with users connected to it, and the frames each connection received."""
+
+    def __init__(self, chat: ChatService, store: ChatStore, tokens: TokenService) -> None:
+        self.chat, self.store, self.tokens = chat, store, tokens
+        self.seen: dict[str, int] = {}
+
+    def user(self, name: str) -> Identity:
+        row = self.store.create_user(name, hash_password("pw-for-tests"))
+        return Identity(row.id, row.username)
+
+    def connect(self, who: Identity, connection_id: str) -> str:
+        self.chat.connect(connection_id, self.tokens.issue(who))
+        return connection_id
+
+    def send(self, connection_id: str, frame: dict[str, Any] | str) -> None:
+        self.chat.handle_frame(connection_id, frame if isinstance(frame, str) else json.dumps(frame))
+
+    def new(self, connection_id: str) -> list[dict[str, Any]]:
+        """Frames delivered to ``connection_id`` since the last call."""
+        frames = delivered(connection_id)
+        start = self.seen.get(connection_id, 0)
+        self.seen[connection_id] = len(frames)
+        return frames[start:]
+
+    def one(self, connection_id: str, kind: str) -> dict[str, Any]:
+        frames = [f for f in self.new(connection_id) if f["type"] == kind]
+        assert len(frames) == 1, frames
+        return frames[0]
+
+
+@pytest.fixture
+def room(chat: ChatService, store: ChatStore, tokens: TokenService) -> Room:
+    return Room(chat, store, tokens)
+
+
+def test_join_returns_room_members_and_history_from_postgres(room: Room, store: ChatStore) -> None:
+    """``joined`` carries the room, its members and the stored history, oldest first."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    store.add_member(group.id, bob.user_id)
+    store.save_message(group.id, bob.user_id, "first", None)
+    store.save_message(group.id, alice.user_id, "second", None)
+    a = room.connect(alice, "a1")
+
+    room.send(a, {"type": "join", "roomId": group.id})
+
+    joined = room.one(a, "joined")
+    assert joined["room"] == {"id": group.id, "name": "general", "private": False, "kind": "group"}
+    assert [(m["username"], m["online"]) for m in joined["members"]] == [("alice", True), ("bob", False)]
+    assert [(m["sender"], m["text"]) for m in joined["history"]] == [("bob", "first"), ("alice", "second")]
+    assert joined["hasMore"] is False
+
+
+def test_others_get_member_joined_once_per_user(room: Room, store: ChatStore) -> None:
+    """The others hear ``member_joined`` when a user arrives, not again for the user's second tab."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a = room.connect(alice, "a1")
+    room.send(a, {"type": "join", "roomId": group.id})
+    room.new(a)
+
+    b1 = room.connect(bob, "b1")
+    room.send(b1, {"type": "join", "roomId": group.id})
+    assert room.one(a, "member_joined") == {
+        "type": "member_joined", "roomId": group.id, "user": "bob", "clientId": "b1"
+    }
+
+    b2 = room.connect(bob, "b2")
+    room.send(b2, {"type": "join", "roomId": group.id})
+    assert room.new(a) == []
+    members = room.one(b2, "joined")["members"]
+    assert [m["username"] for m in members] == ["alice", "bob"]  # the second tab adds no duplicate
+
+
+def test_message_is_stored_then_delivered_to_everyone_including_sender(room: Room, store: ChatStore) -> None:
+    """A message reaches every connection in the room, the sender's too, with id, sender, text and ts."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+    room.new(a), room.new(b)
+    before = int(time.time() * 1000)
+
+    room.send(a, {"type": "message", "roomId": group.id, "text": "Hello Bob!", "clientMsgId": "m-1"})
+
+    stored, _ = store.latest_messages(group.id, 10)
+    assert [(m.username, m.content) for m in stored] == [("alice", "Hello Bob!")]
+    for cid in (a, b):
+        message = room.one(cid, "message")["message"]
+        assert message["id"] == stored[0].id
+        assert (message["sender"], message["senderId"], message["text"]) == ("alice", alice.user_id, "Hello Bob!")
+        assert message["clientMsgId"] == "m-1"
+        assert before - 5000 <= message["ts"] <= int(time.time() * 1000) + 5000
+
+
+def test_identity_comes_from_the_token_not_the_frame(room: Room, store: ChatStore) -> None:
+    """``sender``/``username``/``userId`` in a frame are ignored: the message is the token's user's."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    store.add_member(group.id, bob.user_id)
+    b = room.connect(bob, "b1")
+
+    room.send(b, {"type": "message", "roomId": group.id, "text": "hi", "sender": "alice", "username": "alice",
+                  "userId": alice.user_id})
+
+    message = room.one(b, "message")["message"]
+    assert (message["sender"], message["senderId"]) == ("bob", bob.user_id)
+    stored, _ = store.latest_messages(group.id, 10)
+    assert stored[0].user_id == bob.user_id
+
+
+def test_retry_with_same_client_msg_id_is_stored_and_broadcast_once(room: Room, store: ChatStore) -> None:
+    """Resending a ``clientMsgId`` stores nothing new; others get it once; the sender gets an ack."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+    room.new(a), room.new(b)
+    frame = {"type": "message", "roomId": group.id, "text": "once", "clientMsgId": "retry-1"}
+
+    room.send(a, frame)
+    room.send(a, frame)
+
+    stored, _ = store.latest_messages(group.id, 10)
+    assert len(stored) == 1
+    assert len([f for f in room.new(b) if f["type"] == "message"]) == 1
+    acks = [f for f in room.new(a) if f["type"] == "message"]
+    assert [f["message"]["id"] for f in acks] == [stored[0].id, stored[0].id]
+
+
+def test_database_failure_gives_save_failed_and_broadcasts_nothing(
+    chat: ChatService, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService,
+    database_url: str,
+) -> None:
+    """With PostgreSQL unreachable, the sender gets ``save_failed`` and nobody gets a message."""
+    conninfo = [database_url]
+    db = Database(lambda: conninfo[0], connect_timeout=2)
+    store = ChatStore(db)
+    service = ChatService(store, registry, Fanout(registry, Broadcaster(management)), tokens)  # type: ignore[arg-type]
+    room = Room(service, store, tokens)
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+    room.new(a), room.new(b)
+
+    conninfo[0] = "postgresql://postgres@127.0.0.1:1/unreachable"  # the database goes away
+    db.close()
+    room.send(a, {"type": "message", "roomId": group.id, "text": "lost?", "clientMsgId": "c-9"})
+
+    assert room.new(a) == [{
+        "type": "error", "code": "save_failed", "message": "Failed to save message",
+        "requestType": "message", "roomId": group.id, "clientMsgId": "c-9",
+    }]
+    assert room.new(b) == []
+    conninfo[0] = database_url  # back again: the same frame now goes through, once
+    room.send(a, {"type": "message", "roomId": group.id, "text": "lost?", "clientMsgId": "c-9"})
+    assert room.one(b, "message")["message"]["text"] == "lost?"
+
+
+def test_gone_recipient_is_removed_and_the_others_still_receive(
+    room: Room, store: ChatStore, management: GoneAwareClient, registry: ConnectionRegistry
+) -> None:
+    """A 410 from one recipient removes it, the rest get the message, and the room hears member_left."""
+    alice, bob, carol = room.user("alice"), room.user("bob"), room.user("carol")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    conns = [room.connect(alice, "a1"), room.connect(bob, "b1"), room.connect(carol, "c1")]
+    for cid in conns:
+        room.send(cid, {"type": "join", "roomId": group.id})
+    for cid in conns:
+        room.new(cid)
+    management.gone.add("b1")
+
+    room.send("a1", {"type": "message", "roomId": group.id, "text": "still there?"})
+
+    for cid in ("a1", "c1"):
+        frames = room.new(cid)
+        assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["still there?"]
+        assert {"type": "member_left", "roomId": group.id, "user": "bob"} in frames
+    assert registry.get_connection("b1") is None
+    assert "b1" not in [c.connection_id for c in registry.room_connections(group.id)]
+
+
+def test_leave_tells_the_others_only_when_the_users_last_tab_leaves(room: Room, store: ChatStore) -> None:
+    """``leave`` from one of two tabs is silent; from the last one, the others get ``member_left``."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    conns = [room.connect(alice, "a1"), room.connect(bob, "b1"), room.connect(bob, "b2")]
+    for cid in conns:
+        room.send(cid, {"type": "join", "roomId": group.id})
+    room.new("a1")
+
+    room.send("b1", {"type": "leave", "roomId": group.id})
+    assert room.new("a1") == []
+    room.send("b2", {"type": "leave", "roomId": group.id})
+    assert room.new("a1") == [{"type": "member_left", "roomId": group.id, "user": "bob"}]
+
+
+def test_list_returns_members_with_presence(room: Room, store: ChatStore) -> None:
+    """``list`` names every member once, online when connected to the room."""
+    alice, bob, carol = room.user("alice"), room.user("bob"), room.user("carol")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    store.add_member(group.id, carol.user_id)
+    for who, cid in ((alice, "a1"), (bob, "b1"), (bob, "b2")):
+        room.connect(who, cid)
+        room.send(cid, {"type": "join", "roomId": group.id})
+
+    room.send("a1", {"type": "list", "roomId": group.id})
+
+    members = room.one("a1", "list")["members"]
+    assert [(m["username"], m["online"]) for m in members] == [("alice", True), ("bob", True), ("carol", False)]
+
+
+def test_private_room_refuses_non_members(room: Room, store: ChatStore) -> None:
+    """A non-member gets ``forbidden`` for join, list, history and message in a private group."""
+    alice, mallory = room.user("alice"), room.user("mallory")
+    group = store.create_group("secret", private=True, created_by=alice.user_id)
+    store.save_message(group.id, alice.user_id, "classified", None)
+    m = room.connect(mallory, "m1")
+
+    for frame in ({"type": "join"}, {"type": "list"}, {"type": "history"}, {"type": "message", "text": "hi"}):
+        room.send(m, {**frame, "roomId": group.id})
+        error = room.one(m, "error")
+        assert (error["code"], error["requestType"]) == ("forbidden", frame["type"])
+    assert store.get_role(group.id, mallory.user_id) is None
+    assert [r.content for r in store.latest_messages(group.id, 10)[0]] == ["classified"]
+
+
+def test_joining_a_public_group_makes_the_caller_a_member(room: Room, store: ChatStore) -> None:
+    """``join`` on a public group adds the caller as a member, who may then post."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("open", private=False, created_by=alice.user_id)
+    b = room.connect(bob, "b1")
+
+    room.send(b, {"type": "message", "roomId": group.id, "text": "too early"})
+    assert room.one(b, "error")["code"] == "forbidden"
+    room.send(b, {"type": "join", "roomId": group.id})
+    assert store.get_role(group.id, bob.user_id) == "member"
+    room.send(b, {"type": "message", "roomId": group.id, "text": "now"})
+    assert room.one(b, "message")["message"]["text"] == "now"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "message"),
+    [
+        ("not valid json", "invalid_message", "invalid_message"),
+        ("[1, 2]", "invalid_message", "invalid_message"),
+        ('{"roomId": 1}', "invalid_message", "invalid_message"),
+        ('{"type": "unknown_command"}', "unknown_type", "unknown_type"),
+        ('{"type": "join", "roomId": "abc"}', "invalid_message", "invalid_message"),
+        ('{"type": "join", "roomId": 999999}', "room_not_found", "Room not found"),
+        ('{"type": "message", "roomId": 1, "text": ""}', "invalid_message", "invalid_message"),
+        ('{"type": "history", "roomId": 1, "limit": 5000}', "invalid_message", "invalid_message"),
+    ],
+)
+def test_bad_frames_get_a_specific_error(room: Room, raw: str, code: str, message: str) -> None:
+    """Each malformed or unroutable frame gets exactly one ``error`` frame with its stable code."""
+    a = room.connect(room.user("alice"), "a1")
+    room.send(a, raw)
+    frames = room.new(a)
+    assert len(frames) == 1
+    assert (frames[0]["type"], frames[0]["code"], frames[0]["message"]) == ("error", code, message)
+
+
+def test_overlong_text_gets_message_too_long_and_is_not_stored(room: Room, store: ChatStore) -> None:
+    """Text over the limit is refused with ``message_too_long`` and never stored."""
+    alice = room.user("alice")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a = room.connect(alice, "a1")
+    room.send(a, {"type": "message", "roomId": group.id, "text": "x" * 4001, "clientMsgId": "long"})
+    error = room.one(a, "error")
+    assert (error["code"], error["clientMsgId"]) == ("message_too_long", "long")
+    assert store.latest_messages(group.id, 10)[0] == []
+
+
+def test_history_pages_backwards_and_join_since_catches_up(room: Room, store: ChatStore) -> None:
+    """``history`` with ``before`` pages older messages; ``join`` with ``since`` returns only newer ones."""
+    alice = room.user("alice")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    ids = [store.save_message(group.id, alice.user_id, f"m{i}", None).message.id for i in range(7)]
+    a = room.connect(alice, "a1")
+
+    room.send(a, {"type": "history", "roomId": group.id, "limit": 3})
+    page = room.one(a, "history")
+    assert [m["text"] for m in page["messages"]] == ["m4", "m5", "m6"] and page["hasMore"] is True
+    room.send(a, {"type": "history", "roomId": group.id, "before": ids[4], "limit": 3})
+    page = room.one(a, "history")
+    assert [m["text"] for m in page["messages"]] == ["m1", "m2", "m3"] and page["hasMore"] is True
+    room.send(a, {"type": "join", "roomId": group.id, "since": ids[4]})
+    assert [m["text"] for m in room.one(a, "joined")["history"]] == ["m5", "m6"]
+
+
+def test_connect_refuses_missing_forged_expired_and_deleted_identities(
+    chat: ChatService, store: ChatStore, tokens: TokenService
+) -> None:
+    """``connect`` binds a valid token's user and refuses every other token."""
+    user = store.create_user("alice", hash_password("pw-for-tests"))
+    identity = Identity(user.id, user.username)
+    expired = TokenService(tokens._secret, clock=lambda: time.time() - 10 * 86400).issue(identity)  # noqa: SLF001
+    forged = TokenService("another-secret-that-is-long-enough-0123456789").issue(identity)
+
+    for bad in (None, "", "garbage", expired, forged):
+        with pytest.raises(Unauthorized):
+            chat.connect("c-bad", bad)
+    record = chat.connect("c-good", tokens.issue(identity))
+    assert (record.user_id, record.username) == (user.id, "alice")
+    store.delete_user(user.id)
+    with pytest.raises(Unauthorized):
+        chat.connect("c-late", tokens.issue(identity))
+
+
+def test_ping_answers_pong_and_refreshes_last_seen(room: Room, registry: ConnectionRegistry) -> None:
+    """``ping`` gets ``pong`` and moves the connection's last-seen time forward."""
+    a = room.connect(room.user("alice"), "a1")
+    first = registry.get_connection(a)
+    assert first is not None
+    time.sleep(0.01)
+    room.send(a, {"type": "ping"})
+    assert room.one(a, "pong")["ts"] >= first.last_seen
+    second = registry.get_connection(a)
+    assert second is not None and second.last_seen > first.last_seen
+
+
+def test_frames_from_an_unregistered_connection_are_refused(room: Room) -> None:
+    """A connection with no record (pruned, expired) gets ``not_connected`` and nothing happens."""
+    room.send("ghost", {"type": "join", "roomId": 1})
+    assert room.one("ghost", "error")["code"] == "not_connected"
+
+
+def test_typing_reaches_the_others_and_read_is_stored_and_broadcast(room: Room, store: ChatStore) -> None:
+    """``typing`` goes to the others only; ``read`` stores the marker and tells the room."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+    message_id = store.save_message(group.id, alice.user_id, "read me", None).message.id
+    room.new(a), room.new(b)
+
+    room.send(a, {"type": "typing", "roomId": group.id})
+    assert room.new(a) == []
+    assert room.one(b, "typing") == {"type": "typing", "roomId": group.id, "user": "alice"}
+
+    room.send(b, {"type": "read", "roomId": group.id, "messageId": message_id})
+    assert room.one(a, "read") == {"type": "read", "roomId": group.id, "user": "bob", "messageId": message_id}
+    assert {m.username: m.last_read_message_id for m in store.list_members(group.id)}["bob"] == message_id
