@@ -64,7 +64,8 @@ class ChatClient:
 
     def __init__(self, ws_url: str, token: str | None, **connect_kwargs: Any) -> None:
         url = ws_url if token is None else f"{ws_url}?token={token}"
-        self.socket: ClientConnection = connect(url, open_timeout=15, max_size=2**22, **connect_kwargs)
+        self._connection = connect(url, open_timeout=15, max_size=2**22, **connect_kwargs)
+        self.socket: ClientConnection = self._connection.__enter__()
         self.frames: list[Frame] = []
         self.closed = False
 

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-
 from chatcore.auth import Identity, TokenService, hash_password
 from chatcore.broadcaster import Broadcaster
 from chatcore.chat import ChatService
@@ -15,6 +14,7 @@ from chatcore.errors import Unauthorized
 from chatcore.fanout import Fanout
 from chatcore.registry import ConnectionRegistry
 from chatcore.store import ChatStore, Database
+
 from tests.conftest import GoneAwareClient, delivered
 
 
@@ -83,7 +83,10 @@ def test_others_get_member_joined_once_per_user(room: Room, store: ChatStore) ->
     b1 = room.connect(bob, "b1")
     room.send(b1, {"type": "join", "roomId": group.id})
     assert room.one(a, "member_joined") == {
-        "type": "member_joined", "roomId": group.id, "user": "bob", "clientId": "b1"
+        "type": "member_joined",
+        "roomId": group.id,
+        "user": "bob",
+        "clientId": "b1",
     }
 
     b2 = room.connect(bob, "b2")
@@ -122,8 +125,17 @@ def test_identity_comes_from_the_token_not_the_frame(room: Room, store: ChatStor
     store.add_member(group.id, bob.user_id)
     b = room.connect(bob, "b1")
 
-    room.send(b, {"type": "message", "roomId": group.id, "text": "hi", "sender": "alice", "username": "alice",
-                  "userId": alice.user_id})
+    room.send(
+        b,
+        {
+            "type": "message",
+            "roomId": group.id,
+            "text": "hi",
+            "sender": "alice",
+            "username": "alice",
+            "userId": alice.user_id,
+        },
+    )
 
     message = room.one(b, "message")["message"]
     assert (message["sender"], message["senderId"]) == ("bob", bob.user_id)
@@ -152,7 +164,10 @@ def test_retry_with_same_client_msg_id_is_stored_and_broadcast_once(room: Room, 
 
 
 def test_database_failure_gives_save_failed_and_broadcasts_nothing(
-    chat: ChatService, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService,
+    chat: ChatService,
+    registry: ConnectionRegistry,
+    management: GoneAwareClient,
+    tokens: TokenService,
     database_url: str,
 ) -> None:
     """With PostgreSQL unreachable, the sender gets ``save_failed`` and nobody gets a message."""
@@ -172,10 +187,16 @@ def test_database_failure_gives_save_failed_and_broadcasts_nothing(
     db.close()
     room.send(a, {"type": "message", "roomId": group.id, "text": "lost?", "clientMsgId": "c-9"})
 
-    assert room.new(a) == [{
-        "type": "error", "code": "save_failed", "message": "Failed to save message",
-        "requestType": "message", "roomId": group.id, "clientMsgId": "c-9",
-    }]
+    assert room.new(a) == [
+        {
+            "type": "error",
+            "code": "save_failed",
+            "message": "Failed to save message",
+            "requestType": "message",
+            "roomId": group.id,
+            "clientMsgId": "c-9",
+        }
+    ]
     assert room.new(b) == []
     conninfo[0] = database_url  # back again: the same frame now goes through, once
     room.send(a, {"type": "message", "roomId": group.id, "text": "lost?", "clientMsgId": "c-9"})
@@ -320,7 +341,7 @@ def test_connect_refuses_missing_forged_expired_and_deleted_identities(
     """``connect`` binds a valid token's user and refuses every other token."""
     user = store.create_user("alice", hash_password("pw-for-tests"))
     identity = Identity(user.id, user.username)
-    expired = TokenService(tokens._secret, clock=lambda: time.time() - 10 * 86400).issue(identity)  # noqa: SLF001
+    expired = TokenService(tokens._secret, clock=lambda: time.time() - 10 * 86400).issue(identity)
     forged = TokenService("another-secret-that-is-long-enough-0123456789").issue(identity)
 
     for bad in (None, "", "garbage", expired, forged):

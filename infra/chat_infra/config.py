@@ -1,0 +1,137 @@
+"""The app's settings, read from CDK context (``cdk.json`` or ``-c key=value`` on the command line)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs import Node
+
+# Context values given with ``-c`` arrive as strings; these spell booleans.
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ConfigError(ValueError):
+    """A context value is missing its expected shape."""
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"context {key!r} must be true or false, not {value!r}")
+
+
+def _int(key: str, value: Any, *, minimum: int, maximum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"context {key!r} must be an integer, not {value!r}") from exc
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"context {key!r} must be between {minimum} and {maximum}, not {number}")
+    return number
+
+
+def _origins(key: str, value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    origins = tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
+    for origin in origins:
+        if not re.match(r"^https?://[^/\s]+$", origin):
+            raise ConfigError(f"context {key!r}: {origin!r} is not an origin like https://chat.example.com")
+    return origins
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """Everything a deployment may vary. The defaults suit a small team; see infra/README.md."""
+
+    stage: str = "prod"
+    """The WebSocket stage name, also part of the stack name (``chat-<stage>``)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins allowed besides the CloudFront site (CORS and the ``$connect`` Origin check)."""
+    nat_gateway: bool = True
+    """One NAT gateway so VPC functions reach the public Management API. Without it ``message`` cannot post."""
+    deletion_protection: bool = True
+    """RDS deletion protection (and snapshot on delete). Deploy with ``false`` before ``cdk destroy``."""
+    db_instance_class: str = "t4g.micro"
+    db_allocated_storage_gb: int = 20
+    db_max_allocated_storage_gb: int = 100
+    db_multi_az: bool = False
+    db_backup_retention_days: int = 7
+    function_memory_mb: int = 512
+    throttle_rate_limit: int = 100
+    """WebSocket stage steady-state requests per second (all routes)."""
+    throttle_burst_limit: int = 200
+    http_throttle_rate_limit: int = 50
+    http_throttle_burst_limit: int = 100
+    log_retention_days: int = 30
+    token_ttl_seconds: int = 12 * 3600
+    broadcast_max_workers: int = 32
+    alarm_email: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stack_name(self) -> str:
+        return f"chat-{self.stage}"
+
+    @classmethod
+    def from_context(cls, node: Node) -> ChatConfig:
+        """Read every setting from ``node``'s context, falling back to the defaults above."""
+
+        def get(key: str) -> Any:
+            return node.try_get_context(key)
+
+        defaults = cls()
+        values: dict[str, Any] = {}
+        if (stage := get("stage")) is not None:
+            if not _STAGE_NAME.match(str(stage)):
+                raise ConfigError(f"context 'stage' must match {_STAGE_NAME.pattern}, not {stage!r}")
+            values["stage"] = str(stage)
+        if (origins := get("allowedOrigins")) is not None:
+            values["allowed_origins"] = _origins("allowedOrigins", origins)
+        for key, attr in (
+            ("natGateway", "nat_gateway"),
+            ("deletionProtection", "deletion_protection"),
+            ("dbMultiAz", "db_multi_az"),
+        ):
+            if (value := get(key)) is not None:
+                values[attr] = _bool(key, value)
+        if (instance := get("dbInstanceClass")) is not None:
+            if not re.match(r"^[a-z0-9]+\.[a-z0-9]+$", str(instance)):
+                raise ConfigError(f"context 'dbInstanceClass' must look like t4g.micro, not {instance!r}")
+            values["db_instance_class"] = str(instance)
+        bounds = {
+            "dbAllocatedStorageGb": ("db_allocated_storage_gb", 20, 65536),
+            "dbMaxAllocatedStorageGb": ("db_max_allocated_storage_gb", 20, 65536),
+            "dbBackupRetentionDays": ("db_backup_retention_days", 1, 35),
+            "functionMemoryMb": ("function_memory_mb", 128, 10240),
+            "throttleRateLimit": ("throttle_rate_limit", 1, 100000),
+            "throttleBurstLimit": ("throttle_burst_limit", 1, 5000),
+            "httpThrottleRateLimit": ("http_throttle_rate_limit", 1, 100000),
+            "httpThrottleBurstLimit": ("http_throttle_burst_limit", 1, 5000),
+            "logRetentionDays": ("log_retention_days", 1, 3653),
+            "tokenTtlSeconds": ("token_ttl_seconds", 60, 7 * 24 * 3600),
+            "broadcastMaxWorkers": ("broadcast_max_workers", 1, 256),
+        }
+        for key, (attr, low, high) in bounds.items():
+            if (value := get(key)) is not None:
+                values[attr] = _int(key, value, minimum=low, maximum=high)
+        if email := get("alarmEmail"):
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", str(email)):
+                raise ConfigError(f"context 'alarmEmail' is not an e-mail address: {email!r}")
+            values["alarm_email"] = str(email)
+        if (tags := get("tags")) is not None:
+            if not isinstance(tags, dict):
+                raise ConfigError("context 'tags' must be an object of strings")
+            values["tags"] = {str(k): str(v) for k, v in tags.items()}
+        config = cls(**{**defaults.__dict__, **values})
+        if config.db_max_allocated_storage_gb < config.db_allocated_storage_gb:
+            raise ConfigError("context 'dbMaxAllocatedStorageGb' must not be below 'dbAllocatedStorageGb'")
+        return config
