@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from chat_local.dynamodb import MotoDynamoDB
+from chat_local.events import schedule_event
 from chat_local.gateway import Gateway, GatewayConfig
 from chat_local.postgres import EmbeddedPostgres
 
@@ -39,6 +40,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-connection-duration", type=float, default=7200.0, help="seconds before any socket is closed"
     )
     parser.add_argument("--management-latency-ms", type=float, default=0.0, help="added to each Management API call")
+    parser.add_argument(
+        "--prune-interval", type=float, default=300.0, help="seconds between prune runs (AWS: every 5 minutes)"
+    )
+    parser.add_argument(
+        "--prune-stale-after", type=float, default=300.0, help="prune checks connections quiet for this long"
+    )
     parser.add_argument("--verbose", action="store_true", help="also print the functions' INFO logs")
     return parser.parse_args(argv)
 
@@ -53,7 +60,13 @@ def _token_secret(data_dir: Path) -> str:
 
 
 def _function_environment(
-    *, dynamodb_endpoint: str, database_url: str, management_url: str, token_secret: str, verbose: bool
+    *,
+    dynamodb_endpoint: str,
+    database_url: str,
+    management_url: str,
+    token_secret: str,
+    prune_stale_after: float,
+    verbose: bool,
 ) -> dict[str, str]:
     """What the CDK stack sets on each function, pointed at the local stand-ins."""
     return {
@@ -66,6 +79,7 @@ def _function_environment(
         "MANAGEMENT_API_URL": management_url,
         "DATABASE_URL": database_url,
         "TOKEN_SECRET": token_secret,
+        "PRUNE_STALE_AFTER_SECONDS": str(prune_stale_after),
         "POWERTOOLS_SERVICE_NAME": "chat",
         "POWERTOOLS_METRICS_NAMESPACE": "Chat",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -134,9 +148,12 @@ async def serve(args: argparse.Namespace) -> None:
                 database_url=database_url,
                 management_url=f"http://{management_host}:{port}",
                 token_secret=_token_secret(data_dir),
+                prune_stale_after=args.prune_stale_after,
                 verbose=args.verbose,
             )
         )
+        prune = gateway.functions["prune"]
+        gateway.add_timer(args.prune_interval, lambda: prune.invoke(schedule_event("chat-prune")), "prune")
         print(f"ready: http://{args.host}:{port}", flush=True)
         await stop.wait()
         log.info("stopping")

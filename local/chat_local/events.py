@@ -167,3 +167,18 @@ def http_event(
     if text is not None:
         event["body"] = text
     return event
+
+
+def schedule_event(rule_name: str) -> dict[str, Any]:
+    """The event an EventBridge schedule rule delivers to its target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT_ID}:rule/{rule_name}"],
+        "detail": {},
+    }

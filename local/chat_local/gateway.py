@@ -78,10 +78,11 @@ class Gateway:
         )
         self.functions = {
             name: LambdaFunction(name, self._executor, self.config.max_containers)
-            for name in ("connect", "message", "disconnect", "rest")
+            for name in ("connect", "message", "disconnect", "rest", "prune")
         }
         self._reaper: asyncio.Task[None] | None = None
         self._timers: list[asyncio.Task[None]] = []
+        self._schedules: dict[str, Callable[[], Awaitable[Any]]] = {}
         self.app = self._build_app()
 
     # ------------------------------------------------------------ application
@@ -94,6 +95,7 @@ class Gateway:
         app.router.add_delete("/@connections/{connection_id}", self._delete_connection)
         app.router.add_post("/_local/connections/{connection_id}/drop", self._drop_connection)
         app.router.add_get("/_local/connections", self._list_connections)
+        app.router.add_post("/_local/schedules/{name}", self._trigger_schedule)
         app.router.add_route("*", "/api{tail:(/.*)?}", self._http_api)
         app.router.add_get("/config.json", self._web_config)
         app.router.add_get("/{path:.*}", self._static)
@@ -117,20 +119,39 @@ class Gateway:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def add_timer(self, interval: float, action: Callable[[], Awaitable[None]], name: str) -> None:
-        """Run ``action`` every ``interval`` seconds while the gateway serves (an EventBridge schedule)."""
+    def add_timer(self, interval: float, action: Callable[[], Awaitable[Any]], name: str) -> None:
+        """Run ``action`` every ``interval`` seconds while the gateway serves (an EventBridge schedule).
+
+        ``POST /_local/schedules/{name}`` runs it at once, so tests need not wait for the timer.
+        """
+        self._schedules[name] = action
 
         async def loop() -> None:
             while True:
                 await asyncio.sleep(interval)
-                started = time.monotonic()
-                try:
-                    await action()
-                    log.info("schedule %s ok (%d ms)", name, (time.monotonic() - started) * 1000)
-                except Exception:
-                    log.exception("schedule %s failed", name)
+                await self._run_schedule(name)
 
         self._timers.append(asyncio.get_running_loop().create_task(loop()))
+
+    async def _run_schedule(self, name: str) -> Any:
+        started = time.monotonic()
+        try:
+            result = await self._schedules[name]()
+        except Exception:
+            log.exception("schedule %s failed", name)
+            raise
+        log.info("schedule   %s %s (%d ms)", name, result, (time.monotonic() - started) * 1000)
+        return result
+
+    async def _trigger_schedule(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self._schedules:
+            raise web.HTTPNotFound()
+        try:
+            result = await self._run_schedule(name)
+        except Exception as exc:
+            return web.json_response({"error": type(exc).__name__}, status=500)
+        return web.json_response(result)
 
     # ------------------------------------------------------------ WebSocket API
 

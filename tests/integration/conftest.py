@@ -24,7 +24,14 @@ def stack_database(pg_server: EmbeddedPostgres) -> str:
 def stack(tmp_root: Path, stack_database: str) -> Iterator[StackProcess]:
     """``chat-local`` using the test PostgreSQL through ``DATABASE_URL`` (so tests can stop it)."""
     process = StackProcess(
-        tmp_root / "stack-data", env={"DATABASE_URL": stack_database}, log_path=tmp_root / "stack.log"
+        tmp_root / "stack-data",
+        # Prune runs only when a test triggers it, and then checks every connection.
+        "--prune-interval",
+        "3600",
+        "--prune-stale-after",
+        "0",
+        env={"DATABASE_URL": stack_database},
+        log_path=tmp_root / "stack.log",
     ).start()
     yield process
     process.stop()

@@ -1,0 +1,150 @@
+"""Connection lifecycle and presence: prune, idle and maximum-duration closes, tabs, typing, unread."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.clients import Account, Api, ChatClient
+from tests.helpers.stack import StackProcess
+
+
+def connect(stack: StackProcess, clients: list[ChatClient], account: Account) -> ChatClient:
+    client = ChatClient(stack.ws_url, account.token)
+    clients.append(client)
+    return client
+
+
+def join(client: ChatClient, room_id: int, **extra: object) -> dict:
+    return client.request({"type": "join", "roomId": room_id, **extra}, "joined")
+
+
+def test_prune_removes_a_connection_dropped_without_disconnect(
+    stack: StackProcess, api: Api, clients: list[ChatClient]
+) -> None:
+    """The next prune run forgets a silently dropped connection, tells the room, and spares live ones."""
+    alice, bob = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice, "prune")
+    a, b = connect(stack, clients, alice), connect(stack, clients, bob)
+    join(a, room_id)
+    join(b, room_id)
+    bob_connection = a.expect("member_joined", user=bob.username)["clientId"]
+    assert Api(stack.url).call("POST", f"/_local/connections/{bob_connection}/drop")[0] == 204
+    assert a.messages("member_left", wait=0.5) == []  # no $disconnect: nobody knows yet
+
+    status, report = Api(stack.url).call("POST", "/_local/schedules/prune")
+
+    assert status == 200 and report["removed"] >= 1 and report["complete"] is True
+    assert a.expect("member_left", user=bob.username)["roomId"] == room_id
+    members = {m["username"]: m["online"] for m in a.request({"type": "list", "roomId": room_id}, "list")["members"]}
+    assert members == {alice.username: True, bob.username: False}
+    # Alice's live connection was checked and kept: she still sends and receives.
+    a.send({"type": "message", "roomId": room_id, "text": "still here"})
+    assert a.expect("message")["message"]["text"] == "still here"
+
+
+def test_closing_one_of_two_tabs_keeps_the_user_online(
+    stack: StackProcess, api: Api, clients: list[ChatClient]
+) -> None:
+    """Two tabs of one user: closing one sends no ``member_left``; closing both sends exactly one."""
+    alice, bob = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice, "tabs")
+    a = connect(stack, clients, alice)
+    join(a, room_id)
+    tab1, tab2 = connect(stack, clients, bob), connect(stack, clients, bob)
+    join(tab1, room_id)
+    join(tab2, room_id)
+    assert len(a.messages("member_joined", wait=0.5)) == 1  # one announcement per user, not per tab
+
+    tab1.close()
+    assert a.messages("member_left", wait=1.0) == []
+    members = {m["username"]: m["online"] for m in a.request({"type": "list", "roomId": room_id}, "list")["members"]}
+    assert members[bob.username] is True
+
+    tab2.close()
+    left = a.messages("member_left", wait=1.5)
+    assert [f["user"] for f in left] == [bob.username]
+
+
+def test_typing_reaches_the_others_and_unread_counts_follow_read(
+    stack: StackProcess, api: Api, clients: list[ChatClient]
+) -> None:
+    """Typing goes to the others only; unread counts rise with new messages and drop to zero on read."""
+    alice, bob = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice, "unread")
+    a, b = connect(stack, clients, alice), connect(stack, clients, bob)
+    join(a, room_id)
+    join(b, room_id)
+
+    a.send({"type": "typing", "roomId": room_id})
+    assert b.expect("typing")["user"] == alice.username
+    assert a.messages("typing", wait=0.5) == []
+
+    def unread(account: Account) -> int:
+        status, groups = api.call("GET", "/groups", token=account.token)
+        assert status == 200
+        return next(g["unread"] for g in groups if g["id"] == room_id)
+
+    assert unread(bob) == 0
+    last_id = 0
+    for text in ("one", "two", "three"):
+        a.send({"type": "message", "roomId": room_id, "text": text})
+        last_id = b.expect("message")["message"]["id"]
+    assert unread(bob) == 3
+    assert unread(alice) == 0  # her own messages are not unread for her
+    b.send({"type": "read", "roomId": room_id, "messageId": last_id})
+    assert a.expect("read", user=bob.username)["messageId"] == last_id
+    assert unread(bob) == 0
+
+
+@pytest.fixture(scope="module")
+def short_stack(tmp_root: Path, stack_database: str) -> Iterator[StackProcess]:
+    """A local stack with API Gateway's limits shortened: 2 s idle timeout, 5 s maximum duration."""
+    process = StackProcess(
+        tmp_root / "short-stack",
+        "--idle-timeout",
+        "2",
+        "--max-connection-duration",
+        "5",
+        env={"DATABASE_URL": stack_database},
+        log_path=tmp_root / "short-stack.log",
+    ).start()
+    yield process
+    process.stop()
+
+
+def test_idle_and_maximum_duration_closes_invoke_disconnect_and_clients_catch_up(
+    short_stack: StackProcess, clients: list[ChatClient]
+) -> None:
+    """Idle and 2-hour-style closes come with 1001 and ``$disconnect``; a reconnect with ``since`` catches up."""
+    api = Api(short_stack.api_url)
+    alice, bob = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice, "limits")
+    a, b = connect(short_stack, clients, alice), connect(short_stack, clients, bob)
+    join(a, room_id)
+    last_seen = join(b, room_id)["history"]
+    assert last_seen == []
+
+    # Alice stays active; Bob goes quiet and is closed for idleness.
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and not b.closed:
+        a.request({"type": "ping"}, "pong")
+        b.messages("none", wait=0.4)
+    assert b.closed and b.socket.close_code == 1001
+    assert a.expect("member_left", user=bob.username)["roomId"] == room_id  # $disconnect ran
+    a.send({"type": "message", "roomId": room_id, "text": "while you were away"})
+    sent = a.expect("message")["message"]
+
+    b2 = connect(short_stack, clients, bob)
+    caught_up = join(b2, room_id, since=0)
+    assert [m["id"] for m in caught_up["history"]] == [sent["id"]]
+
+    # However active, no connection outlives the maximum duration.
+    while not a.closed:
+        a.send({"type": "ping"})
+        a.messages("pong", wait=0.3)
+    assert a.socket.close_code == 1001
+    assert time.monotonic() - deadline < 6
