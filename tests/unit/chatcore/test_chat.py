@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from chatcore.auth import Identity, TokenService, hash_password
 from chatcore.broadcaster import Broadcaster
-from chatcore.chat import ChatService
+from chatcore.chat import ChatService, RateLimits
 from chatcore.errors import Unauthorized
 from chatcore.fanout import Fanout
 from chatcore.registry import ConnectionRegistry
@@ -389,3 +389,33 @@ def test_typing_reaches_the_others_and_read_is_stored_and_broadcast(room: Room, 
     room.send(b, {"type": "read", "roomId": group.id, "messageId": message_id})
     assert room.one(a, "read") == {"type": "read", "roomId": group.id, "user": "bob", "messageId": message_id}
     assert {m.username: m.last_read_message_id for m in store.list_members(group.id)}["bob"] == message_id
+
+
+def test_messages_over_the_rate_limit_get_rate_limited_and_are_not_stored(
+    store: ChatStore, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService
+) -> None:
+    """Past the per-connection limit a message gets ``rate_limited`` and is not stored; typing is dropped."""
+    fanout = Fanout(registry, Broadcaster(management))  # type: ignore[arg-type]
+    service = ChatService(store, registry, fanout, tokens, limits=RateLimits(frames=100, messages=3, typing=1))
+    room = Room(service, store, tokens)
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+    room.new(a), room.new(b)
+
+    for n in range(4):
+        room.send(a, {"type": "message", "roomId": group.id, "text": f"m{n}", "clientMsgId": f"id-{n}"})
+    room.send(a, {"type": "typing", "roomId": group.id})
+    room.send(a, {"type": "typing", "roomId": group.id})
+
+    frames = room.new(a)
+    assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["m0", "m1", "m2"]
+    errors = [f for f in frames if f["type"] == "error"]
+    assert [(e["code"], e["clientMsgId"]) for e in errors] == [("rate_limited", "id-3")]
+    assert [m.content for m in store.latest_messages(group.id, 10)[0]] == ["m0", "m1", "m2"]
+    assert len([f for f in room.new(b) if f["type"] == "typing"]) == 1
+    # Another connection has its own budget.
+    room.send(b, {"type": "message", "roomId": group.id, "text": "bob's turn"})
+    assert room.one(b, "message")["message"]["text"] == "bob's turn"

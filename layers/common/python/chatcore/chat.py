@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from chatcore.access import can_read, can_write
 from chatcore.auth import TokenService
@@ -44,7 +45,7 @@ from chatcore.protocol import (
     error_frame,
     parse_client_frame,
 )
-from chatcore.registry import ConnectionRecord, ConnectionRegistry
+from chatcore.registry import RATE_WINDOW_SECONDS, ConnectionRecord, ConnectionRegistry
 from chatcore.store import ChatStore, GroupRow, MemberRow, MessageRow, Role
 
 
@@ -68,6 +69,18 @@ def member_views(members: Iterable[MemberRow], online_user_ids: set[int]) -> lis
     return [Member(id=m.id, username=m.username, nickname=m.nickname, online=m.id in online_user_ids) for m in members]
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-connection limits per rate window (:data:`chatcore.registry.RATE_WINDOW_SECONDS`)."""
+
+    frames: int = 120
+    messages: int = 50
+    typing: int = 5
+
+    def describe(self) -> str:
+        return f"{self.messages} messages and {self.frames} frames per {RATE_WINDOW_SECONDS} seconds"
+
+
 class _Reject(Exception):
     """Ends handling of one frame with an ``error`` frame to the sender."""
 
@@ -86,12 +99,14 @@ class ChatService:
         registry: ConnectionRegistry,
         fanout: Fanout,
         tokens: TokenService,
+        limits: RateLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._registry = registry
         self._fanout = fanout
         self._tokens = tokens
+        self._limits = limits or RateLimits()
         self._clock = clock
 
     # ------------------------------------------------------------ lifecycle
@@ -116,10 +131,15 @@ class ChatService:
         room_id = getattr(frame, "room_id", None)
         client_msg_id = getattr(frame, "client_msg_id", None)
         try:
-            record = self._registry.get_connection(connection_id)
+            record, usage = self._registry.check_in(connection_id, frame.type)
             if record is None:
                 raise _Reject(ErrorCode.NOT_CONNECTED)
             logger.append_keys(user_id=record.user_id, frame_type=frame.type)
+            if frame.type == "typing" and usage.typing > self._limits.typing:
+                return  # typing indicators beyond the limit are dropped, not errors
+            over_messages = frame.type == "message" and usage.messages > self._limits.messages
+            if usage.frames > self._limits.frames or over_messages:
+                raise _Reject(ErrorCode.RATE_LIMITED, f"Limit is {self._limits.describe()}")
             self._dispatch(record, frame)
         except _Reject as rejection:
             self._send(
@@ -163,8 +183,7 @@ class ChatService:
                 self._typing(record, frame)
             case ReadFrame():
                 self._read(record, frame)
-            case PingFrame():
-                self._registry.touch(record.connection_id)
+            case PingFrame():  # check_in already refreshed last-seen
                 self._send(record.connection_id, PongOut(ts=int(self._clock() * 1000)))
 
     def _room_for(self, record: ConnectionRecord, room_id: int, *, write: bool = False) -> tuple[GroupRow, Role | None]:

@@ -45,6 +45,18 @@ class ConnectionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """How many frames of each kind a connection sent in the current rate-limit window."""
+
+    frames: int
+    messages: int
+    typing: int
+
+
+RATE_WINDOW_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
 class RoomConnection:
     connection_id: str
     user_id: int
@@ -177,6 +189,49 @@ class ConnectionRegistry:
         if item is None or not self._live(item):
             return None
         return _record(item)
+
+    def check_in(self, connection_id: str, kind: str) -> tuple[ConnectionRecord | None, Usage]:
+        """Record one frame of ``kind`` from the connection: refresh last-seen, count it, return the record.
+
+        One conditional UpdateItem in the common case (two when a new rate window starts), replacing the
+        plain read of the connection record. ``None`` when the connection is not registered.
+        """
+        now_ms = self._now_ms()
+        window = now_ms // 1000 // RATE_WINDOW_SECONDS
+        increments = {
+            ":f": {"N": "1"},
+            ":m": {"N": "1" if kind == "message" else "0"},
+            ":t": {"N": "1" if kind == "typing" else "0"},
+        }
+        key = {"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}}
+        values = {":now": {"N": str(now_ms)}, ":w": {"N": str(window)}, **increments}
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET last_seen = :now ADD rl_f :f, rl_m :m, rl_t :t",
+                ConditionExpression="attribute_exists(pk) AND rl_w = :w",
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            # A new window (or no such connection): start counting afresh.
+            try:
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET last_seen = :now, rl_w = :w, rl_f = :f, rl_m = :m, rl_t = :t",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return None, Usage(0, 0, 0)
+        item = response["Attributes"]
+        usage = Usage(int(item["rl_f"]["N"]), int(item["rl_m"]["N"]), int(item["rl_t"]["N"]))
+        if not self._live(item):
+            return None, usage
+        return _record(item), usage
 
     def touch(self, connection_id: str) -> bool:
         """Refresh the connection's last-seen time; False if the connection is not registered."""

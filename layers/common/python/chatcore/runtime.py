@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenService
 from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster
-from chatcore.chat import ChatService
+from chatcore.chat import ChatService, RateLimits
 from chatcore.fanout import Fanout
 from chatcore.registry import ConnectionRegistry
 from chatcore.store import ChatStore, Database
@@ -25,6 +25,9 @@ from chatcore.store import ChatStore, Database
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+_DEFAULT_LIMITS = RateLimits()
 
 
 class ConfigurationError(RuntimeError):
@@ -43,6 +46,7 @@ class Settings:
     token_secret_arn: str | None = None
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
     broadcast_max_workers: int = DEFAULT_MAX_WORKERS
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +62,11 @@ class Settings:
             token_secret_arn=env.get("TOKEN_SECRET_ARN"),
             token_ttl_seconds=int(env.get("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)),
             broadcast_max_workers=int(env.get("BROADCAST_MAX_WORKERS", DEFAULT_MAX_WORKERS)),
+            rate_limits=RateLimits(
+                frames=int(env.get("RATE_LIMIT_FRAMES", _DEFAULT_LIMITS.frames)),
+                messages=int(env.get("RATE_LIMIT_MESSAGES", _DEFAULT_LIMITS.messages)),
+                typing=int(env.get("RATE_LIMIT_TYPING", _DEFAULT_LIMITS.typing)),
+            ),
         )
 
     def require(self, name: str) -> str:
@@ -138,5 +147,9 @@ def build_chat_service(settings: Settings | None = None) -> ChatService:
     settings = settings or Settings.from_env()
     fanout = build_fanout(settings)
     return ChatService(
-        store=build_store(settings), registry=fanout.registry, fanout=fanout, tokens=build_tokens(settings)
+        store=build_store(settings),
+        registry=fanout.registry,
+        fanout=fanout,
+        tokens=build_tokens(settings),
+        limits=settings.rate_limits,
     )
