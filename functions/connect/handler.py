@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
-from chatcore.errors import StoreUnavailable, Unauthorized
+from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
 from chatcore.events import ConnectEvent
 from chatcore.observability import logger, metrics, tracer
 
@@ -31,7 +31,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id)
     try:
-        record = chat_service().connect(connection_id, request.token)
+        record = chat_service().connect(connection_id, request.token, request.origin)
+    except Forbidden:
+        logger.warning("connection refused: origin not allowed", extra={"origin": request.origin})
+        metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
+        return {"statusCode": 403, "body": "Forbidden"}
     except Unauthorized as exc:
         logger.info("connection refused", extra={"reason": str(exc)})
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)

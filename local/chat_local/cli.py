@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--prune-stale-after", type=float, default=300.0, help="prune checks connections quiet for this long"
     )
+    parser.add_argument(
+        "--allowed-origin", action="append", default=[], help="another web origin allowed to open WebSockets"
+    )
     parser.add_argument("--verbose", action="store_true", help="also print the functions' INFO logs")
     return parser.parse_args(argv)
 
@@ -65,6 +68,7 @@ def _function_environment(
     database_url: str,
     management_url: str,
     token_secret: str,
+    allowed_origins: str,
     prune_stale_after: float,
     verbose: bool,
 ) -> dict[str, str]:
@@ -79,6 +83,7 @@ def _function_environment(
         "MANAGEMENT_API_URL": management_url,
         "DATABASE_URL": database_url,
         "TOKEN_SECRET": token_secret,
+        "ALLOWED_ORIGINS": allowed_origins,
         "PRUNE_STALE_AFTER_SECONDS": str(prune_stale_after),
         "POWERTOOLS_SERVICE_NAME": "chat",
         "POWERTOOLS_METRICS_NAMESPACE": "Chat",
@@ -86,6 +91,17 @@ def _function_environment(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
     }
+
+
+def _local_origins(host: str, port: int, extra: list[str]) -> str:
+    """The web UI's own origins (and ``--allowed-origin``s): pages from elsewhere may not open WebSockets.
+
+    Listening on every interface means unknown addresses, so then only ``--allowed-origin`` restricts.
+    """
+    if host in ("0.0.0.0", "::") and not extra:
+        return "*"
+    hosts = {host, "127.0.0.1", "localhost"} - {"0.0.0.0", "::"}
+    return ",".join(sorted({f"http://{h}:{port}" for h in hosts} | set(extra)))
 
 
 def _step(message: str) -> float:
@@ -148,6 +164,7 @@ async def serve(args: argparse.Namespace) -> None:
                 database_url=database_url,
                 management_url=f"http://{management_host}:{port}",
                 token_secret=_token_secret(data_dir),
+                allowed_origins=_local_origins(args.host, port, args.allowed_origin),
                 prune_stale_after=args.prune_stale_after,
                 verbose=args.verbose,
             )

@@ -166,6 +166,17 @@ def test_connect_without_a_valid_token_is_refused_with_401(stack: StackProcess) 
         assert refused.value.response.status_code == 401
 
 
+def test_connect_from_a_foreign_web_origin_is_refused_with_403(stack: StackProcess, api: Api) -> None:
+    """A page on another site cannot open a socket with a user's token (cross-site WebSocket hijacking)."""
+    alice = api.register("alice")
+    with pytest.raises(InvalidStatus) as refused:
+        ChatClient(stack.ws_url, alice.token, origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+    own = ChatClient(stack.ws_url, alice.token, origin=stack.url)
+    assert own.request({"type": "ping"}, "pong")["ts"] > 0
+    own.close()
+
+
 def test_management_api_answers_gone_for_unknown_connections(stack: StackProcess) -> None:
     """The local Management API raises boto3's ``GoneException`` for an unknown connection id."""
     client = boto3.client(

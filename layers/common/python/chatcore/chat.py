@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from chatcore.access import can_read, can_write
 from chatcore.auth import TokenService
-from chatcore.errors import StoreUnavailable, Unauthorized
+from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
 from chatcore.fanout import Fanout
 from chatcore.observability import logger
 from chatcore.protocol import (
@@ -100,9 +100,11 @@ class ChatService:
         fanout: Fanout,
         tokens: TokenService,
         limits: RateLimits | None = None,
+        allowed_origins: frozenset[str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._allowed_origins = allowed_origins
         self._registry = registry
         self._fanout = fanout
         self._tokens = tokens
@@ -111,8 +113,15 @@ class ChatService:
 
     # ------------------------------------------------------------ lifecycle
 
-    def connect(self, connection_id: str, token: str | None) -> ConnectionRecord:
-        """Bind the token's identity to the new connection; :class:`Unauthorized` refuses it."""
+    def connect(self, connection_id: str, token: str | None, origin: str | None = None) -> ConnectionRecord:
+        """Bind the token's identity to the new connection.
+
+        :class:`Forbidden` refuses a browser page from another site (cross-site WebSocket hijacking: the
+        browser would attach nothing, but a stolen token in a page would); :class:`Unauthorized` refuses
+        a missing, forged or expired token or a deleted user. Non-browser clients send no ``Origin``.
+        """
+        if origin is not None and self._allowed_origins is not None and origin not in self._allowed_origins:
+            raise Forbidden("origin not allowed")
         identity = self._tokens.verify(token)
         user = self._store.get_user(identity.user_id)
         if user is None or user.username != identity.username:

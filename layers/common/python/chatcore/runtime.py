@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 _DEFAULT_LIMITS = RateLimits()
 
 
+def _origins(value: str | None) -> frozenset[str] | None:
+    if not value or value.strip() == "*":
+        return None
+    return frozenset(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+
+
 class ConfigurationError(RuntimeError):
     """A required setting is missing."""
 
@@ -47,6 +53,8 @@ class Settings:
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
     broadcast_max_workers: int = DEFAULT_MAX_WORKERS
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    allowed_origins: frozenset[str] | None = None
+    """Web origins allowed to open WebSockets (``ALLOWED_ORIGINS``, comma-separated); None allows any."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +70,7 @@ class Settings:
             token_secret_arn=env.get("TOKEN_SECRET_ARN"),
             token_ttl_seconds=int(env.get("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)),
             broadcast_max_workers=int(env.get("BROADCAST_MAX_WORKERS", DEFAULT_MAX_WORKERS)),
+            allowed_origins=_origins(env.get("ALLOWED_ORIGINS")),
             rate_limits=RateLimits(
                 frames=int(env.get("RATE_LIMIT_FRAMES", _DEFAULT_LIMITS.frames)),
                 messages=int(env.get("RATE_LIMIT_MESSAGES", _DEFAULT_LIMITS.messages)),
@@ -152,4 +161,5 @@ def build_chat_service(settings: Settings | None = None) -> ChatService:
         fanout=fanout,
         tokens=build_tokens(settings),
         limits=settings.rate_limits,
+        allowed_origins=settings.allowed_origins,
     )
