@@ -6,12 +6,39 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_cdk import aws_logs as logs
 from constructs import Node
 
 # Context values given with ``-c`` arrive as strings; these spell booleans.
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+_RETENTION = (
+    (1, logs.RetentionDays.ONE_DAY),
+    (3, logs.RetentionDays.THREE_DAYS),
+    (5, logs.RetentionDays.FIVE_DAYS),
+    (7, logs.RetentionDays.ONE_WEEK),
+    (14, logs.RetentionDays.TWO_WEEKS),
+    (30, logs.RetentionDays.ONE_MONTH),
+    (60, logs.RetentionDays.TWO_MONTHS),
+    (90, logs.RetentionDays.THREE_MONTHS),
+    (120, logs.RetentionDays.FOUR_MONTHS),
+    (150, logs.RetentionDays.FIVE_MONTHS),
+    (180, logs.RetentionDays.SIX_MONTHS),
+    (365, logs.RetentionDays.ONE_YEAR),
+    (400, logs.RetentionDays.THIRTEEN_MONTHS),
+    (545, logs.RetentionDays.EIGHTEEN_MONTHS),
+    (731, logs.RetentionDays.TWO_YEARS),
+    (1096, logs.RetentionDays.THREE_YEARS),
+    (1827, logs.RetentionDays.FIVE_YEARS),
+    (2192, logs.RetentionDays.SIX_YEARS),
+    (2557, logs.RetentionDays.SEVEN_YEARS),
+    (2922, logs.RetentionDays.EIGHT_YEARS),
+    (3288, logs.RetentionDays.NINE_YEARS),
+    (3653, logs.RetentionDays.TEN_YEARS),
+)
 
 
 class ConfigError(ValueError):
@@ -60,6 +87,8 @@ class ChatConfig:
     """One NAT gateway so VPC functions reach the public Management API. Without it ``message`` cannot post."""
     deletion_protection: bool = True
     """RDS deletion protection (and snapshot on delete). Deploy with ``false`` before ``cdk destroy``."""
+    api_gateway_account_role: bool = True
+    """Set the region's API Gateway CloudWatch role (WebSocket access logs need it). ``false`` if already set."""
     db_instance_class: str = "t4g.micro"
     db_allocated_storage_gb: int = 20
     db_max_allocated_storage_gb: int = 100
@@ -76,6 +105,11 @@ class ChatConfig:
     broadcast_max_workers: int = 32
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """The shortest CloudWatch Logs retention period that keeps logs ``log_retention_days`` days."""
+        return next((value for days, value in _RETENTION if days >= self.log_retention_days), _RETENTION[-1][1])
 
     @property
     def stack_name(self) -> str:
@@ -100,6 +134,7 @@ class ChatConfig:
             ("natGateway", "nat_gateway"),
             ("deletionProtection", "deletion_protection"),
             ("dbMultiAz", "db_multi_az"),
+            ("apiGatewayAccountRole", "api_gateway_account_role"),
         ):
             if (value := get(key)) is not None:
                 values[attr] = _bool(key, value)

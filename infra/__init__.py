@@ -1,0 +1,1 @@
+"""The CDK app that deploys the chat to AWS (see infra/README.md)."""

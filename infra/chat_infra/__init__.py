@@ -1,0 +1,1 @@
+"""Stacks and constructs of the chat's CDK app."""
