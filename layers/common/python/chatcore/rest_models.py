@@ -1,18 +1,85 @@
-"""Request and response bodies of the REST API (validated by Powertools' resolver)."""
+"""Request and response bodies of the REST API (validated by Powertools' resolver).
+
+Every string a client sends is checked before it reaches PostgreSQL: text columns cannot hold NUL, lone
+surrogates cannot be encoded, and names shown to other users carry no control characters.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
-# Password policy: 8 to 128 characters, not all of one kind of character is enforced by length alone.
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Nickname = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=254)]
+from chatcore.protocol import ChatMessage
+from chatcore.tags import TagName
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+MAX_GROUP_NAME_LENGTH = 80
+MAX_NICKNAME_LENGTH = 40
+MAX_AVATAR_URL_LENGTH = 2048
+MAX_SEARCH_LENGTH = 64
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _encodable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _printable(value: str) -> str:
+    _encodable(value)
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _http_url(value: str) -> str:
+    _printable(value)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+# Password policy: 8 to 128 characters of any kind (spaces and non-ASCII included; length is what counts).
+Password = Annotated[
+    str,
+    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    AfterValidator(_encodable),
+]
+GroupName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_GROUP_NAME_LENGTH),
+    AfterValidator(_printable),
+]
+Nickname = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NICKNAME_LENGTH),
+    AfterValidator(_printable),
+]
+Email = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=254),
+    AfterValidator(_printable),
+]
+AvatarUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://\S+$", max_length=MAX_AVATAR_URL_LENGTH),
+    AfterValidator(_http_url),
+]
+SearchPrefix = Annotated[str, StringConstraints(max_length=MAX_SEARCH_LENGTH), AfterValidator(_encodable)]
 
 
 class _In(BaseModel):
@@ -23,6 +90,9 @@ class _Out(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
+# ---------------------------------------------------------------- auth and profile
+
+
 class RegisterRequest(_In):
     username: Username
     password: Password
@@ -30,19 +100,35 @@ class RegisterRequest(_In):
     nickname: Nickname | None = None
 
 
+# Any username or password up to the limits may be tried: a wrong one is a 401, not a 422 with a hint.
+AnyName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_encodable)]
+AnyPassword = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH), AfterValidator(_encodable)
+]
+
+
 class LoginRequest(_In):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    username: AnyName
+    password: AnyPassword
 
 
-class UserOut(_Out):
+class UserBrief(_Out):
+    """A user as shown in pickers and member lists."""
+
     id: int
     username: str
     nickname: str | None = None
+
+
+class UserOut(UserBrief):
+    """Another user's public profile."""
+
     avatar: str | None = None
 
 
 class ProfileOut(UserOut):
+    """The caller's own profile."""
+
     email: str | None = None
     created_at: datetime = Field(alias="createdAt")
 
@@ -50,8 +136,19 @@ class ProfileOut(UserOut):
 class AuthResponse(_Out):
     token: str
     token_type: Literal["Bearer"] = Field(default="Bearer", alias="tokenType")
-    expires_in: int = Field(alias="expiresIn")
+    expires_in: int = Field(alias="expiresIn", description="Seconds until the token expires")
     user: ProfileOut
+
+
+class ProfileUpdate(_In):
+    """Fields to change; a field left out stays as it is, ``null`` clears it."""
+
+    nickname: Nickname | None = None
+    avatar: AvatarUrl | None = None
+    email: Email | None = None
+
+
+# ---------------------------------------------------------------- groups
 
 
 class CreateGroupRequest(_In):
@@ -71,6 +168,91 @@ class GroupOut(_Out):
     unread: int = 0
 
 
-class ErrorOut(_Out):
-    statusCode: int
+class MemberOut(UserBrief):
+    role: Literal["owner", "member"]
+
+
+class GroupDetailOut(GroupOut):
+    members: list[MemberOut]
+
+
+class AddMemberRequest(_In):
+    username: AnyName
+
+
+class MessagePage(_Out):
+    """A page of history, oldest first; ``hasMore`` when older messages exist."""
+
+    messages: list[ChatMessage]
+    has_more: bool = Field(alias="hasMore")
+
+
+# ---------------------------------------------------------------- direct chats
+
+
+class OpenDirectRequest(_In):
+    username: AnyName
+
+
+class DirectOut(_Out):
+    id: int
+    kind: Literal["direct"] = "direct"
+    private: Literal[True] = True
+    other: UserBrief
+
+
+class DirectSummaryOut(_Out):
+    id: int
+    other: UserBrief
+    unread: int
+    last_message_id: int | None = Field(alias="lastMessageId")
+
+
+# ---------------------------------------------------------------- tags and nicknames
+
+
+class TagRequest(_In):
+    name: TagName
+
+
+class TagOut(_Out):
+    name: str
+
+
+class TagListOut(_Out):
+    """The caller's tags, by name."""
+
+    tags: list[str]
+
+
+class TagCountOut(_Out):
+    name: str
+    count: int
+
+
+class TagCountsOut(_Out):
+    """The most used tags across all users, most used first."""
+
+    tags: list[TagCountOut]
+
+
+class NicknamePage(_Out):
+    users: list[UserBrief]
+    next_offset: int | None = Field(alias="nextOffset")
+
+
+# ---------------------------------------------------------------- errors
+
+
+class FieldError(_Out):
+    field: str
     message: str
+
+
+class ErrorOut(_Out):
+    status_code: int = Field(alias="statusCode")
+    message: str
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: list[FieldError]

@@ -195,6 +195,20 @@ _MESSAGE_COLUMNS = """
 """
 
 
+# A group as one user (%(u)s) sees it; callers append the WHERE clause.
+_GROUP_SUMMARY_SELECT = """
+    SELECT g.id, g.name, g.private, g.kind, g.created_at,
+           (SELECT count(*) FROM group_members c WHERE c.group_id = g.id)::int AS member_count,
+           me.role,
+           CASE WHEN me.role IS NULL THEN 0 ELSE
+             (SELECT count(*) FROM messages m
+               WHERE m.group_id = g.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s)
+           END::int AS unread
+    FROM groups g
+    LEFT JOIN group_members me ON me.group_id = g.id AND me.user_id = %(u)s
+"""
+
+
 class ChatStore:
     """Every query the chat needs, over one :class:`Database`."""
 
@@ -327,22 +341,17 @@ class ChatStore:
         """Public groups and the private groups ``user_id`` belongs to, with counts; no direct chats."""
         with self._db.connection() as conn, conn.cursor(row_factory=class_row(GroupSummary)) as cur:
             cur.execute(
-                """
-                SELECT g.id, g.name, g.private, g.kind, g.created_at,
-                       (SELECT count(*) FROM group_members c WHERE c.group_id = g.id)::int AS member_count,
-                       me.role,
-                       CASE WHEN me.role IS NULL THEN 0 ELSE
-                         (SELECT count(*) FROM messages m
-                           WHERE m.group_id = g.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s)
-                       END::int AS unread
-                FROM groups g
-                LEFT JOIN group_members me ON me.group_id = g.id AND me.user_id = %(u)s
-                WHERE g.kind = 'group' AND (NOT g.private OR me.user_id IS NOT NULL)
-                ORDER BY g.name, g.id
-                """,
+                _GROUP_SUMMARY_SELECT
+                + " WHERE g.kind = 'group' AND (NOT g.private OR me.user_id IS NOT NULL) ORDER BY g.name, g.id",
                 {"u": user_id},
             )
             return cur.fetchall()
+
+    def get_group_summary(self, group_id: int, user_id: int) -> GroupSummary | None:
+        """One group or direct chat as ``user_id`` sees it (counts, role, unread); no access check."""
+        with self._db.connection() as conn, conn.cursor(row_factory=class_row(GroupSummary)) as cur:
+            cur.execute(_GROUP_SUMMARY_SELECT + " WHERE g.id = %(g)s", {"u": user_id, "g": group_id})
+            return cur.fetchone()
 
     def get_role(self, group_id: int, user_id: int) -> Role | None:
         with self._db.connection() as conn:

@@ -1,0 +1,38 @@
+"""The caller's profile and other users' public profiles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from chatcore.auth import Identity
+from chatcore.errors import NotFound
+from chatcore.store import ChatStore, UserRow
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,32}")
+PROFILE_FIELDS = frozenset({"nickname", "avatar", "email"})
+
+
+class ProfileService:
+    def __init__(self, store: ChatStore) -> None:
+        self._store = store
+
+    def own(self, caller: Identity) -> UserRow:
+        user = self._store.get_user(caller.user_id)
+        if user is None:
+            raise NotFound("user not found")
+        return user
+
+    def update(self, caller: Identity, changes: Mapping[str, str | None]) -> UserRow:
+        """Set the given profile fields (``None`` clears one); fields not given stay as they are."""
+        unknown = set(changes) - PROFILE_FIELDS
+        if unknown:
+            raise ValueError(f"not profile fields: {sorted(unknown)}")
+        return self._store.update_profile(caller.user_id, dict(changes))
+
+    def by_username(self, username: str) -> UserRow:
+        """A user by exact username; :class:`NotFound` for unknown or impossible names."""
+        user = self._store.get_user_by_username(username) if USERNAME_RE.fullmatch(username) else None
+        if user is None:
+            raise NotFound("user not found")
+        return user
