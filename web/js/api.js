@@ -1,0 +1,89 @@
+// The REST API client. Errors arrive as {statusCode, message, errors?: [{field, message}]}.
+
+export class ApiError extends Error {
+  constructor(status, message, fieldErrors = []) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    /** [{field, message}] from a 422 answer. */
+    this.fieldErrors = fieldErrors;
+  }
+}
+
+export class Api {
+  /** @param {string} baseUrl e.g. http://127.0.0.1:8080/api  @param {() => string|null} getToken */
+  constructor(baseUrl, getToken = () => null) {
+    this.baseUrl = baseUrl;
+    this.getToken = getToken;
+  }
+
+  async request(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const token = this.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, "Cannot reach the server. Check your connection and try again.");
+    }
+    const text = await response.text();
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      const message = (data && typeof data.message === "string" && data.message) || `Request failed (HTTP ${response.status})`;
+      const fieldErrors = Array.isArray(data?.errors) ? data.errors : [];
+      throw new ApiError(response.status, message, fieldErrors);
+    }
+    return data;
+  }
+
+  register(fields) {
+    return this.request("POST", "/auth/register", fields);
+  }
+  login(username, password) {
+    return this.request("POST", "/auth/login", { username, password });
+  }
+  profile() {
+    return this.request("GET", "/profile");
+  }
+  updateProfile(changes) {
+    return this.request("PATCH", "/profile", changes);
+  }
+  groups() {
+    return this.request("GET", "/groups");
+  }
+  createGroup(name, isPrivate) {
+    return this.request("POST", "/groups", { name, private: isPrivate });
+  }
+  group(id) {
+    return this.request("GET", `/groups/${encodeURIComponent(id)}`);
+  }
+  addMember(groupId, username) {
+    return this.request("POST", `/groups/${encodeURIComponent(groupId)}/members`, { username });
+  }
+  removeMember(groupId, username) {
+    return this.request("DELETE", `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(username)}`);
+  }
+  directChats() {
+    return this.request("GET", "/direct");
+  }
+  openDirect(username) {
+    return this.request("POST", "/direct", { username });
+  }
+  searchPeople(q, { limit = 20, offset = 0 } = {}) {
+    const query = new URLSearchParams({ q, limit: String(limit), offset: String(offset) });
+    return this.request("GET", `/nicknames?${query}`);
+  }
+}
