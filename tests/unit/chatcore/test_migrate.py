@@ -1,0 +1,77 @@
+"""SQL migrations applied to fresh, empty databases on the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+
+import psycopg
+import pytest
+from chat_local.postgres import EmbeddedPostgres
+from chatcore.migrate import apply_migrations, migration_files
+
+_numbers = itertools.count()
+TABLES = {"users", "groups", "group_members", "messages", "user_tags", "schema_migrations"}
+
+
+@pytest.fixture
+def empty_database(pg_server: EmbeddedPostgres) -> str:
+    """A new database with no schema at all."""
+    name = f"migrate_{os.getpid()}_{next(_numbers)}"
+    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.url_for(name)
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {r[0] for r in rows}
+
+
+def _recorded(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def test_migrations_are_shipped_in_order() -> None:
+    """The layer ships its .sql migrations, sorted by file name, the first creating the schema."""
+    names = [name for name, _sql in migration_files()]
+    assert names and names == sorted(names)
+    assert names[0] == "0001_initial.sql"
+    assert all(sql.strip() for _name, sql in migration_files())
+
+
+def test_applying_twice_applies_nothing_the_second_time(empty_database: str) -> None:
+    """The first run applies every migration and records it; the second finds nothing to do."""
+    names = [name for name, _sql in migration_files()]
+    assert apply_migrations(empty_database) == names
+    assert _tables(empty_database) >= TABLES
+    assert _recorded(empty_database) == names
+    assert apply_migrations(empty_database) == []
+    assert _recorded(empty_database) == names
+
+
+def test_concurrent_appliers_apply_each_migration_once(empty_database: str) -> None:
+    """Two starters migrating the same database at once apply every migration exactly once between them."""
+    barrier = threading.Barrier(2)
+    applied: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def apply() -> None:
+        try:
+            barrier.wait(5)
+            applied.append(apply_migrations(empty_database))
+        except BaseException as exc:  # reported below; a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    names = [name for name, _sql in migration_files()]
+    assert errors == []
+    assert sorted(applied, key=len) == [[], names]
+    assert _recorded(empty_database) == names

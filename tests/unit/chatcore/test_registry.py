@@ -1,0 +1,232 @@
+"""The DynamoDB connection registry against moto: connections, subscriptions, both GSIs and the TTL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chatcore.registry import (
+    BY_ROOM_INDEX,
+    BY_USER_INDEX,
+    CONNECTION_SK,
+    DEFAULT_ITEM_TTL_SECONDS,
+    RATE_WINDOW_SECONDS,
+    TTL_ATTRIBUTE,
+    ConnectionRegistry,
+    RemovedConnection,
+    RoomConnection,
+    Usage,
+    table_definition,
+)
+
+from tests.conftest import TABLE
+
+
+class Clock:
+    """A settable clock, in epoch seconds."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _items(dynamodb: Any, connection_id: str) -> list[str]:
+    """The sort keys stored under one connection id."""
+    response = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": connection_id}},
+        ConsistentRead=True,
+    )
+    return sorted(item["sk"]["S"] for item in response["Items"])
+
+
+def test_connection_is_stored_read_and_touched(dynamodb: Any) -> None:
+    """add_connection stores who connected and when; touch moves last-seen; unknown ids read as None."""
+    clock = Clock(1_800_000_000.0)
+    registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
+    record = registry.add_connection("c1", 7, "alice")
+    assert (record.connection_id, record.user_id, record.username) == ("c1", 7, "alice")
+    assert record.connected_at == record.last_seen == 1_800_000_000_000
+    assert record.expires_at == 1_800_000_000 + DEFAULT_ITEM_TTL_SECONDS
+    assert registry.get_connection("c1") == record
+
+    clock.now += 30
+    assert registry.touch("c1") is True
+    touched = registry.get_connection("c1")
+    assert touched is not None and touched.last_seen == 1_800_000_030_000
+    assert touched.connected_at == record.connected_at
+
+    assert registry.get_connection("nope") is None
+    assert registry.touch("nope") is False
+    assert _items(dynamodb, "nope") == []  # touching an unknown id creates nothing
+
+
+def test_check_in_counts_frames_per_window_and_refreshes_last_seen(dynamodb: Any) -> None:
+    """Each frame is counted by kind within the rate window; a new window starts from one again."""
+    clock = Clock(RATE_WINDOW_SECONDS * 180_000_000.0)  # the start of a window
+    registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
+    record = registry.add_connection("c1", 7, "alice")
+
+    usages = []
+    for kind in ("message", "typing", "ping", "message"):
+        clock.now += 1
+        checked, usage = registry.check_in("c1", kind)
+        assert checked is not None and (checked.user_id, checked.username) == (7, "alice")
+        assert checked.last_seen == int(clock.now * 1000)
+        usages.append(usage)
+    assert usages == [Usage(1, 1, 0), Usage(2, 1, 1), Usage(3, 1, 1), Usage(4, 2, 1)]
+
+    clock.now += RATE_WINDOW_SECONDS
+    assert registry.check_in("c1", "typing")[1] == Usage(1, 0, 1)
+    assert registry.get_connection("c1").connected_at == record.connected_at  # type: ignore[union-attr]
+
+
+def test_check_in_of_an_unknown_or_expired_connection_gives_none(dynamodb: Any) -> None:
+    """check_in creates nothing for an unknown id and refuses a connection whose TTL has passed."""
+    clock = Clock(1_800_000_000.0)
+    registry = ConnectionRegistry(dynamodb, TABLE, item_ttl_seconds=60, clock=clock)
+    assert registry.check_in("ghost", "message") == (None, Usage(0, 0, 0))
+    assert _items(dynamodb, "ghost") == []
+    registry.add_connection("c1", 7, "alice")
+    clock.now += 60
+    assert registry.check_in("c1", "ping")[0] is None
+
+
+def test_subscriptions_are_listed_by_room_through_the_index(registry: ConnectionRegistry) -> None:
+    """room_connections lists exactly the live subscribers of a room; unsubscribe removes one."""
+    a = registry.add_connection("a1", 1, "alice")
+    b = registry.add_connection("b1", 2, "bob")
+    registry.subscribe(a, 10)
+    registry.subscribe(b, 10)
+    registry.subscribe(a, 11)
+    registry.subscribe(a, 10)  # joining twice keeps one subscription
+
+    assert sorted(registry.room_connections(10), key=lambda c: c.connection_id) == [
+        RoomConnection("a1", 1, "alice"),
+        RoomConnection("b1", 2, "bob"),
+    ]
+    assert registry.room_connections(11) == [RoomConnection("a1", 1, "alice")]
+    assert registry.room_connections(12) == []
+
+    assert registry.unsubscribe("a1", 10) is True
+    assert registry.unsubscribe("a1", 10) is False
+    assert [c.connection_id for c in registry.room_connections(10)] == ["b1"]
+    assert registry.get_connection("a1") == a  # leaving a room keeps the connection
+
+
+def test_user_connections_lists_every_tab_of_a_user(registry: ConnectionRegistry) -> None:
+    """user_connections answers "is this user online" across tabs, not counting subscriptions."""
+    first = registry.add_connection("a1", 1, "alice")
+    registry.add_connection("a2", 1, "alice")
+    registry.add_connection("b1", 2, "bob")
+    registry.subscribe(first, 10)
+    assert sorted(registry.user_connections(1)) == ["a1", "a2"]
+    assert registry.user_connections(2) == ["b1"]
+    assert registry.user_connections(3) == []
+
+
+def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
+    """Once the TTL has passed (DynamoDB deletes late), reads treat the items as gone."""
+    clock = Clock(1_800_000_000.0)
+    registry = ConnectionRegistry(dynamodb, TABLE, item_ttl_seconds=60, clock=clock)
+    old = registry.add_connection("old", 1, "alice")
+    registry.subscribe(old, 10)
+    clock.now += 30
+    fresh = registry.add_connection("fresh", 2, "bob")
+    registry.subscribe(fresh, 10)
+
+    clock.now += 30  # exactly old's expiry: no longer live
+    assert registry.get_connection("old") is None
+    assert registry.get_connection("fresh") == fresh
+    assert [c.connection_id for c in registry.room_connections(10)] == ["fresh"]
+    assert registry.user_connections(1) == []
+    assert registry.user_connections(2) == ["fresh"]
+    assert "#conn" in _items(dynamodb, "old")  # still stored: only reads filter it
+
+
+def test_remove_connection_deletes_everything_and_reports_it(registry: ConnectionRegistry, dynamodb: Any) -> None:
+    """remove_connection deletes the connection and all its subscriptions and says whose they were."""
+    record = registry.add_connection("a1", 1, "alice")
+    for room in (12, 3, 40):
+        registry.subscribe(record, room)
+    other = registry.add_connection("b1", 2, "bob")
+    registry.subscribe(other, 3)
+
+    assert registry.remove_connection("a1") == RemovedConnection(user_id=1, username="alice", room_ids=[3, 12, 40])
+    assert _items(dynamodb, "a1") == []
+    assert [c.connection_id for c in registry.room_connections(3)] == ["b1"]
+    assert registry.remove_connection("a1") == RemovedConnection(user_id=None, username=None, room_ids=[])
+
+
+def test_orphan_subscriptions_are_still_attributed_and_removed(registry: ConnectionRegistry, dynamodb: Any) -> None:
+    """Subscriptions left without their connection item (a race) still report the user and rooms."""
+    record = registry.add_connection("a1", 1, "alice")
+    registry.subscribe(record, 5)
+    registry.subscribe(record, 6)
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "a1"}, "sk": {"S": CONNECTION_SK}})
+
+    assert registry.remove_connection("a1") == RemovedConnection(user_id=1, username="alice", room_ids=[5, 6])
+    assert _items(dynamodb, "a1") == []
+
+
+def test_removing_a_connection_with_many_rooms_deletes_in_batches(registry: ConnectionRegistry, dynamodb: Any) -> None:
+    """More than one BatchWriteItem (25 keys) worth of subscriptions is deleted completely."""
+    record = registry.add_connection("a1", 1, "alice")
+    for room in range(1, 31):
+        registry.subscribe(record, room)
+    removed = registry.remove_connection("a1")
+    assert removed.room_ids == list(range(1, 31))
+    assert _items(dynamodb, "a1") == []
+
+
+def test_stale_connections_pages_through_every_quiet_connection(dynamodb: Any) -> None:
+    """Paging stale_connections returns each connection not seen since the cutoff exactly once."""
+    clock = Clock(1_800_000_000.0)
+    registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
+    stale = {f"s{i}" for i in range(7)}
+    for i, connection_id in enumerate(sorted(stale)):
+        registry.subscribe(registry.add_connection(connection_id, i, f"user{i}"), 1)  # subscriptions must not count
+    clock.now += 600
+    for i in range(3):
+        registry.add_connection(f"f{i}", 100 + i, "fresh")
+    cutoff_ms = int((clock.now - 300) * 1000)
+
+    found: list[str] = []
+    start_key = None
+    for _page in range(50):
+        page, start_key = registry.stale_connections(cutoff_ms, page_size=3, start_key=start_key)
+        assert len(page) <= 3
+        found.extend(r.connection_id for r in page)
+        if start_key is None:
+            break
+    assert sorted(found) == sorted(stale)
+    assert start_key is None
+
+
+def test_table_definition_declares_the_keys_and_indexes(dynamodb: Any) -> None:
+    """The table is keyed by (pk, sk), has the by_room and by_user indexes and TTL on expires_at."""
+    definition = table_definition("t")
+    assert definition["TableName"] == "t"
+    assert definition["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    indexes = {i["IndexName"]: i for i in definition["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {BY_ROOM_INDEX, BY_USER_INDEX}
+    assert [k["AttributeName"] for k in indexes[BY_ROOM_INDEX]["KeySchema"]] == ["room_key", "pk"]
+    assert [k["AttributeName"] for k in indexes[BY_USER_INDEX]["KeySchema"]] == ["user_key", "pk"]
+    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
+
+    described = dynamodb.describe_table(TableName=TABLE)["Table"]
+    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {BY_ROOM_INDEX, BY_USER_INDEX}
+    ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", TTL_ATTRIBUTE)
+
+
+def test_items_expire_a_little_after_the_two_hour_connection_limit(registry: ConnectionRegistry) -> None:
+    """With the real clock, the TTL lies past API Gateway's 2-hour limit but within the same day."""
+    record = registry.add_connection("a1", 1, "alice")
+    assert time.time() + 2 * 3600 < record.expires_at < time.time() + 3 * 3600
