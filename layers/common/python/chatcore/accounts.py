@@ -26,8 +26,12 @@ class AccountService:
     def register(
         self, username: str, password: str, *, email: str | None = None, nickname: str | None = None
     ) -> Session:
-        """Create an account and sign it in; :class:`Conflict` when the username is taken."""
-        if self._store.get_user_by_username(username) is not None:
+        """Create an account and sign it in; :class:`Conflict` when the username is taken in any letter case.
+
+        Case-insensitive so nobody can pose as "Alice" next to "alice"; the unique index on the exact
+        name still settles two registrations racing for the same name.
+        """
+        if self._store.username_taken(username):
             raise Conflict("username is taken")
         user = self._store.create_user(username, hash_password(password), email=email, nickname=nickname)
         return self._session(user)

@@ -250,6 +250,12 @@ class ChatStore:
             )
             return cur.fetchone()
 
+    def username_taken(self, username: str) -> bool:
+        """True when a user has this username in any letter case ("Alice" blocks "alice")."""
+        with self._db.connection() as conn:
+            row = conn.execute("SELECT 1 FROM users WHERE lower(username) = lower(%s) LIMIT 1", (username,)).fetchone()
+        return row is not None
+
     def get_credentials(self, username: str) -> Credentials | None:
         with self._db.connection() as conn, conn.cursor(row_factory=class_row(Credentials)) as cur:
             cur.execute("SELECT id, username, password_hash FROM users WHERE username = %s", (username,))

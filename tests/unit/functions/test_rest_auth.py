@@ -1,0 +1,180 @@
+"""REST auth: registration, login and the bearer token every other route needs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from chatcore.auth import Identity, TokenService, verify_password
+
+from tests.conftest import TOKEN_SECRET
+from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid, password_hash
+
+UNAUTHORIZED = {"statusCode": 401, "message": "Invalid or missing credentials"}
+
+
+def test_register_returns_a_working_token_and_the_profile(rest: Rest) -> None:
+    """Registering answers 201 with a bearer token, its lifetime and the new profile; the token works."""
+    reply = rest.call(
+        "POST",
+        "/auth/register",
+        {"username": "alice", "password": "correct horse", "email": "alice@example.com", "nickname": "Al"},
+    )
+
+    assert reply.status == 201, reply
+    assert reply.body["tokenType"] == "Bearer"
+    assert reply.body["expiresIn"] == 12 * 3600
+    user = reply.body["user"]
+    assert {k: user[k] for k in ("username", "nickname", "avatar", "email")} == {
+        "username": "alice",
+        "nickname": "Al",
+        "avatar": None,
+        "email": "alice@example.com",
+    }
+    assert isinstance(user["id"], int) and user["createdAt"]
+    profile = rest.call("GET", "/profile", token=reply.body["token"])
+    assert profile.status == 200 and profile.body == user
+    stored = rest.store.get_credentials("alice")
+    assert stored is not None and "correct horse" not in stored.password_hash
+
+
+def test_register_taken_username_is_a_conflict_in_any_letter_case(rest: Rest) -> None:
+    """A taken username answers 409, also when only its letter case differs."""
+    rest.user("alice")
+    for name in ("alice", "ALICE"):
+        reply = rest.call("POST", "/auth/register", {"username": name, "password": "long enough"})
+        assert_error(reply, 409, "username is taken")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "al", "password": "long enough"}, "username"),
+        ({"username": "a" * 33, "password": "long enough"}, "username"),
+        ({"username": "al ice", "password": "long enough"}, "username"),
+        ({"username": "al'ice", "password": "long enough"}, "username"),
+        ({"username": "alice", "password": "short77"}, "password"),
+        ({"username": "alice", "password": "x" * 129}, "password"),
+        ({"username": "alice", "password": "nul\x00in password"}, "password"),
+        ({"username": "alice"}, "password"),
+        ({"username": "alice", "password": "long enough", "email": "not-an-email"}, "email"),
+        ({"username": "alice", "password": "long enough", "nickname": "   "}, "nickname"),
+        ({"username": "alice", "password": "long enough", "nickname": "n" * 41}, "nickname"),
+        ({"username": "alice", "password": "long enough", "admin": True}, "admin"),
+        ({"username": 42, "password": "long enough"}, "username"),
+    ],
+)
+def test_register_invalid_input_names_the_field(rest: Rest, body: dict[str, Any], field: str) -> None:
+    """Each password-policy or field violation answers 422 naming the field; nothing is created."""
+    assert_invalid(rest.call("POST", "/auth/register", body), field)
+    assert rest.store.get_user_by_username("alice") is None
+
+
+def test_register_password_policy_boundaries(rest: Rest) -> None:
+    """Passwords of exactly 8 and 128 characters (any characters) are accepted."""
+    assert rest.call("POST", "/auth/register", {"username": "eight", "password": "12345678"}).status == 201
+    reply = rest.call("POST", "/auth/register", {"username": "long", "password": "ü " * 64})
+    assert reply.status == 201, reply
+
+
+@pytest.mark.parametrize("raw", ["not json", "[1, 2]", "", "null"])
+def test_register_body_that_is_not_an_object_is_refused(rest: Rest, raw: str) -> None:
+    """A body that is not a JSON object answers 422, not a server error."""
+    reply = rest.call("POST", "/auth/register", raw_body=raw)
+    assert_error(reply, 422, "Invalid request")
+    assert reply.body["errors"]
+
+
+def test_login_returns_a_fresh_token(rest: Rest) -> None:
+    """Logging in with the right password answers 200 with a token for the same user."""
+    alice = rest.user("alice")
+    reply = rest.call("POST", "/auth/login", {"username": "alice", "password": "correct horse battery"})
+    assert reply.status == 200, reply
+    assert reply.body["tokenType"] == "Bearer" and reply.body["user"]["id"] == alice.user_id
+    assert rest.call("GET", "/profile", token=reply.body["token"]).body["username"] == "alice"
+
+
+def test_login_failures_look_the_same_for_unknown_user_and_wrong_password(rest: Rest) -> None:
+    """Wrong password and unknown user give the same 401 body, and both spend a password hash's time."""
+    rest.user("alice")
+    started = time.perf_counter()
+    verify_password("baseline", password_hash())
+    one_hash = time.perf_counter() - started
+
+    replies, durations = [], []
+    for username, password in (("alice", "wrong password"), ("nobody", "wrong password"), ("Alice", "correct")):
+        started = time.perf_counter()
+        replies.append(rest.call("POST", "/auth/login", {"username": username, "password": password}))
+        durations.append(time.perf_counter() - started)
+
+    for reply in replies:
+        assert reply.status == 401 and reply.body == UNAUTHORIZED
+    assert min(durations) > one_hash * 0.5, (durations, one_hash)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "alice"}, "password"),
+        ({"password": "x"}, "username"),
+        ({"username": "", "password": "x"}, "username"),
+    ],
+)
+def test_login_missing_fields_are_invalid(rest: Rest, body: dict[str, Any], field: str) -> None:
+    """A login body without a username or password answers 422 naming it."""
+    assert_invalid(rest.call("POST", "/auth/login", body), field)
+
+
+def _expired_token(who: Identity) -> str:
+    issued_long_ago = TokenService(TOKEN_SECRET, ttl_seconds=60, clock=lambda: time.time() - 3600)
+    return issued_long_ago.issue(who)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer not-a-jwt",
+        "Basic YWxpY2U6cGFzc3dvcmQ=",
+        "expired",
+        "forged",
+        "deleted",
+    ],
+)
+def test_protected_routes_refuse_missing_bad_expired_and_orphaned_tokens(rest: Rest, authorization: str | None) -> None:
+    """No token, a malformed, forged or expired one, or one of a deleted user: the same 401 body."""
+    alice = rest.user("alice")
+    headers: dict[str, str] = {}
+    if authorization == "expired":
+        headers["authorization"] = f"Bearer {_expired_token(alice)}"
+    elif authorization == "forged":
+        headers["authorization"] = (
+            f"Bearer {TokenService('another-secret-that-is-long-enough-9876543210').issue(alice)}"
+        )
+    elif authorization == "deleted":
+        headers["authorization"] = f"Bearer {rest.token(alice)}"
+        rest.store.delete_user(alice.user_id)
+    elif authorization is not None:
+        headers["authorization"] = authorization
+
+    for method, path in (("GET", "/profile"), ("GET", "/groups"), ("GET", "/tags"), ("GET", "/direct")):
+        reply = rest.call(method, path, headers=headers)
+        assert reply.status == 401 and reply.body == UNAUTHORIZED, (path, reply)
+
+
+def test_bearer_scheme_is_case_insensitive(rest: Rest) -> None:
+    """``bearer <token>`` works like ``Bearer <token>`` (the scheme is case-insensitive in HTTP)."""
+    alice = rest.user("alice")
+    reply = rest.call("GET", "/profile", headers={"authorization": f"bearer {rest.token(alice)}"})
+    assert reply.status == 200 and reply.body["username"] == "alice"
+
+
+def test_missing_token_wins_over_an_invalid_body(rest: Rest) -> None:
+    """An anonymous request with a bad body learns only that it needs credentials (401, not 422)."""
+    reply = rest.call("POST", "/groups", {"name": ""})
+    assert reply.status == 401 and reply.body == UNAUTHORIZED
+    reply = rest.call("GET", "/groups/abc/messages", query={"limit": "9999"})
+    assert reply.status == 401 and reply.body == UNAUTHORIZED

@@ -1,0 +1,104 @@
+"""REST profile: the caller's own profile and other users' public profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
+
+
+def test_get_profile_shows_every_profile_field(rest: Rest) -> None:
+    """``GET /profile`` answers the caller's id, username, nickname, avatar, email and creation time."""
+    alice = rest.user("alice", nickname="Al")
+    reply = rest.call("GET", "/profile", token=rest.token(alice))
+    assert reply.status == 200
+    assert set(reply.body) == {"id", "username", "nickname", "avatar", "email", "createdAt"}
+    assert (reply.body["id"], reply.body["username"], reply.body["nickname"]) == (alice.user_id, "alice", "Al")
+
+
+def test_patch_profile_changes_only_given_fields_and_null_clears(rest: Rest) -> None:
+    """PATCH sets the fields sent, keeps the ones left out, and clears a field sent as null."""
+    alice = rest.user("alice", nickname="Al")
+    token = rest.token(alice)
+
+    changed = rest.call(
+        "PATCH",
+        "/profile",
+        {"avatar": "https://cdn.example.com/a.png?size=64", "email": "al@example.com", "nickname": "  Ally  "},
+        token=token,
+    )
+    assert changed.status == 200, changed
+    assert (changed.body["nickname"], changed.body["avatar"], changed.body["email"]) == (
+        "Ally",
+        "https://cdn.example.com/a.png?size=64",
+        "al@example.com",
+    )
+
+    cleared = rest.call("PATCH", "/profile", {"email": None}, token=token)
+    assert (cleared.body["nickname"], cleared.body["avatar"], cleared.body["email"]) == (
+        "Ally",
+        "https://cdn.example.com/a.png?size=64",
+        None,
+    )
+    assert rest.call("GET", "/profile", token=token).body == cleared.body
+    assert rest.call("PATCH", "/profile", {}, token=token).body == cleared.body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"avatar": "javascript:alert(1)"}, "avatar"),
+        ({"avatar": "ftp://files.example.com/a.png"}, "avatar"),
+        ({"avatar": "https://"}, "avatar"),
+        ({"avatar": "https://example.com/" + "a" * 2048}, "avatar"),
+        ({"email": "two@@example.com"}, "email"),
+        ({"nickname": "n" * 41}, "nickname"),
+        ({"nickname": "tab\there"}, "nickname"),
+        ({"nickname": ""}, "nickname"),
+        ({"username": "mallory"}, "username"),
+        ({"nickname": 7}, "nickname"),
+    ],
+)
+def test_patch_profile_invalid_field_is_refused_and_nothing_changes(
+    rest: Rest, body: dict[str, Any], field: str
+) -> None:
+    """An invalid avatar URL, email or nickname, or a field that is not editable: 422 naming it, no change."""
+    alice = rest.user("alice", nickname="Al")
+    token = rest.token(alice)
+    before = rest.call("GET", "/profile", token=token).body
+
+    assert_invalid(rest.call("PATCH", "/profile", body, token=token), field)
+    assert rest.call("GET", "/profile", token=token).body == before
+
+
+def test_profile_routes_need_a_token(rest: Rest) -> None:
+    """Reading or changing a profile without a token answers 401."""
+    assert_error(rest.call("GET", "/profile"), 401)
+    assert_error(rest.call("PATCH", "/profile", {"nickname": "x"}), 401)
+    assert_error(rest.call("GET", "/users/alice"), 401)
+
+
+def test_get_user_shows_the_public_profile_only(rest: Rest) -> None:
+    """``GET /users/{username}`` answers id, username, nickname and avatar, never the email."""
+    alice, bob = rest.user("alice"), rest.user("bob", nickname="Bobby")
+    rest.store.update_profile(bob.user_id, {"email": "bob@example.com", "avatar": "https://example.com/b.png"})
+
+    reply = rest.call("GET", "/users/bob", token=rest.token(alice))
+
+    assert reply.status == 200
+    assert reply.body == {
+        "id": bob.user_id,
+        "username": "bob",
+        "nickname": "Bobby",
+        "avatar": "https://example.com/b.png",
+    }
+
+
+@pytest.mark.parametrize("username", ["nobody", "BOB", "b", "bob smith", "bób"])
+def test_get_unknown_user_is_not_found(rest: Rest, username: str) -> None:
+    """An unknown (or impossible) username answers 404; usernames match exactly."""
+    alice = rest.user("alice")
+    rest.user("bob")
+    assert_error(rest.call("GET", f"/users/{username}", token=rest.token(alice)), 404, "user not found")
