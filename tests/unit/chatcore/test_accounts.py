@@ -1,0 +1,92 @@
+"""Accounts over real PostgreSQL: registration, login and bearer-token authentication."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from chatcore import accounts as accounts_module
+from chatcore.accounts import AccountService
+from chatcore.auth import TokenService
+from chatcore.errors import Conflict, Unauthorized
+from chatcore.store import ChatStore
+
+from tests.conftest import TOKEN_SECRET
+
+
+@pytest.fixture
+def accounts(store: ChatStore, tokens: TokenService) -> AccountService:
+    return AccountService(store, tokens)
+
+
+def test_register_stores_a_hash_and_signs_in(accounts: AccountService, store: ChatStore, tokens: TokenService) -> None:
+    """A new account keeps only a scrypt hash of the password and comes with a token for that user."""
+    session = accounts.register("alice", "correct horse", email="a@example.com", nickname="Al")
+
+    credentials = store.get_credentials("alice")
+    assert credentials is not None and credentials.password_hash.startswith("scrypt$")
+    assert "correct horse" not in credentials.password_hash
+    assert (session.user.username, session.user.email, session.user.nickname) == ("alice", "a@example.com", "Al")
+    assert tokens.verify(session.token).user_id == session.user.id
+    assert session.expires_in == tokens.ttl_seconds
+
+
+def test_usernames_are_unique_in_any_letter_case(accounts: AccountService) -> None:
+    """Registering "Alice" next to "alice" is a conflict, so nobody can pose as someone else."""
+    accounts.register("alice", "correct horse")
+    for name in ("alice", "Alice", "ALICE"):
+        with pytest.raises(Conflict):
+            accounts.register(name, "another password")
+
+
+def test_login_checks_the_password(accounts: AccountService) -> None:
+    """The right password signs in; a wrong one, another letter case of the name, or an unknown user do not."""
+    registered = accounts.register("alice", "correct horse")
+    assert accounts.login("alice", "correct horse").user.id == registered.user.id
+    for username, password in (("alice", "wrong horse"), ("Alice", "correct horse"), ("bob", "correct horse")):
+        with pytest.raises(Unauthorized) as raised:
+            accounts.login(username, password)
+        assert str(raised.value) == "invalid username or password"
+
+
+def test_login_of_an_unknown_user_still_spends_a_password_check(
+    accounts: AccountService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown username costs a password check too, so timing does not tell which part was wrong."""
+    burned: list[str] = []
+    monkeypatch.setattr(accounts_module, "burn_password_check", burned.append)
+    with pytest.raises(Unauthorized):
+        accounts.login("nobody", "some password")
+    assert burned == ["some password"]
+
+
+def test_authenticate_accepts_a_bearer_token_of_an_existing_user(accounts: AccountService) -> None:
+    """``Bearer <token>`` (any case of the scheme, surrounding spaces ignored) names the user."""
+    session = accounts.register("alice", "correct horse")
+    for header in (f"Bearer {session.token}", f"bearer {session.token}", f"BEARER  {session.token} "):
+        identity = accounts.authenticate(header)
+        assert (identity.user_id, identity.username) == (session.user.id, "alice")
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Token abc", "Basic YWxpY2U6cHc="])
+def test_authenticate_refuses_missing_or_other_schemes(accounts: AccountService, header: str | None) -> None:
+    """No header, an empty token or another scheme is :class:`Unauthorized`."""
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(header)
+
+
+def test_authenticate_refuses_expired_tokens_and_deleted_users(store: ChatStore) -> None:
+    """A token past its lifetime, or one whose user was deleted, is :class:`Unauthorized`."""
+    now = [time.time()]
+    tokens = TokenService(TOKEN_SECRET, ttl_seconds=60, clock=lambda: now[0])
+    accounts = AccountService(store, tokens)
+    alice, bob = accounts.register("alice", "correct horse"), accounts.register("bob", "correct horse")
+
+    now[0] += 61
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(f"Bearer {alice.token}")
+
+    now[0] -= 61
+    store.delete_user(bob.user.id)
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(f"Bearer {bob.token}")
