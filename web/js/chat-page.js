@@ -365,6 +365,8 @@ async function setupOwnerTools() {
 // ------------------------------------------------------------------ start
 
 async function leave(destination) {
+  // What is on screen counts as read, even when the reader leaves before the debounce fires.
+  if (document.visibilityState === "visible" && nearBottom()) client.markRead();
   await client.stop({ leave: true });
   location.assign(destination);
 }

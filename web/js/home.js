@@ -247,6 +247,7 @@ async function refreshLists() {
     byId("direct-error").textContent = unavailable(direct.reason, "Direct messages");
   }
   document.title = unread ? `(${unread}) Chat` : "Chat";
+  byId("dashboard").dataset.loaded = "true"; // lets tests (and styles) tell a loaded page from a loading one
 }
 
 function unavailable(error, what) {

@@ -1,0 +1,317 @@
+"""The web UI in headless Chromium: two people, two browser contexts, the real local stack behind them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PHONE, OpenPage
+from tests.e2e.ui import Person, unique
+from tests.helpers.clients import Api, ChatClient
+from tests.helpers.stack import StackProcess
+
+pytestmark = pytest.mark.e2e
+
+LIVE = 1_000  # ms: a message must reach the other person within a second
+
+
+def open_connections(stack: StackProcess) -> set[str]:
+    status, body = Api(stack.url).call("GET", "/_local/connections")
+    assert status == 200, body
+    return {c["connectionId"] for c in body}
+
+
+def test_two_people_chat_live_in_a_group(open_page: OpenPage, screenshots: Path) -> None:
+    """Both register, one creates a group, the other joins from home; messages and presence reach each other live."""
+    alice = Person.register(open_page(), "alice", nickname="Alice")
+    bob = Person.register(open_page(), "bob", nickname="Bob")
+    group = unique("Design")
+    alice.create_group(group)
+
+    bob.go_home()
+    expect(bob.page.locator("#public-groups > li", has_text=group)).to_be_visible()
+    bob.page.screenshot(path=screenshots / "home-desktop.png")
+    bob.join_from_home(group)
+
+    for person in (alice, bob):
+        person.expect_online(alice.username)
+        person.expect_online(bob.username)
+    expect(alice.page.locator("#room-title")).to_have_text(group)
+
+    bob.send("Hi Alice, glad to be here")
+    expect(alice.message("Hi Alice, glad to be here")).to_be_visible(timeout=LIVE)
+    alice.send("Welcome, Bob!")
+    expect(bob.message("Welcome, Bob!")).to_be_visible(timeout=LIVE)
+    # Sender names and own messages set apart.
+    expect(alice.page.locator("#messages .message:not(.mine) .sender")).to_have_text(["Bob"])
+    expect(alice.page.locator("#messages .message.mine .text")).to_have_text(["Welcome, Bob!"])
+    alice.page.screenshot(path=screenshots / "chat-desktop.png")
+
+    bob.leave()
+    expect(bob.group_row(group)).to_be_visible()  # still a member, back on the home page
+    alice.expect_online(bob.username, online=False)
+    alice.expect_online(alice.username)
+
+
+def test_one_to_one_chat_from_the_people_list(open_page: OpenPage, api: Api) -> None:
+    """Alice finds Bob in the people list and chats with him 1:1; he sees it unread, reads it, she sees Seen."""
+    alice = Person.log_in(open_page(), api.register("alice"))
+    bob = Person.log_in(open_page(), api.register("bob"))
+
+    room_id = alice.open_chat_with(bob.username)
+    expect(alice.page.locator("#room-title")).to_have_text(bob.username)
+    expect(alice.page.locator("#room-subtitle")).to_contain_text("Direct message")
+    alice.send("Lunch at noon?")
+    expect(alice.message("Lunch at noon?")).to_be_visible()
+
+    bob.go_home()
+    row = bob.direct_row(alice.username)
+    expect(row.locator(".badge")).to_have_attribute("data-unread", "1")
+    row.get_by_role("link").click()
+    bob.expect_connected()
+    assert bob.room_id() == room_id  # the same room from either side
+    expect(bob.message("Lunch at noon?")).to_be_visible()
+    expect(alice.page.locator(".message.mine .status.seen")).to_have_text("Seen")
+
+    bob.page.get_by_label("Message", exact=True).press_sequentially("Sure", delay=20)
+    expect(alice.page.locator("#typing")).to_have_text(f"{bob.username} is typing…", timeout=3_000)
+    bob.page.get_by_label("Message", exact=True).press("Enter")
+    expect(alice.message("Sure")).to_be_visible(timeout=LIVE)
+    expect(alice.page.locator("#typing")).to_have_text("")  # their message ends the indicator
+    expect(alice.page.locator(".message.mine .status.seen")).to_have_count(1)
+
+
+def test_reconnects_by_itself_and_shows_missed_messages_once(
+    open_page: OpenPage, api: Api, stack: StackProcess
+) -> None:
+    """Server closes Alice's socket; Bob sends three while she is away; she reconnects, shows each once, in order."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("reconnect"))
+    bob = Person.log_in(open_page(), bob_account)
+    bob.open_room(room_id)
+    bob.send("before the cut")
+    alice = Person.log_in(open_page(), alice_account)
+    before = open_connections(stack)
+    alice.open_room(room_id)
+    expect(alice.message("before the cut")).to_be_visible()
+    (alice_connection,) = open_connections(stack) - before
+    alice.page.evaluate("window.samePage = true")  # gone if anything reloaded the page
+
+    # API Gateway closes the connection (as after its 2-hour limit); then Alice's network is away for a while.
+    status, _ = Api(stack.url).call("DELETE", f"/@connections/{quote(alice_connection, safe='')}")
+    assert status == 204
+    alice.page.context.set_offline(True)
+    expect(alice.page.locator("#connection")).to_have_text(re.compile("Reconnecting|Disconnected"))
+    bob.expect_online(alice.username, online=False)
+    missed = ["missed one", "missed two", "missed three"]
+    for text in missed:
+        bob.send(text)
+        expect(bob.message(text)).to_be_visible()
+    assert alice.message_texts() == ["before the cut"]
+
+    alice.page.context.set_offline(False)
+    alice.expect_connected(timeout=15_000)
+    for text in missed:
+        expect(alice.message(text)).to_have_count(1)
+    assert alice.message_texts() == ["before the cut", *missed]
+    ids = alice.message_ids()
+    assert ids == sorted(set(ids))
+    assert alice.page.evaluate("window.samePage") is True  # the client reconnected, not a reload
+    bob.expect_online(alice.username)
+
+
+def test_markup_in_a_message_is_shown_as_text(open_page: OpenPage, api: Api) -> None:
+    """A message that looks like HTML is displayed literally and runs nothing, for sender and receiver."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("xss"))
+    alice, bob = Person.log_in(open_page(), alice_account), Person.log_in(open_page(), bob_account)
+    alice.open_room(room_id)
+    bob.open_room(room_id)
+    payload = '<img src=x onerror="window.__xss=1">'
+
+    bob.send(payload)
+
+    for person in (alice, bob):
+        expect(person.message(payload)).to_be_visible()
+        assert person.page.locator("#messages img").count() == 0
+        assert person.page.evaluate("window.__xss") is None
+    alice.page.reload()  # history is rendered the same way
+    alice.expect_connected()
+    expect(alice.message(payload)).to_be_visible()
+    assert alice.page.evaluate("window.__xss") is None
+
+
+def test_refresh_shows_history_and_no_duplicate_member(open_page: OpenPage, api: Api) -> None:
+    """Reloading the chat page shows the history once and each member once, still online."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("refresh"))
+    alice, bob = Person.log_in(open_page(), alice_account), Person.log_in(open_page(), bob_account)
+    alice.open_room(room_id)
+    bob.open_room(room_id)
+    for text in ("one", "two", "three"):
+        alice.send(text)
+    expect(bob.message("three")).to_be_visible()
+
+    bob.page.reload()
+    bob.expect_connected()
+
+    expect(bob.message("three")).to_be_visible()
+    assert bob.message_texts() == ["one", "two", "three"]
+    bob.expect_online(alice.username)
+    bob.expect_online(bob.username)
+    assert sorted(bob.member_usernames()) == sorted([alice.username, bob.username])
+    alice.expect_online(bob.username)
+    assert sorted(alice.member_usernames()) == sorted([alice.username, bob.username])
+
+
+def test_unread_badge_counts_new_messages_and_clears_after_reading(open_page: OpenPage, api: Api) -> None:
+    """On Bob's home page a group's unread badge goes up with new messages and clears once he has read them."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    group = unique("unread")
+    room_id = api.create_group(alice_account, group)
+    alice = Person.log_in(open_page(), alice_account)
+    alice.open_room(room_id)
+    bob = Person.log_in(open_page(fake_clock=True), bob_account)
+    bob.open_room(room_id)  # joining a public group makes him a member
+    bob.go_home()
+    expect(bob.group_row(group)).to_be_visible()
+    expect(bob.group_row(group).locator(".badge")).to_have_count(0)
+
+    alice.send("are you around?")
+    expect(alice.message("are you around?")).to_be_visible()
+    bob.page.clock.fast_forward(11_000)  # the home page refreshes its lists every 10 s
+    expect(bob.group_row(group).locator(".badge")).to_have_attribute("data-unread", "1")
+    alice.send("hello?")
+    expect(alice.message("hello?")).to_be_visible()
+    bob.page.clock.fast_forward(11_000)
+    expect(bob.group_row(group).locator(".badge")).to_have_attribute("data-unread", "2")
+    expect(bob.page).to_have_title("(2) Chat")
+
+    bob.group_row(group).get_by_role("link").click()
+    bob.expect_connected()
+    expect(bob.message("hello?")).to_be_visible()
+    expect(bob.page.locator("#connection")).to_have_text("Connected")
+    bob.page.get_by_role("link", name="Back to home").click()
+    bob.expect_home()
+    expect(bob.group_row(group)).to_be_visible()
+    expect(bob.group_row(group).locator(".badge")).to_have_count(0)
+
+
+def test_a_refused_message_keeps_its_text(open_page: OpenPage, api: Api) -> None:
+    """The server refuses Bob's message (he was removed from the private group): the error shows, the text stays."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("private"), private=True)
+    add = {"username": bob_account.username}
+    status, body = api.call("POST", f"/groups/{room_id}/members", add, alice_account.token)
+    assert status == 201, body
+    bob = Person.log_in(open_page(), bob_account)
+    bob.open_room(room_id)
+    status, body = api.call("DELETE", f"/groups/{room_id}/members/{bob_account.username}", token=alice_account.token)
+    assert status == 204, body
+
+    bob.send("can I still post?")
+
+    failed = bob.page.locator("#pending .message.failed")
+    expect(failed.locator(".text")).to_have_text("can I still post?")
+    expect(failed.locator(".status")).to_contain_text("Not sent")
+    expect(bob.page.locator("#chat-error")).to_be_visible()
+    failed.get_by_role("button", name="Edit").click()
+    expect(bob.page.get_by_label("Message", exact=True)).to_have_value("can I still post?")
+    expect(failed).to_have_count(0)
+
+
+def test_a_private_group_of_others_cannot_be_opened(open_page: OpenPage, api: Api) -> None:
+    """Opening someone else's private group shows why it cannot be read and offers the way home."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("secret"), private=True)
+    bob = Person.log_in(open_page(), bob_account)
+
+    bob.page.goto(f"/chat.html?room={room_id}")
+
+    expect(bob.page.locator("#fatal")).to_contain_text("not a member")
+    expect(bob.page.locator("#connection")).to_have_text("Disconnected")
+    expect(bob.page.get_by_label("Message", exact=True)).to_be_disabled()
+
+
+def test_earlier_messages_load_on_request(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
+    """A long conversation opens on its latest page; "Load earlier messages" brings the rest, in order, once."""
+    alice_account = api.register("alice")
+    room_id = api.create_group(alice_account, unique("history"))
+    texts = [f"message {n:02d}" for n in range(1, 61)]
+    for chunk in (texts[:30], texts[30:]):  # two connections: each stays under the per-connection message limit
+        writer = ChatClient(stack.ws_url, alice_account.token)
+        try:
+            writer.request({"type": "join", "roomId": room_id}, "joined")
+            for text in chunk:
+                writer.request({"type": "message", "roomId": room_id, "text": text}, "message")
+        finally:
+            writer.close()
+    alice = Person.log_in(open_page(), alice_account)
+    alice.open_room(room_id)
+    expect(alice.message("message 60")).to_be_visible()
+    assert alice.message_texts() == texts[10:]
+
+    alice.page.get_by_role("button", name="Load earlier messages").click()
+
+    expect(alice.message("message 01")).to_be_attached()
+    assert alice.message_texts() == texts
+    expect(alice.page.get_by_text("This is the beginning of the conversation.")).to_be_visible()
+    expect(alice.page.get_by_role("button", name="Load earlier messages")).to_be_hidden()
+
+
+def test_forms_show_errors_next_to_them(open_page: OpenPage, api: Api) -> None:
+    """Registration and login problems are explained beside the form, and a good login gets through."""
+    taken = api.register("taken")
+    page = open_page()
+    page.goto("/")
+    register = page.locator("#register-form")
+    register.get_by_label("Username").fill(taken.username)
+    register.get_by_label("Password").fill("short")
+    register.get_by_role("button", name="Create account").click()
+    expect(page.locator("#register-password-error")).to_have_text("Use at least 8 characters.")
+    register.get_by_label("Password").fill("long enough password")
+    register.get_by_role("button", name="Create account").click()
+    expect(page.locator("#register-username-error")).to_contain_text("taken")
+    expect(register.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
+
+    login = page.locator("#login-form")
+    login.get_by_label("Username").fill(taken.username)
+    login.get_by_label("Password").fill("not the password")
+    login.get_by_role("button", name="Log in").click()
+    expect(page.locator("#login-error")).to_have_text("Wrong username or password.")
+    login.get_by_label("Password").fill(taken.password)
+    login.get_by_role("button", name="Log in").click()
+    expect(page.locator("#whoami")).to_have_text(taken.username)
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#login-form")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_phone_width_layout(open_page: OpenPage, api: Api, screenshots: Path) -> None:
+    """At 375 px nothing scrolls sideways; the members list folds away and opens; screenshots for the README."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    group = unique("Phone")
+    room_id = api.create_group(alice_account, group)
+    bob = Person.log_in(open_page(), bob_account)
+    bob.open_room(room_id)
+    bob.send("Looks good on a phone too")
+    page = open_page(PHONE)
+    alice = Person.log_in(page, alice_account)
+    expect(alice.group_row(group)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=screenshots / "home-phone.png")
+
+    alice.open_room(room_id)
+    alice.send("Thanks, reading it on mine")
+    expect(alice.message("Looks good on a phone too")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect(alice.member(bob.username)).to_be_hidden()  # folded away on a phone
+    page.screenshot(path=screenshots / "chat-phone.png")
+    page.get_by_text(re.compile("^Members")).click()
+    alice.expect_online(bob.username)
+    expect(alice.member(bob.username)).to_be_visible()
