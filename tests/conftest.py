@@ -23,6 +23,9 @@ from chatcore.registry import ConnectionRegistry, create_table
 from chatcore.store import ChatStore, Database
 from moto import mock_aws
 
+from tests.helpers.clients import Api, ChatClient
+from tests.helpers.stack import StackProcess
+
 TABLE = "chat-connections-test"
 MANAGEMENT_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/test"
 TOKEN_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
@@ -34,7 +37,8 @@ def tmp_root() -> Iterator[Path]:
     """A scratch folder outside /root (embedded PostgreSQL opens its parents to its own user)."""
     root = Path(tempfile.mkdtemp(prefix="chat-tests-", dir="/tmp"))
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    if not os.environ.get("KEEP_TEST_FILES"):  # set it to read the stacks' logs after a failure
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -142,3 +146,44 @@ def chat(
 ) -> ChatService:
     fanout = Fanout(registry, Broadcaster(management, max_workers=8))  # type: ignore[arg-type]
     return ChatService(store, registry, fanout, tokens)
+
+
+# ---------------------------------------------------------------- the running local stack
+
+
+@pytest.fixture(scope="session")
+def stack_database(pg_server: EmbeddedPostgres) -> str:
+    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "stack" TEMPLATE chat_template')
+    return pg_server.url_for("stack")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_root: Path, stack_database: str) -> Iterator[StackProcess]:
+    """``chat-local`` using the test PostgreSQL through ``DATABASE_URL`` (so tests can stop it)."""
+    process = StackProcess(
+        tmp_root / "stack-data",
+        # Prune runs only when a test triggers it, and then checks every connection.
+        "--prune-interval",
+        "3600",
+        "--prune-stale-after",
+        "0",
+        env={"DATABASE_URL": stack_database},
+        log_path=tmp_root / "stack.log",
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def api(stack: StackProcess) -> Api:
+    return Api(stack.api_url)
+
+
+@pytest.fixture
+def clients(stack: StackProcess) -> Iterator[list[ChatClient]]:
+    """Open WebSocket clients made by the test, closed after it."""
+    opened: list[ChatClient] = []
+    yield opened
+    for client in opened:
+        client.close()

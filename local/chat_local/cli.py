@@ -128,7 +128,9 @@ async def serve(args: argparse.Namespace) -> None:
         else:
             started = _step(f"postgres: starting (data in {data_dir / 'postgres'})")
             postgres = EmbeddedPostgres(data_dir / "postgres")
-            database_url = await asyncio.to_thread(postgres.start)
+            # Started from this (the main) thread: the kernel's parent-death signal is tied to the
+            # starting thread, so a worker thread's exit would stop the server.
+            database_url = postgres.start()
             log.info("postgres: ready on port %s (%d ms)", postgres.port, (time.monotonic() - started) * 1000)
 
         from chatcore.migrate import apply_migrations
@@ -137,7 +139,7 @@ async def serve(args: argparse.Namespace) -> None:
         log.info("postgres: migrations %s", ", ".join(applied) if applied else "up to date")
 
         started = _step("dynamodb: starting moto server")
-        endpoint = await asyncio.to_thread(dynamodb.start)
+        endpoint = dynamodb.start()  # main thread, as above
         await asyncio.to_thread(_create_table, endpoint)
         log.info(
             "dynamodb: table %s ready at %s (%d ms)",

@@ -41,6 +41,12 @@ STAGE = "local"
 WEB_DIR = REPO_ROOT / "web"
 
 
+# Powertools' HTTP resolver keeps the current event in a class attribute (BaseRouter.current_event),
+# shared by every copy of the module in this process; in Lambda each container is its own process.
+# So the REST function runs one invocation at a time here, or requests would read each other's bodies.
+_CONTAINER_LIMITS = {"rest": 1}
+
+
 @dataclass
 class GatewayConfig:
     """API Gateway's limits and the local switches; tests shorten the timeouts."""
@@ -77,12 +83,14 @@ class Gateway:
             max_workers=max(64, self.config.max_containers * 4), thread_name_prefix="lambda"
         )
         self.functions = {
-            name: LambdaFunction(name, self._executor, self.config.max_containers)
+            name: LambdaFunction(name, self._executor, _CONTAINER_LIMITS.get(name, self.config.max_containers))
             for name in ("connect", "message", "disconnect", "rest", "prune")
         }
         self._reaper: asyncio.Task[None] | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._schedules: dict[str, Callable[[], Awaitable[Any]]] = {}
+        self.management_faults: list[int] = []
+        """HTTP statuses the next Management API posts answer with (429, 5xx), one each: fault injection."""
         self.app = self._build_app()
 
     # ------------------------------------------------------------ application
@@ -96,6 +104,7 @@ class Gateway:
         app.router.add_post("/_local/connections/{connection_id}/drop", self._drop_connection)
         app.router.add_get("/_local/connections", self._list_connections)
         app.router.add_post("/_local/schedules/{name}", self._trigger_schedule)
+        app.router.add_post("/_local/faults", self._set_faults)
         app.router.add_route("*", "/api{tail:(/.*)?}", self._http_api)
         app.router.add_get("/config.json", self._web_config)
         app.router.add_get("/{path:.*}", self._static)
@@ -291,6 +300,10 @@ class Gateway:
 
     async def _post_to_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if self.management_faults:
+            status = self.management_faults.pop(0)
+            code = "LimitExceededException" if status == 429 else "InternalServerErrorException"
+            return web.json_response({"message": code}, status=status, headers={"x-amzn-ErrorType": code})
         connection_id = request.match_info["connection_id"]
         data = await request.read()
         if len(data) > self.config.max_frame_bytes:
@@ -331,6 +344,15 @@ class Gateway:
         if not await self.close_connection(connection_id, 1006, "Dropped", notify=False):
             return self._gone(connection_id)
         return web.Response(status=204)
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        """Local only: make the next Management API posts fail, e.g. ``{"management": [429, 503]}``."""
+        body = await request.json()
+        statuses = body.get("management", []) if isinstance(body, dict) else []
+        if not all(isinstance(s, int) and (s == 429 or 500 <= s <= 599) for s in statuses):
+            return web.json_response({"message": "management faults must be 429 or 5xx"}, status=400)
+        self.management_faults.extend(statuses)
+        return web.json_response({"pending": len(self.management_faults)})
 
     async def _list_connections(self, _request: web.Request) -> web.Response:
         """Local only: the open connections, for tests and debugging."""

@@ -18,6 +18,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def die_with_parent() -> None:
-    """``preexec_fn`` for children: the kernel stops them (SIGINT) if the parent dies without doing so."""
+    """``preexec_fn`` for children: the kernel stops them (SIGINT) if the parent dies without doing so.
+
+    Linux ties this to the *thread* that started the child: start children from a thread that lives
+    as long as they should (the main thread), never from a pool worker.
+    """
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)

@@ -33,6 +33,7 @@ class StackProcess:
     def start(self, timeout: float = 90.0) -> StackProcess:
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
+            # --port 0 picks a free port unless the test asked for one (a later --port wins).
             [str(CHAT_LOCAL), "--port", "0", "--data-dir", str(self.data_dir), *self.args],
             stdout=subprocess.PIPE,
             stderr=log,
