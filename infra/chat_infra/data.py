@@ -21,6 +21,9 @@ TTL_ATTRIBUTE = "expires_at"
 DATABASE_NAME = "chat"
 DATABASE_PORT = 5432
 DATABASE_USER = "chat_admin"
+#: A current minor release (cfn-lint W3691 flags deprecated ones, and a major-only "17" counts as such).
+#: Minor upgrades then arrive through auto_minor_version_upgrade; CloudFormation does not fight them.
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_9
 
 
 class ConnectionsTable(Construct):
@@ -105,7 +108,7 @@ class ChatDatabase(Construct):
             self,
             "Instance",
             instance_identifier=identifier,
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17),
+            engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
             instance_type=ec2.InstanceType(config.db_instance_class),
             vpc=vpc,
             vpc_subnets=network.data_subnets,

@@ -18,8 +18,17 @@ def add_nag_checks(app: App) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
+#: How cdk-nag 3 names its findings for ``Validations.acknowledge`` (``AwsSolutions::AwsSolutions-L1``).
+NAG_PREFIX = "AwsSolutions::"
+
+
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge ``rule_id`` on ``scope`` (and its children) with a specific written ``reason``."""
+    """Acknowledge ``rule_id`` (``AwsSolutions-L1``, ``AwsSolutions-IAM5[Resource::*]``) on ``scope`` and below.
+
+    ``reason`` must say specifically why; a short or empty one is refused.
+    """
+    if not rule_id.startswith("AwsSolutions-"):
+        raise ValueError(f"not an AwsSolutions rule id: {rule_id!r}")
     if len(reason.split()) < _MIN_REASON_WORDS:
         raise ValueError(f"the acknowledgment of {rule_id} needs a specific reason, not {reason!r}")
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{NAG_PREFIX}{rule_id}", reason=reason))

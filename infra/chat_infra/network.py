@@ -55,5 +55,12 @@ class ChatNetwork(Construct):
                 service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
                 subnets=self.app_subnets,
                 private_dns_enabled=True,
+                # Not open to the whole VPC: allow_endpoint_access opens it to each VPC function's group.
+                open=False,
             )
             self.endpoints.append(endpoint)
+
+    def allow_endpoint_access(self, peer: ec2.IConnectable, description: str) -> None:
+        """Let ``peer`` reach the interface endpoints (HTTPS), if there are any."""
+        for endpoint in self.endpoints:
+            endpoint.connections.allow_default_port_from(peer, description)

@@ -31,7 +31,15 @@ from infra.chat_infra.web import AccessLogBucket, WebSite
 #: Client frame types (DESIGN section 4); each is a WebSocket route to the message function.
 MESSAGE_ROUTES = ("join", "message", "leave", "list", "history", "typing", "read", "ping")
 
-_TABLE_READ_WRITE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+#: The message function's table actions: check_in (UpdateItem returning the record), subscribe (PutItem),
+#: unsubscribe (DeleteItem), forgetting a gone connection (Query + BatchWriteItem); by_room on the index.
+_MESSAGE_TABLE_ACTIONS = (
+    "dynamodb:UpdateItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+)
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -257,9 +265,7 @@ class ChatStack(Stack):
         # ------------------------------------------------------------ permissions (exactly what each uses)
         table_arn = self.table.table_arn
         connect.grant_table(table_arn, ["dynamodb:PutItem"])
-        message.grant_table(
-            table_arn, [*_TABLE_READ_WRITE, "dynamodb:Query", "dynamodb:BatchWriteItem"], indexes=[BY_ROOM_INDEX]
-        )
+        message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS, indexes=[BY_ROOM_INDEX])
         disconnect.grant_table(table_arn, ["dynamodb:Query", "dynamodb:BatchWriteItem"], indexes=[BY_ROOM_INDEX])
         prune.grant_table(
             table_arn,
@@ -281,6 +287,9 @@ class ChatStack(Stack):
             fn.grant_secret_read(token_secret)
             fn.allow_database(self.database.proxy, self.database.port, f"{fn.folder} function to RDS Proxy")
         migrate.allow_database(self.database.instance, self.database.port, "migrate function to PostgreSQL")
+        for fn in (connect, message, rest, migrate):
+            if fn.security_group is not None:
+                network.allow_endpoint_access(fn.security_group, f"{fn.folder} function to AWS API endpoints")
 
         # The migration runs once its network path exists (security group rules are separate resources,
         # so the instance alone is not enough), and before the functions whose code may need the new schema.

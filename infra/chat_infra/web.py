@@ -32,12 +32,6 @@ class AccessLogBucket(Construct):
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(90))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(
-            self.bucket,
-            "AwsSolutions-S1",
-            "This is the access-log bucket itself; logging its own access into itself would loop, and a "
-            "second log bucket would only move the same finding one bucket further.",
-        )
 
 
 class WebSite(Construct):

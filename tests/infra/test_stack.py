@@ -1,0 +1,484 @@
+"""What the synthesized stack must contain: routes, functions, permissions, data, web, schedule, alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+from chatcore.registry import TTL_ATTRIBUTE, table_definition
+
+from infra.chat_infra.paths import FUNCTIONS_DIR
+from infra.chat_infra.stack import MESSAGE_ROUTES
+from tests.infra import template_tools as tt
+from tests.infra.synthesis import EXTRA_ORIGIN, Synth
+
+COMMON_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+#: The variables each function reads (chatcore.runtime.Settings.from_env and the handlers), no more.
+EXPECTED_ENV = {
+    "connect": {
+        "CONNECTIONS_TABLE",
+        "MANAGEMENT_API_URL",
+        "DATABASE_SECRET_ARN",
+        "DATABASE_HOST",
+        "DATABASE_NAME",
+        "TOKEN_SECRET_ARN",
+        "ALLOWED_ORIGINS",
+    },
+    "message": {
+        "CONNECTIONS_TABLE",
+        "MANAGEMENT_API_URL",
+        "BROADCAST_MAX_WORKERS",
+        "DATABASE_SECRET_ARN",
+        "DATABASE_HOST",
+        "DATABASE_NAME",
+        "TOKEN_SECRET_ARN",
+    },
+    "disconnect": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
+    "rest": {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME", "TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS"},
+    "prune": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
+    "migrate": {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME"},
+}
+EXPECTED_TABLE_ACTIONS = {
+    "connect": {"dynamodb:PutItem"},
+    "message": {
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+    },
+    "disconnect": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
+    "rest": set(),
+    "prune": {"dynamodb:Scan", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
+    "migrate": set(),
+}
+POSTING_FUNCTIONS = {"message", "disconnect", "prune"}
+VPC_FUNCTIONS = {"connect", "message", "rest", "migrate"}
+
+
+def _cloudfront_url(synth: Synth) -> dict[str, Any]:
+    return {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [synth.logical_id(synth.stack.web.distribution), "DomainName"]}]]
+    }
+
+
+# ---------------------------------------------------------------- the app
+
+
+def test_app_synthesizes_one_stack_with_the_urls_as_outputs(synth: Synth) -> None:
+    """The app synthesizes offline into one stack whose outputs are the web, wss and HTTP API URLs."""
+    outputs = synth.template["Outputs"]
+    assert {"WebUrl", "WebSocketUrl", "HttpApiUrl"} <= set(outputs)
+    assert outputs["WebUrl"]["Value"] == _cloudfront_url(synth)
+    assert outputs["WebSocketUrl"]["Value"]["Fn::Join"][1][0] == "wss://"
+    assert outputs["HttpApiUrl"]["Value"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.http_api), "ApiEndpoint"]}
+
+
+def test_one_function_per_functions_folder(synth: Synth) -> None:
+    """Every functions/<name>/handler.py is deployed as exactly one function of the same name."""
+    folders = {p.parent.name for p in FUNCTIONS_DIR.glob("*/handler.py")}
+    assert set(synth.stack.functions) == folders
+    assert EXPECTED_ENV.keys() == folders
+
+
+# ---------------------------------------------------------------- WebSocket API
+
+
+def test_websocket_routes_reach_their_functions(synth: Synth) -> None:
+    """$connect, $disconnect, $default and one route per frame type, each integrated with the right function."""
+    api_id = synth.logical_id(synth.stack.websocket_api)
+    synth.assertions().has_resource_properties(
+        "AWS::ApiGatewayV2::Api",
+        {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.type"},
+    )
+    routes = tt.routes(synth, api_id)
+    expected = {"$connect": "connect", "$disconnect": "disconnect", "$default": "message"}
+    expected.update({route: "message" for route in MESSAGE_ROUTES})
+    assert set(routes) == set(expected)
+    for route_key, folder in expected.items():
+        integration = tt.route_integration(synth, routes[route_key])
+        assert integration["IntegrationType"] == "AWS_PROXY", route_key
+        assert tt.function_arn_target(integration["IntegrationUri"]) == synth.function_id(folder), route_key
+
+
+def test_websocket_stage_is_throttled_and_access_logged(synth: Synth) -> None:
+    """The WebSocket stage has rate and burst limits and JSON access logs, after the account's logging role."""
+    stage_id = synth.logical_id(synth.stack.websocket_stage)
+    stage = synth.resources[stage_id]
+    properties = stage["Properties"]
+    assert properties["StageName"] == "prod"
+    assert properties["AutoDeploy"] is True
+    settings = properties["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    assert "$context.connectionId" in properties["AccessLogSettings"]["Format"]
+    assert "DestinationArn" in properties["AccessLogSettings"]
+    account_ids = list(tt.of_type(synth, "AWS::ApiGateway::Account"))
+    assert len(account_ids) == 1 and account_ids[0] in stage["DependsOn"]
+
+
+def test_management_api_url_is_the_stage_callback_url(synth: Synth) -> None:
+    """MANAGEMENT_API_URL is https://{api}.execute-api.{region}.{suffix}/{stage}, the stage's callback URL."""
+    api_id = synth.logical_id(synth.stack.websocket_api)
+    expected = {
+        "Fn::Join": [
+            "",
+            [
+                "https://",
+                {"Ref": api_id},
+                ".execute-api.",
+                {"Ref": "AWS::Region"},
+                ".",
+                {"Ref": "AWS::URLSuffix"},
+                "/prod",
+            ],
+        ]
+    }
+    for folder in ("connect", "message", "disconnect", "prune"):
+        assert tt.environment(synth, folder)["MANAGEMENT_API_URL"] == expected, folder
+
+
+# ---------------------------------------------------------------- HTTP API
+
+
+def test_http_api_default_route_invokes_rest_with_payload_v2(synth: Synth) -> None:
+    """The HTTP API's catch-all $default route is a payload-2.0 proxy integration with the rest function."""
+    routes = tt.routes(synth, synth.logical_id(synth.stack.http_api))
+    assert set(routes) == {"$default"}
+    integration = tt.route_integration(synth, routes["$default"])
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert tt.function_arn_target(integration["IntegrationUri"]) == synth.function_id("rest")
+    synth.assertions().has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": Match.object_like({"Format": Match.string_like_regexp(r"\$context\.requestId")}),
+            "DefaultRouteSettings": Match.object_like({"ThrottlingRateLimit": Match.any_value()}),
+        },
+    )
+
+
+def test_http_api_cors_allows_only_the_web_origins(synth: Synth) -> None:
+    """CORS allows exactly the CloudFront site and the configured origin, with the Authorization header."""
+    api = synth.resources[synth.logical_id(synth.stack.http_api)]["Properties"]
+    cors = api["CorsConfiguration"]
+    assert cors["AllowOrigins"] == [_cloudfront_url(synth), EXTRA_ORIGIN]
+    assert "*" not in cors["AllowOrigins"]
+    assert "authorization" in cors["AllowHeaders"]
+    assert cors.get("AllowCredentials") in (None, False)
+
+
+# ---------------------------------------------------------------- functions
+
+
+def test_functions_get_exactly_the_variables_they_read(synth: Synth) -> None:
+    """Each function's environment holds the Powertools settings plus only the variables it reads."""
+    for folder, expected in EXPECTED_ENV.items():
+        variables = tt.environment(synth, folder)
+        assert set(variables) == expected | COMMON_ENV, folder
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "chat"
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Chat"
+
+
+def test_function_variables_point_at_the_deployed_resources(synth: Synth) -> None:
+    """Table, proxy endpoint, secrets and origins in the environment reference this stack's resources."""
+    table = {"Ref": synth.logical_id(synth.stack.table)}
+    proxy_endpoint = {"Fn::GetAtt": [synth.logical_id(synth.stack.database.proxy), "Endpoint"]}
+    db_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
+    instance_address = {"Fn::GetAtt": [synth.logical_id(synth.stack.database.instance), "Endpoint.Address"]}
+    for folder in ("connect", "message", "disconnect", "prune"):
+        assert tt.environment(synth, folder)["CONNECTIONS_TABLE"] == table, folder
+    for folder in ("connect", "message", "rest"):
+        variables = tt.environment(synth, folder)
+        assert variables["DATABASE_HOST"] == proxy_endpoint, folder
+        assert variables["DATABASE_SECRET_ARN"] == db_secret, folder
+        assert variables["DATABASE_NAME"] == "chat"
+        assert variables["TOKEN_SECRET_ARN"]["Ref"].startswith("TokenSigningKey"), folder
+    # The deploy-time migration goes straight to the instance (the proxy target may still be registering).
+    assert tt.environment(synth, "migrate")["DATABASE_HOST"] == instance_address
+    origins = tt.environment(synth, "connect")["ALLOWED_ORIGINS"]
+    assert origins == {"Fn::Join": ["", ["https://", _cloudfront_url(synth)["Fn::Join"][1][1], f",{EXTRA_ORIGIN}"]]}
+
+
+def test_every_function_runs_the_common_layer_on_python_312(synth: Synth) -> None:
+    """All functions: python3.12 on x86_64, handler.handler, active tracing, the common layer, own log group."""
+    layer_ref = {"Ref": synth.logical_id(synth.stack.layer)}
+    layer = synth.resources[layer_ref["Ref"]]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleArchitectures"] == ["x86_64"]
+    for folder in synth.stack.functions:
+        properties = synth.resources[synth.function_id(folder)]["Properties"]
+        assert properties["Runtime"] == "python3.12", folder
+        assert properties["Handler"] == "handler.handler", folder
+        assert properties.get("Architectures", ["x86_64"]) == ["x86_64"], folder
+        assert properties["Layers"] == [layer_ref], folder
+        assert properties["TracingConfig"] == {"Mode": "Active"}, folder
+        log_group = synth.logical_id(synth.stack.functions[folder].log_group)
+        assert properties["LoggingConfig"]["LogGroup"] == {"Ref": log_group}, folder
+
+
+def test_only_database_functions_run_in_the_vpc(synth: Synth) -> None:
+    """connect, message, rest and migrate run in the VPC's app subnets; disconnect and prune stay outside."""
+    for folder in synth.stack.functions:
+        properties = synth.resources[synth.function_id(folder)]["Properties"]
+        assert ("VpcConfig" in properties) == (folder in VPC_FUNCTIONS), folder
+
+
+def test_each_function_has_its_own_role(synth: Synth) -> None:
+    """No two functions share an execution role."""
+    roles = [
+        synth.resources[synth.function_id(f)]["Properties"]["Role"]["Fn::GetAtt"][0] for f in synth.stack.functions
+    ]
+    assert len(set(roles)) == len(roles)
+
+
+def test_manage_connections_only_for_the_functions_that_post(synth: Synth) -> None:
+    """execute-api:ManageConnections (this API's stage only) is granted to message, disconnect and prune only."""
+    api_id = synth.logical_id(synth.stack.websocket_api)
+    for folder in synth.stack.functions:
+        granted = [
+            statement
+            for statement in tt.statements(synth, tt.role_id(synth, folder))
+            if "execute-api:ManageConnections" in tt.actions(statement)
+        ]
+        assert bool(granted) == (folder in POSTING_FUNCTIONS), folder
+        for statement in granted:
+            (resource,) = tt.resources(statement)
+            parts = resource["Fn::Join"][1]
+            assert {"Ref": api_id} in parts and parts[-1] == "/prod/*/@connections/*", folder
+    # Nobody else in the stack may post either.
+    posting_roles = {
+        policy_role["Ref"]
+        for policy in tt.of_type(synth, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "execute-api:ManageConnections" in tt.actions(statement)
+        for policy_role in policy["Properties"]["Roles"]
+    }
+    assert posting_roles == {tt.role_id(synth, f) for f in POSTING_FUNCTIONS}
+
+
+def test_table_permissions_are_exactly_what_each_function_uses(synth: Synth) -> None:
+    """Each role has only its own DynamoDB actions, on this table and (Query) its by_room index."""
+    table_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.table), "Arn"]}
+    by_room = {"Fn::Join": ["", [table_arn, "/index/by_room"]]}
+    for folder, expected in EXPECTED_TABLE_ACTIONS.items():
+        assert tt.allowed(synth, folder, "dynamodb:") == expected, folder
+        for statement in tt.statements(synth, tt.role_id(synth, folder)):
+            if any(a.startswith("dynamodb:") for a in tt.actions(statement)):
+                assert all(r in (table_arn, by_room) for r in tt.resources(statement)), folder
+                if by_room in tt.resources(statement):
+                    assert tt.actions(statement) == ["dynamodb:Query"], folder
+
+
+def test_secrets_are_readable_only_by_the_functions_that_read_them(synth: Synth) -> None:
+    """GetSecretValue (nothing more) on the DB secret for DB users and on the token key for token users."""
+    db_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
+    token_secret = {"Ref": next(k for k in tt.of_type(synth, "AWS::SecretsManager::Secret") if k.startswith("Token"))}
+    readers = {"connect": [db_secret, token_secret], "message": [db_secret, token_secret]}
+    readers |= {"rest": [db_secret, token_secret], "migrate": [db_secret], "disconnect": [], "prune": []}
+    for folder, expected in readers.items():
+        assert tt.allowed(synth, folder, "secretsmanager:") == (
+            {"secretsmanager:GetSecretValue"} if expected else set()
+        )
+        granted = [
+            resource
+            for statement in tt.statements(synth, tt.role_id(synth, folder))
+            if "secretsmanager:GetSecretValue" in tt.actions(statement)
+            for resource in tt.resources(statement)
+        ]
+        assert sorted(map(str, granted)) == sorted(map(str, expected)), folder
+
+
+def test_roles_write_logs_only_to_their_own_log_group(synth: Synth) -> None:
+    """The logs statement of each role names the function's own log group, no wildcard."""
+    for folder, fn in synth.stack.functions.items():
+        statement = next(
+            s for s in tt.statements(synth, tt.role_id(synth, folder)) if "logs:PutLogEvents" in tt.actions(s)
+        )
+        assert tt.resources(statement) == [{"Fn::GetAtt": [synth.logical_id(fn.log_group), "Arn"]}], folder
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_table_matches_the_registry_definition(synth: Synth) -> None:
+    """Keys, attribute types, GSIs, billing, TTL attribute and PITR equal chatcore.registry's definition."""
+    expected = table_definition("ignored")
+    table = synth.resources[synth.logical_id(synth.stack.table)]["Properties"]
+    assert table["KeySchema"] == expected["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(expected["AttributeDefinitions"], key=str)
+    assert table["BillingMode"] == expected["BillingMode"]
+
+    def indexes(items: list[dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
+        return {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in items}
+
+    assert indexes(table["GlobalSecondaryIndexes"]) == indexes(expected["GlobalSecondaryIndexes"])
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_database_is_private_encrypted_and_behind_a_tls_proxy(synth: Synth) -> None:
+    """PostgreSQL (current engine) is not public, encrypted, protected, in isolated subnets; the proxy requires TLS."""
+    synth.assertions().has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "EngineVersion": Match.string_like_regexp(r"^17\.\d+$"),
+            "PubliclyAccessible": False,
+            "StorageEncrypted": True,
+            "DeletionProtection": True,
+            "BackupRetentionPeriod": Match.any_value(),
+        },
+    )
+    synth.assertions().has_resource_properties(
+        "AWS::RDS::DBProxy",
+        {"EngineFamily": "POSTGRESQL", "RequireTLS": True, "Auth": [Match.object_like({"AuthScheme": "SECRETS"})]},
+    )
+    # The instance's subnets have no route out (isolated): no NAT or internet gateway route in their tables.
+    subnet_group = next(iter(tt.of_type(synth, "AWS::RDS::DBSubnetGroup").values()))["Properties"]
+    subnet_ids = {s["Ref"] for s in subnet_group["SubnetIds"]}
+    associations = tt.of_type(synth, "AWS::EC2::SubnetRouteTableAssociation").values()
+    tables = {
+        a["Properties"]["RouteTableId"]["Ref"] for a in associations if a["Properties"]["SubnetId"]["Ref"] in subnet_ids
+    }
+    routes = [
+        r for r in tt.of_type(synth, "AWS::EC2::Route").values() if r["Properties"]["RouteTableId"]["Ref"] in tables
+    ]
+    assert tables and not routes
+
+
+def test_database_accepts_only_the_proxy_and_the_migration(synth: Synth) -> None:
+    """The DB security group admits the proxy and the migrate function; the proxy admits the three DB users."""
+    db_sg = synth.logical_id(synth.stack.database.security_group)
+    proxy_sg = synth.logical_id(synth.stack.database.proxy_security_group)
+
+    def sources(group: str) -> set[str]:
+        return {
+            rule["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+            for rule in tt.of_type(synth, "AWS::EC2::SecurityGroupIngress").values()
+            if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+        }
+
+    migrate_sg = synth.logical_id(synth.stack.functions["migrate"].security_group)
+    assert sources(db_sg) == {proxy_sg, migrate_sg}
+    assert sources(proxy_sg) == {
+        synth.logical_id(synth.stack.functions[f].security_group) for f in ("connect", "message", "rest")
+    }
+    assert not synth.resources[db_sg]["Properties"].get("SecurityGroupIngress")
+
+
+# ---------------------------------------------------------------- migration at deploy
+
+
+def test_migration_trigger_runs_after_the_database_and_before_the_functions(synth: Synth) -> None:
+    """The migrate trigger invokes the function's current version after the DB and its SG rules exist."""
+    (trigger_id, trigger) = next(iter(tt.of_type(synth, "Custom::Trigger").items()))
+    version_ref = trigger["Properties"]["HandlerArn"]["Ref"]
+    assert synth.resources[version_ref]["Properties"]["FunctionName"] == {"Ref": synth.function_id("migrate")}
+    assert trigger["Properties"]["InvocationType"] == "RequestResponse"
+    depends = set(trigger["DependsOn"])
+    assert synth.logical_id(synth.stack.database.instance) in depends
+    assert any(d.startswith("DatabaseDatabaseSecurityGroupfrom") and "Migrate" in d for d in depends)
+    for folder in ("connect", "message", "rest"):
+        assert trigger_id in synth.resources[synth.function_id(folder)]["DependsOn"], folder
+    description = synth.resources[synth.function_id("migrate")]["Properties"]["Description"]
+    assert "migrations" in description  # carries the migrations' digest: new SQL means a new version
+
+
+# ---------------------------------------------------------------- schedule
+
+
+def test_prune_runs_every_five_minutes(synth: Synth) -> None:
+    """An EventBridge rule with rate(5 minutes) targets the prune function, and only it."""
+    rules = tt.of_type(synth, "AWS::Events::Rule")
+    assert len(rules) == 1
+    (rule,) = rules.values()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [synth.function_id("prune"), "Arn"]}
+    synth.assertions().has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Principal": "events.amazonaws.com", "FunctionName": {"Fn::GetAtt": [synth.function_id("prune"), "Arn"]}},
+    )
+
+
+# ---------------------------------------------------------------- web
+
+
+def test_buckets_block_public_access_encrypt_and_require_tls(synth: Synth) -> None:
+    """Every bucket blocks all public access, is encrypted, and its policy denies non-TLS requests."""
+    buckets = tt.of_type(synth, "AWS::S3::Bucket")
+    assert len(buckets) == 2
+    policies = {p["Properties"]["Bucket"]["Ref"]: p for p in tt.of_type(synth, "AWS::S3::BucketPolicy").values()}
+    for bucket_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, bucket_id
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"], bucket_id
+        statements = policies[bucket_id]["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        ), bucket_id
+
+
+def test_cloudfront_reads_the_bucket_through_origin_access_control(synth: Synth) -> None:
+    """The distribution serves the web bucket via OAC over HTTPS; only CloudFront may read the bucket."""
+    distribution = synth.resources[synth.logical_id(synth.stack.web.distribution)]["Properties"]["DistributionConfig"]
+    (origin,) = distribution["Origins"]
+    assert "OriginAccessControlId" in origin
+    assert origin["DomainName"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.web.bucket), "RegionalDomainName"]}
+    assert distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert distribution["DefaultRootObject"] == "index.html"
+    web_policy = next(
+        p
+        for p in tt.of_type(synth, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": synth.logical_id(synth.stack.web.bucket)}
+    )
+    readers = [s for s in web_policy["Properties"]["PolicyDocument"]["Statement"] if "s3:GetObject" in tt.actions(s)]
+    assert [s["Principal"] for s in readers] == [{"Service": "cloudfront.amazonaws.com"}]
+
+
+def test_web_config_json_holds_the_deployed_api_urls(synth: Synth) -> None:
+    """BucketDeployment uploads web/ and a config.json whose apiUrl/wsUrl are the deployed API endpoints."""
+    (deployment,) = tt.of_type(synth, "Custom::CDKBucketDeployment").values()
+    properties = deployment["Properties"]
+    assert properties["DestinationBucketName"] == {"Ref": synth.logical_id(synth.stack.web.bucket)}
+    assert properties["DistributionPaths"] == ["/*"]
+    markers = {key: value["Fn::Join"][1] for marker in properties["SourceMarkers"] for key, value in marker.items()}
+    values = list(markers.values())
+    assert ['"', {"Fn::GetAtt": [synth.logical_id(synth.stack.http_api), "ApiEndpoint"]}, '"'] in values
+    assert any(parts[0] == '"wss://' and parts[-1] == '/prod"' for parts in values)
+
+
+# ---------------------------------------------------------------- monitoring
+
+
+def test_alarms_watch_errors_throttles_5xx_schedule_and_migration(synth: Synth) -> None:
+    """Errors and Throttles alarms per function (migrate included), API 5xx, failed schedule runs; all notify."""
+    alarms = list(tt.of_type(synth, "AWS::CloudWatch::Alarm").values())
+    topic = {"Ref": synth.logical_id(synth.stack.monitoring.topic)}
+
+    def watched(metric: str, dimension: dict[str, Any]) -> bool:
+        return any(
+            a["Properties"].get("MetricName") == metric and dimension in a["Properties"].get("Dimensions", [])
+            for a in alarms
+        )
+
+    for folder in synth.stack.functions:
+        dimension = {"Name": "FunctionName", "Value": {"Ref": synth.function_id(folder)}}
+        assert watched("Errors", dimension), folder
+        assert watched("Throttles", dimension), folder
+    assert watched("5xx", {"Name": "ApiId", "Value": {"Ref": synth.logical_id(synth.stack.http_api)}})
+    assert watched("ExecutionError", {"Name": "ApiId", "Value": {"Ref": synth.logical_id(synth.stack.websocket_api)}})
+    assert watched(
+        "FailedInvocations", {"Name": "RuleName", "Value": {"Ref": synth.logical_id(synth.stack.prune_rule)}}
+    )
+    assert all(topic in a["Properties"]["AlarmActions"] for a in alarms)
+    synth.assertions().resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    synth.assertions().has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
