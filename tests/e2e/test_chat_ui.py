@@ -34,7 +34,6 @@ def test_two_people_chat_live_in_a_group(open_page: OpenPage, screenshots: Path)
 
     bob.go_home()
     expect(bob.page.locator("#public-groups > li", has_text=group)).to_be_visible()
-    bob.page.screenshot(path=screenshots / "home-desktop.png")
     bob.join_from_home(group)
 
     for person in (alice, bob):
@@ -124,6 +123,33 @@ def test_reconnects_by_itself_and_shows_missed_messages_once(
     bob.expect_online(alice.username)
 
 
+def test_a_message_written_offline_is_sent_once_when_back(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
+    """Written while the network is down, a message waits visibly, then goes out after the reconnect, once."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("offline"))
+    alice, bob = Person.log_in(open_page(), alice_account), Person.log_in(open_page(), bob_account)
+    bob.open_room(room_id)
+    before = open_connections(stack)
+    alice.open_room(room_id)
+    (alice_connection,) = open_connections(stack) - before
+
+    # The network goes: the connection vanishes without a close handshake and nothing gets through.
+    alice.page.context.set_offline(True)
+    status, _ = Api(stack.url).call("POST", f"/_local/connections/{quote(alice_connection, safe='')}/drop")
+    assert status == 204
+    expect(alice.page.locator("#connection")).to_have_text(re.compile("Reconnecting|Disconnected"))
+    alice.send("written on the train")
+    expect(alice.page.locator("#pending .message .status")).to_have_text("Waiting for connection…")
+    alice.page.context.set_offline(False)
+
+    alice.expect_connected()
+    expect(bob.message("written on the train")).to_have_count(1)
+    expect(alice.message("written on the train")).to_have_count(1)
+    expect(alice.page.locator("#pending .message")).to_have_count(0)
+    bob.page.wait_for_timeout(500)  # a duplicate would arrive right behind the first
+    assert bob.message_texts() == ["written on the train"]
+
+
 def test_markup_in_a_message_is_shown_as_text(open_page: OpenPage, api: Api) -> None:
     """A message that looks like HTML is displayed literally and runs nothing, for sender and receiver."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
@@ -168,7 +194,9 @@ def test_refresh_shows_history_and_no_duplicate_member(open_page: OpenPage, api:
     assert sorted(alice.member_usernames()) == sorted([alice.username, bob.username])
 
 
-def test_unread_badge_counts_new_messages_and_clears_after_reading(open_page: OpenPage, api: Api) -> None:
+def test_unread_badge_counts_new_messages_and_clears_after_reading(
+    open_page: OpenPage, api: Api, screenshots: Path
+) -> None:
     """On Bob's home page a group's unread badge goes up with new messages and clears once he has read them."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     group = unique("unread")
@@ -190,6 +218,7 @@ def test_unread_badge_counts_new_messages_and_clears_after_reading(open_page: Op
     bob.page.clock.fast_forward(11_000)
     expect(bob.group_row(group).locator(".badge")).to_have_attribute("data-unread", "2")
     expect(bob.page).to_have_title("(2) Chat")
+    bob.page.screenshot(path=screenshots / "home-desktop.png")
 
     bob.group_row(group).get_by_role("link").click()
     bob.expect_connected()
@@ -222,6 +251,29 @@ def test_a_refused_message_keeps_its_text(open_page: OpenPage, api: Api) -> None
     failed.get_by_role("button", name="Edit").click()
     expect(bob.page.get_by_label("Message", exact=True)).to_have_value("can I still post?")
     expect(failed).to_have_count(0)
+
+
+def test_the_owner_of_a_private_group_adds_someone_who_then_finds_it_at_home(open_page: OpenPage, api: Api) -> None:
+    """Alice creates a private group from the home page and adds Bob by username; it appears among his groups."""
+    bob_account = api.register("bob")
+    bob = Person.log_in(open_page(), bob_account)
+    alice = Person.log_in(open_page(), api.register("alice"))
+    group = unique("Secret")
+
+    room_id = alice.create_group(group, private=True)
+    expect(alice.page.locator("#room-subtitle")).to_contain_text("Private group")
+    alice.page.get_by_label("Add someone by username").fill("no_such_user_x")
+    alice.page.get_by_role("button", name="Add", exact=True).click()
+    expect(alice.page.locator("#add-member-error")).not_to_be_empty()
+    alice.page.get_by_label("Add someone by username").fill(bob.username)
+    alice.page.get_by_role("button", name="Add", exact=True).click()
+    expect(alice.member(bob.username)).to_have_attribute("data-online", "false")
+
+    bob.go_home()
+    bob.group_row(group).get_by_role("link").click()
+    bob.expect_connected()
+    assert bob.room_id() == room_id
+    alice.expect_online(bob.username)
 
 
 def test_a_private_group_of_others_cannot_be_opened(open_page: OpenPage, api: Api) -> None:

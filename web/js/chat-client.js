@@ -4,7 +4,8 @@
 // exponential backoff and jitter whenever the socket closes (API Gateway's idle timeout, its 2-hour
 // limit, a deploy, a network change), rejoins with `since` = the newest message id it has and merges
 // the catch-up without duplicates, and resends unacknowledged messages with their clientMsgId until
-// the server's `message` echo acknowledges them (the server stores a clientMsgId once).
+// the server's `message` echo (or a catch-up page holding them) acknowledges them; the server stores a
+// clientMsgId once, so a resend of a message that was saved is not a duplicate.
 //
 // Events (all CustomEvent, payload in `detail`): state, joined, messages {added, live}, outbox,
 // members, typing {user}, read {user, messageId}, history {hasEarlier, loading}, servererror
@@ -318,6 +319,7 @@ export class ChatClient extends EventTarget {
     this.#setMembers(frame.members ?? []);
     const history = Array.isArray(frame.history) ? frame.history : [];
     const added = this.log.merge(history);
+    this.#acknowledge(history);
     if (!catchUp) this.hasEarlier = Boolean(frame.hasMore);
     this.joined = true;
     this.attempt = 0;
@@ -335,9 +337,7 @@ export class ChatClient extends EventTarget {
   #onMessage(frame) {
     const message = frame.message;
     if (!message || message.roomId !== this.roomId) return;
-    if (message.clientMsgId && message.sender === this.username && this.outbox.delete(message.clientMsgId)) {
-      this.#emit("outbox");
-    }
+    this.#acknowledge([message]);
     const added = this.log.merge([message]);
     if (added.length) this.#emit("messages", { added, live: true });
   }
@@ -347,6 +347,7 @@ export class ChatClient extends EventTarget {
     this.historyRequest = null;
     const messages = Array.isArray(frame.messages) ? frame.messages : [];
     const added = this.log.merge(messages);
+    this.#acknowledge(messages);
     if (request?.purpose === "gap") {
       if (frame.hasMore && messages.length && messages[0].id > request.floor) {
         this.#requestHistory("gap", messages[0].id, request.floor);
@@ -356,6 +357,19 @@ export class ChatClient extends EventTarget {
     }
     if (added.length) this.#emit("messages", { added, live: false });
     this.#emit("history", { hasEarlier: this.hasEarlier, loading: this.historyRequest !== null });
+  }
+
+  /**
+   * Drop outbox entries the server has stored: its echo, or (when the socket died before the echo)
+   * the message found in a catch-up or history page. Returns whether the outbox changed.
+   */
+  #acknowledge(messages) {
+    let changed = false;
+    for (const message of messages) {
+      if (message?.clientMsgId && message.sender === this.username && this.outbox.delete(message.clientMsgId)) changed = true;
+    }
+    if (changed) this.#emit("outbox");
+    return changed;
   }
 
   #onRead(user, messageId) {

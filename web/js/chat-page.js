@@ -276,6 +276,8 @@ function renderState() {
 }
 
 function renderHistoryControls({ hasEarlier, loading }) {
+  // The button disappears once everything is loaded: keep keyboard focus in the conversation.
+  if (!hasEarlier && document.activeElement === ui.loadEarlier) ui.scroller.focus();
   ui.loadEarlier.hidden = !hasEarlier;
   ui.loadEarlier.disabled = Boolean(loading);
   ui.loadEarlier.textContent = loading ? "Loading…" : "Load earlier messages";
