@@ -174,6 +174,7 @@ def build_layer(
         )
     removed = _remove_distributions(site, runtime_provided)
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts: nothing in a layer runs them
+    (site / ".lock").unlink(missing_ok=True)  # uv's install lock file
     shutil.copytree(
         source_dir / "python" / LAYER_PACKAGE,
         site / LAYER_PACKAGE,
