@@ -1,0 +1,138 @@
+"""``functions/connect``: the real handler module on moto's DynamoDB and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from chatcore.auth import Identity, TokenService
+from chatcore.registry import ConnectionRegistry
+from chatcore.store import ChatStore
+
+from tests.conftest import TOKEN_SECRET
+from tests.helpers.events import load_event
+from tests.unit.functions.ws_support import (
+    CONNECTION_ID,
+    capture_logs,
+    configure,
+    fresh_handler,
+    invoke,
+    log_messages,
+    unreachable_database_url,
+)
+
+Logs = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Logs:
+    return capture_logs(capsys, monkeypatch)
+
+
+@pytest.fixture
+def alice(store: ChatStore) -> Identity:
+    row = store.create_user("alice", "scrypt$16384$8$1$c2FsdA==$a2V5")
+    return Identity(row.id, row.username)
+
+
+def _connect_event(token: str | None) -> dict[str, Any]:
+    event = load_event("ws_connect")
+    if token is None:
+        del event["queryStringParameters"], event["multiValueQueryStringParameters"]
+    else:
+        event["queryStringParameters"] = {"token": token}
+        event["multiValueQueryStringParameters"] = {"token": [token]}
+    return event
+
+
+def test_valid_token_connects_and_binds_the_identity(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    registry: ConnectionRegistry,
+    tokens: TokenService,
+    alice: Identity,
+    logs: Logs,
+) -> None:
+    """A valid ?token= answers 200 and stores the connection as the token's user; logs are JSON without the token."""
+    configure(monkeypatch, database_url)
+    token = tokens.issue(alice)
+
+    assert invoke(fresh_handler("connect"), "connect", _connect_event(token)) == {"statusCode": 200}
+
+    record = registry.get_connection(CONNECTION_ID)
+    assert record is not None and (record.user_id, record.username) == (alice.user_id, "alice")
+    lines = logs()
+    assert "connected" in log_messages(lines)
+    connected = next(line for line in lines if line.get("message") == "connected")
+    assert connected["level"] == "INFO" and connected["service"] == "chat"
+    assert connected["connection_id"] == CONNECTION_ID and connected["user_id"] == alice.user_id
+    assert connected["function_name"] == "connect"
+    assert connected["correlation_id"] == "TWegAcC4IAMFbUg="
+    assert all(token not in str(line) for line in lines)
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "garbage", "forged", "expired", "deleted-user"])
+def test_bad_tokens_are_refused_with_401(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    registry: ConnectionRegistry,
+    alice: Identity,
+    logs: Logs,
+    case: str,
+) -> None:
+    """A missing, forged, expired or orphaned token answers 401, stores nothing and never logs the token."""
+    configure(monkeypatch, database_url)
+    token = {
+        "missing": None,
+        "empty": "",
+        "garbage": "not-a-token",
+        "forged": TokenService("another-secret-that-is-long-enough-xyz").issue(alice),
+        "expired": TokenService(TOKEN_SECRET, ttl_seconds=60, clock=lambda: time.time() - 3600).issue(alice),
+        "deleted-user": TokenService(TOKEN_SECRET).issue(Identity(alice.user_id + 100, "ghost")),
+    }[case]
+
+    reply = invoke(fresh_handler("connect"), "connect", _connect_event(token))
+
+    assert reply["statusCode"] == 401
+    assert registry.get_connection(CONNECTION_ID) is None
+    lines = logs()
+    assert "connection refused" in log_messages(lines)
+    assert not token or all(token not in str(line) for line in lines)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # the 503 path records no metric
+def test_database_down_answers_503(
+    monkeypatch: pytest.MonkeyPatch, registry: ConnectionRegistry, tokens: TokenService, logs: Logs
+) -> None:
+    """With PostgreSQL unreachable a valid token gets 503 (retry later), not 401, and nothing is stored."""
+    configure(monkeypatch, unreachable_database_url())
+    token = tokens.issue(Identity(1, "alice"))
+
+    reply = invoke(fresh_handler("connect"), "connect", _connect_event(token))
+
+    assert reply["statusCode"] == 503
+    assert registry.get_connection(CONNECTION_ID) is None
+    lines = logs()
+    error = next(line for line in lines if line.get("message") == "database unavailable during connect")
+    assert error["level"] == "ERROR" and "StoreUnavailable" in error["exception"]
+    assert all(token not in str(line) for line in lines)
+
+
+def test_foreign_origin_is_refused_with_403(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    registry: ConnectionRegistry,
+    tokens: TokenService,
+    alice: Identity,
+    logs: Logs,
+) -> None:
+    """With ALLOWED_ORIGINS set, a browser page from another site cannot connect even with a valid token."""
+    configure(monkeypatch, database_url)
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://chat.example.org")
+    event = _connect_event(tokens.issue(alice))  # the sample comes from https://chat.example.com
+
+    assert invoke(fresh_handler("connect"), "connect", event)["statusCode"] == 403
+    assert registry.get_connection(CONNECTION_ID) is None
+    assert "connection refused: origin not allowed" in log_messages(logs())
