@@ -190,3 +190,29 @@ def test_reconnect_delays_back_off_exponentially_with_jitter_and_reset_after_a_j
         assert ceiling / 2 <= delay <= ceiling, (delays, ceilings)
     assert len(set(delays[:5])) == 5  # jittered, not a fixed schedule
     assert result["state"] == "connected"
+
+
+def test_pings_keep_the_connection_and_a_missing_pong_replaces_it(page: Page) -> None:
+    """A ``ping`` goes out every interval; answered, the socket stays; unanswered, a new socket replaces it."""
+    result = run(
+        page,
+        """
+        const c = h.client({ pingIntervalMs: 40, pongTimeoutMs: 60 }); c.start();
+        const first = await h.nextSocket(1); first.open(); first.receive(h.joined([]));
+        const answered = [];
+        for (let i = 0; i < 3; i++) {
+          await new Promise((r) => setTimeout(r, 45));
+          answered.push(first.sent.filter((f) => f.type === "ping").length);
+          first.receive({ type: "pong", ts: Date.now() });
+        }
+        const socketsWhileAnswered = h.ScriptedSocket.made.length;
+        const second = await h.nextSocket(2);   // pings no longer answered: replaced
+        c.stop({ leave: false });
+        return { answered, socketsWhileAnswered, firstClosed: first.readyState === 3,
+                 rejoin: second.url === first.url };
+        """,
+    )
+    assert result["answered"][-1] >= 3
+    assert result["socketsWhileAnswered"] == 1
+    assert result["firstClosed"] is True
+    assert result["rejoin"] is True

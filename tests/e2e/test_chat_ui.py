@@ -100,10 +100,11 @@ def test_reconnects_by_itself_and_shows_missed_messages_once(
     (alice_connection,) = open_connections(stack) - before
     alice.page.evaluate("window.samePage = true")  # gone if anything reloaded the page
 
-    # API Gateway closes the connection (as after its 2-hour limit); then Alice's network is away for a while.
+    # Alice's network goes away for a while (new connections fail; the open one is untouched by the
+    # emulation), and API Gateway closes her connection, as after its 2-hour limit.
+    alice.page.context.set_offline(True)
     status, _ = Api(stack.url).call("DELETE", f"/@connections/{quote(alice_connection, safe='')}")
     assert status == 204
-    alice.page.context.set_offline(True)
     expect(alice.page.locator("#connection")).to_have_text(re.compile("Reconnecting|Disconnected"))
     bob.expect_online(alice.username, online=False)
     missed = ["missed one", "missed two", "missed three"]

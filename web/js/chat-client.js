@@ -244,8 +244,8 @@ export class ChatClient extends EventTarget {
     this.#stopKeepAlive();
     this.timers.ping = setInterval(() => {
       if (!this.#sendRaw({ type: "ping" })) return;
-      clearTimeout(this.timers.pong);
-      this.timers.pong = setTimeout(() => this.#abandon(), this.options.pongTimeoutMs);
+      // The deadline runs from the oldest unanswered ping; later pings do not push it back.
+      if (!this.timers.pong) this.timers.pong = setTimeout(() => this.#abandon(), this.options.pongTimeoutMs);
     }, this.options.pingIntervalMs);
     this.timers.resend = setInterval(() => this.#resendStale(), Math.max(1000, this.options.resendAfterMs / 2));
   }
@@ -253,6 +253,7 @@ export class ChatClient extends EventTarget {
   #stopKeepAlive() {
     clearInterval(this.timers.ping);
     clearTimeout(this.timers.pong);
+    this.timers.pong = 0;
     clearInterval(this.timers.resend);
   }
 
@@ -302,6 +303,7 @@ export class ChatClient extends EventTarget {
         return this.#onRead(frame.user, frame.messageId);
       case "pong":
         clearTimeout(this.timers.pong);
+        this.timers.pong = 0;
         return;
       case "error":
         return this.#onError(frame);

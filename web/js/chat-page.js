@@ -417,6 +417,7 @@ async function main() {
   client.addEventListener("state", renderState);
   client.addEventListener("joined", ({ detail }) => {
     renderHeader();
+    ui.empty.hidden = client.log.size > 0 || client.outbox.size > 0;
     if (!detail.catchUp) setupOwnerTools();
     showError("");
   });
