@@ -13,11 +13,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct
 
+from infra.chat_infra.layer import LAYER_PLATFORM, LAYER_PYTHON_VERSION
 from infra.chat_infra.nag import acknowledge
 from infra.chat_infra.paths import FUNCTIONS_DIR
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64
+if RUNTIME.name != f"python{LAYER_PYTHON_VERSION}" or "x86_64" not in LAYER_PLATFORM:
+    raise RuntimeError("the function runtime and the layer build target must be the same Python and platform")
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 
@@ -26,7 +29,8 @@ class ChatFunction(Construct):
 
     The role starts with nothing but writing to the function's own log group (and X-Ray, which has no
     resource-level permissions); callers add exactly what the function uses with the ``grant_*`` methods.
-    Functions given a VPC get their own security group with no egress until the caller opens it.
+    Functions given a VPC get their own security group whose only egress is HTTPS (AWS APIs) until the
+    caller opens the database port with ``allow_database``.
     """
 
     def __init__(

@@ -249,7 +249,13 @@ class ChatStack(Stack):
         rest = function(
             "rest",
             "HTTP API: auth, profile, groups, direct chats, tags, nicknames",
-            {**database_env, **token_env, "TOKEN_TTL_SECONDS": str(config.token_ttl_seconds)},
+            {
+                **database_env,
+                **token_env,
+                "TOKEN_TTL_SECONDS": str(config.token_ttl_seconds),
+                # Removing a member (or leaving) also ends that user's live subscriptions to the room.
+                **table_env,
+            },
             timeout=Duration.seconds(29),
             in_vpc=True,
         )
@@ -267,6 +273,8 @@ class ChatStack(Stack):
         connect.grant_table(table_arn, ["dynamodb:PutItem"])
         message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS, indexes=[BY_ROOM_INDEX])
         disconnect.grant_table(table_arn, ["dynamodb:Query", "dynamodb:BatchWriteItem"], indexes=[BY_ROOM_INDEX])
+        # RegistrySubscriptions.drop: the room's connections from by_room, then DeleteItem per subscription.
+        rest.grant_table(table_arn, ["dynamodb:DeleteItem"], indexes=[BY_ROOM_INDEX])
         prune.grant_table(
             table_arn,
             ["dynamodb:Scan", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
@@ -279,7 +287,7 @@ class ChatStack(Stack):
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
                 f"<{self.get_logical_id(_default_child(self.websocket_api))}>/{config.stage}/*/@connections/*]",
                 "execute-api:ManageConnections is scoped to this API's stage; the connection id and the "
-                "HTTP method (POST to send, GET to probe, DELETE) are runtime values, hence the wildcards.",
+                "HTTP method (POST to send, GET to probe) are runtime values, hence the two wildcards.",
             )
         for fn in (connect, message, rest, migrate):
             fn.grant_secret_read(self.database.secret)

@@ -34,7 +34,14 @@ EXPECTED_ENV = {
         "TOKEN_SECRET_ARN",
     },
     "disconnect": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
-    "rest": {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME", "TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS"},
+    "rest": {
+        "DATABASE_SECRET_ARN",
+        "DATABASE_HOST",
+        "DATABASE_NAME",
+        "TOKEN_SECRET_ARN",
+        "TOKEN_TTL_SECONDS",
+        "CONNECTIONS_TABLE",
+    },
     "prune": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "migrate": {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME"},
 }
@@ -48,7 +55,7 @@ EXPECTED_TABLE_ACTIONS = {
         "dynamodb:BatchWriteItem",
     },
     "disconnect": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
-    "rest": set(),
+    "rest": {"dynamodb:DeleteItem", "dynamodb:Query"},  # Query on by_room only (see below)
     "prune": {"dynamodb:Scan", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
     "migrate": set(),
 }
@@ -188,7 +195,7 @@ def test_function_variables_point_at_the_deployed_resources(synth: Synth) -> Non
     proxy_endpoint = {"Fn::GetAtt": [synth.logical_id(synth.stack.database.proxy), "Endpoint"]}
     db_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
     instance_address = {"Fn::GetAtt": [synth.logical_id(synth.stack.database.instance), "Endpoint.Address"]}
-    for folder in ("connect", "message", "disconnect", "prune"):
+    for folder in ("connect", "message", "disconnect", "rest", "prune"):
         assert tt.environment(synth, folder)["CONNECTIONS_TABLE"] == table, folder
     for folder in ("connect", "message", "rest"):
         variables = tt.environment(synth, folder)
@@ -270,6 +277,14 @@ def test_table_permissions_are_exactly_what_each_function_uses(synth: Synth) -> 
                 assert all(r in (table_arn, by_room) for r in tt.resources(statement)), folder
                 if by_room in tt.resources(statement):
                     assert tt.actions(statement) == ["dynamodb:Query"], folder
+    # rest removes a removed member's subscriptions: it finds them through the index, it never queries the table.
+    rest_table_actions = {
+        action
+        for statement in tt.statements(synth, tt.role_id(synth, "rest"))
+        if table_arn in tt.resources(statement)
+        for action in tt.actions(statement)
+    }
+    assert rest_table_actions == {"dynamodb:DeleteItem"}
 
 
 def test_secrets_are_readable_only_by_the_functions_that_read_them(synth: Synth) -> None:
