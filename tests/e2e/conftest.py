@@ -33,9 +33,12 @@ PHONE = {"width": 375, "height": 740}
 OpenPage = Callable[..., Page]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_root: Path, pg_server: EmbeddedPostgres) -> Iterator[StackProcess]:
-    """A ``chat-local`` of its own for the browser tests, on its own database of the session PostgreSQL."""
+    """A ``chat-local`` of its own for the browser tests, on its own database of the session PostgreSQL.
+
+    Package-scoped: it (and the browser) stop once the browser tests are done, not at the end of the run.
+    """
     with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
         conn.execute('CREATE DATABASE "e2e" TEMPLATE chat_template')
     process = StackProcess(
@@ -71,9 +74,9 @@ def api(stack: StackProcess) -> Api:
     return Api(stack.api_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, launched once for the whole session (each test gets fresh contexts)."""
+    """Debian's Chromium, launched once for all browser tests (each test gets fresh contexts)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), see TOOLING.md")
     with sync_playwright() as playwright:
