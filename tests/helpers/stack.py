@@ -42,17 +42,23 @@ class StackProcess:
         )
         log.close()
         ready: list[str] = []
+        got_ready = threading.Event()
 
-        def read_ready() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                if line.startswith("ready: "):
-                    ready.append(line.split(" ", 1)[1].strip())
-                    return
+        stdout = self.process.stdout
+        assert stdout is not None
 
-        reader = threading.Thread(target=read_ready, daemon=True)
-        reader.start()
-        reader.join(timeout)
+        def read_stdout() -> None:
+            # Keep draining stdout (the functions' JSON logs go there): a full pipe would block them.
+            with self.log_path.open("a") as sink, stdout:
+                for line in stdout:
+                    if not ready and line.startswith("ready: "):
+                        ready.append(line.split(" ", 1)[1].strip())
+                        got_ready.set()
+                    sink.write(line)
+                    sink.flush()
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        got_ready.wait(timeout)
         if not ready:
             self.stop()
             raise RuntimeError(f"chat-local did not get ready; log:\n{self.log_tail()}")
@@ -71,8 +77,6 @@ class StackProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-        if process.stdout:
-            process.stdout.close()
         return process.returncode
 
     def log_tail(self, chars: int = 4000) -> str:
