@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, OpenPage
-from tests.e2e.ui import Person, unique
+from tests.e2e.ui import Person, unique, unlabelled_controls
 from tests.helpers.clients import Api, ChatClient
 from tests.helpers.stack import StackProcess
 
@@ -317,10 +317,12 @@ def test_earlier_messages_load_on_request(open_page: OpenPage, api: Api, stack: 
 
 
 def test_forms_show_errors_next_to_them(open_page: OpenPage, api: Api) -> None:
-    """Registration and login problems are explained beside the form, and a good login gets through."""
+    """Registration and login problems are explained beside the form; a good login gets through; all is labelled."""
     taken = api.register("taken")
     page = open_page()
     page.goto("/")
+    expect(page.locator("#login-form")).to_be_visible()
+    assert unlabelled_controls(page) == []
     register = page.locator("#register-form")
     register.get_by_label("Username").fill(taken.username)
     register.get_by_label("Password").fill("short")
@@ -339,6 +341,8 @@ def test_forms_show_errors_next_to_them(open_page: OpenPage, api: Api) -> None:
     login.get_by_label("Password").fill(taken.password)
     login.get_by_role("button", name="Log in").click()
     expect(page.locator("#whoami")).to_have_text(taken.username)
+    expect(page.locator("#dashboard[data-loaded=true]")).to_be_visible()
+    assert unlabelled_controls(page) == []
 
     page.get_by_role("button", name="Log out").click()
     expect(page.locator("#login-form")).to_be_visible()
@@ -365,6 +369,7 @@ def test_phone_width_layout(open_page: OpenPage, api: Api, screenshots: Path) ->
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     expect(alice.member(bob.username)).to_be_hidden()  # folded away on a phone
     page.screenshot(path=screenshots / "chat-phone.png")
+    assert unlabelled_controls(page) == []
     page.get_by_text(re.compile("^Members")).click()
     alice.expect_online(bob.username)
     expect(alice.member(bob.username)).to_be_visible()

@@ -18,6 +18,23 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
+UNLABELLED_CONTROLS = """
+() => [...document.querySelectorAll("input, textarea, select, button, a[href]")]
+  .filter((el) => el.getClientRects().length > 0)   // rendered (visible or scrolled away)
+  .filter((el) => {
+    const name = el.getAttribute("aria-label") || [...(el.labels ?? [])].map((l) => l.textContent).join("")
+      || (el.matches("button, a") ? el.textContent : "");
+    return !name.trim();
+  })
+  .map((el) => el.outerHTML.slice(0, 120))
+"""
+
+
+def unlabelled_controls(page: Page) -> list[str]:
+    """Rendered form controls, buttons and links that have no accessible name."""
+    return list(page.evaluate(UNLABELLED_CONTROLS))
+
+
 @dataclass
 class Person:
     page: Page

@@ -8,7 +8,7 @@ import { clearSession, displayName, getSession, saveSession } from "./session.js
 
 /** Unread counts and lists are refreshed this often while the page is visible. */
 const REFRESH_MS = 10_000;
-const PEOPLE_PAGE = 20;
+const PEOPLE_PAGE = 8;
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 
 let api;
