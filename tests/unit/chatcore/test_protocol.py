@@ -46,31 +46,34 @@ from pydantic import BaseModel
 # ---------------------------------------------------------------- valid client frames
 
 
+_VALID_FRAMES: list[tuple[dict[str, Any], BaseModel]] = [
+    ({"type": "join", "roomId": 7}, JoinFrame(type="join", room_id=7)),
+    ({"type": "join", "roomId": 7, "since": 42}, JoinFrame(type="join", room_id=7, since=42)),
+    (
+        {"type": "message", "roomId": 7, "text": "Hello Bob!"},
+        MessageFrame(type="message", room_id=7, text="Hello Bob!"),
+    ),
+    (
+        {"type": "message", "roomId": 7, "text": "hi", "clientMsgId": "c-1"},
+        MessageFrame(type="message", room_id=7, text="hi", client_msg_id="c-1"),
+    ),
+    ({"type": "leave", "roomId": 7}, LeaveFrame(type="leave", room_id=7)),
+    ({"type": "list", "roomId": 7}, ListFrame(type="list", room_id=7)),
+    ({"type": "history", "roomId": 7}, HistoryFrame(type="history", room_id=7, limit=DEFAULT_HISTORY_LIMIT)),
+    (
+        {"type": "history", "roomId": 7, "before": 99, "limit": 200},
+        HistoryFrame(type="history", room_id=7, before=99, limit=200),
+    ),
+    ({"type": "typing", "roomId": 7}, TypingFrame(type="typing", room_id=7)),
+    ({"type": "read", "roomId": 7, "messageId": 3}, ReadFrame(type="read", room_id=7, message_id=3)),
+    ({"type": "ping"}, PingFrame(type="ping")),
+]
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [
-        ({"type": "join", "roomId": 7}, JoinFrame(type="join", room_id=7)),
-        ({"type": "join", "roomId": 7, "since": 42}, JoinFrame(type="join", room_id=7, since=42)),
-        (
-            {"type": "message", "roomId": 7, "text": "Hello Bob!"},
-            MessageFrame(type="message", room_id=7, text="Hello Bob!"),
-        ),
-        (
-            {"type": "message", "roomId": 7, "text": "hi", "clientMsgId": "c-1"},
-            MessageFrame(type="message", room_id=7, text="hi", client_msg_id="c-1"),
-        ),
-        ({"type": "leave", "roomId": 7}, LeaveFrame(type="leave", room_id=7)),
-        ({"type": "list", "roomId": 7}, ListFrame(type="list", room_id=7)),
-        ({"type": "history", "roomId": 7}, HistoryFrame(type="history", room_id=7, limit=DEFAULT_HISTORY_LIMIT)),
-        (
-            {"type": "history", "roomId": 7, "before": 99, "limit": 200},
-            HistoryFrame(type="history", room_id=7, before=99, limit=200),
-        ),
-        ({"type": "typing", "roomId": 7}, TypingFrame(type="typing", room_id=7)),
-        ({"type": "read", "roomId": 7, "messageId": 3}, ReadFrame(type="read", room_id=7, message_id=3)),
-        ({"type": "ping"}, PingFrame(type="ping")),
-    ],
-    ids=lambda v: v["type"] + "-" + "-".join(sorted(v)[:3]) if isinstance(v, dict) else "",
+    _VALID_FRAMES,
+    ids=[f"{body['type']}-{'-'.join(sorted(set(body) - {'type'})) or 'bare'}" for body, _ in _VALID_FRAMES],
 )
 def test_every_client_frame_parses(body: dict[str, Any], expected: BaseModel) -> None:
     """Each frame type of the protocol parses into its model with camelCase fields mapped."""
@@ -276,77 +279,76 @@ def _message() -> ChatMessage:
     return ChatMessage(id=5, room_id=2, sender_id=3, sender="alice", text="hi", ts=1_700_000_000_000)
 
 
-@pytest.mark.parametrize(
-    ("frame", "expected"),
-    [
-        (
-            JoinedOut(
-                room_id=2,
-                room=RoomInfo(id=2, name="general", private=False, kind="group"),
-                members=[Member(id=3, username="alice", online=True)],
-                history=[_message()],
-                has_more=False,
-            ),
-            {
-                "type": "joined",
+_SERVER_FRAMES: list[tuple[ServerFrame, dict[str, Any]]] = [
+    (
+        JoinedOut(
+            room_id=2,
+            room=RoomInfo(id=2, name="general", private=False, kind="group"),
+            members=[Member(id=3, username="alice", online=True)],
+            history=[_message()],
+            has_more=False,
+        ),
+        {
+            "type": "joined",
+            "roomId": 2,
+            "room": {"id": 2, "name": "general", "private": False, "kind": "group"},
+            "members": [{"id": 3, "username": "alice", "online": True}],
+            "history": [
+                {"id": 5, "roomId": 2, "senderId": 3, "sender": "alice", "text": "hi", "ts": 1_700_000_000_000}
+            ],
+            "hasMore": False,
+        },
+    ),
+    (
+        MemberJoinedOut(room_id=2, user="bob", client_id="c1"),
+        {"type": "member_joined", "roomId": 2, "user": "bob", "clientId": "c1"},
+    ),
+    (MemberLeftOut(room_id=2, user="bob"), {"type": "member_left", "roomId": 2, "user": "bob"}),
+    (
+        MessageOut(room_id=2, message=_message().model_copy(update={"client_msg_id": "m-1"})),
+        {
+            "type": "message",
+            "roomId": 2,
+            "message": {
+                "id": 5,
                 "roomId": 2,
-                "room": {"id": 2, "name": "general", "private": False, "kind": "group"},
-                "members": [{"id": 3, "username": "alice", "online": True}],
-                "history": [
-                    {"id": 5, "roomId": 2, "senderId": 3, "sender": "alice", "text": "hi", "ts": 1_700_000_000_000}
-                ],
-                "hasMore": False,
+                "senderId": 3,
+                "sender": "alice",
+                "text": "hi",
+                "ts": 1_700_000_000_000,
+                "clientMsgId": "m-1",
             },
-        ),
-        (
-            MemberJoinedOut(room_id=2, user="bob", client_id="c1"),
-            {"type": "member_joined", "roomId": 2, "user": "bob", "clientId": "c1"},
-        ),
-        (MemberLeftOut(room_id=2, user="bob"), {"type": "member_left", "roomId": 2, "user": "bob"}),
-        (
-            MessageOut(room_id=2, message=_message().model_copy(update={"client_msg_id": "m-1"})),
-            {
-                "type": "message",
-                "roomId": 2,
-                "message": {
-                    "id": 5,
-                    "roomId": 2,
-                    "senderId": 3,
-                    "sender": "alice",
-                    "text": "hi",
-                    "ts": 1_700_000_000_000,
-                    "clientMsgId": "m-1",
-                },
-            },
-        ),
-        (
-            ListOut(room_id=2, members=[Member(id=3, username="alice", nickname="Al")]),
-            {
-                "type": "list",
-                "roomId": 2,
-                "members": [{"id": 3, "username": "alice", "nickname": "Al", "online": False}],
-            },
-        ),
-        (
-            HistoryOut(room_id=2, messages=[], has_more=True),
-            {"type": "history", "roomId": 2, "messages": [], "hasMore": True},
-        ),
-        (TypingOut(room_id=2, user="bob"), {"type": "typing", "roomId": 2, "user": "bob"}),
-        (ReadOut(room_id=2, user="bob", message_id=5), {"type": "read", "roomId": 2, "user": "bob", "messageId": 5}),
-        (PongOut(ts=123), {"type": "pong", "ts": 123}),
-        (
-            error_frame(ErrorCode.SAVE_FAILED, request_type="message", room_id=2),
-            {
-                "type": "error",
-                "code": "save_failed",
-                "message": "Failed to save message",
-                "requestType": "message",
-                "roomId": 2,
-            },
-        ),
-    ],
-    ids=lambda v: v.type if isinstance(v, BaseModel) else "",
-)
+        },
+    ),
+    (
+        ListOut(room_id=2, members=[Member(id=3, username="alice", nickname="Al")]),
+        {
+            "type": "list",
+            "roomId": 2,
+            "members": [{"id": 3, "username": "alice", "nickname": "Al", "online": False}],
+        },
+    ),
+    (
+        HistoryOut(room_id=2, messages=[], has_more=True),
+        {"type": "history", "roomId": 2, "messages": [], "hasMore": True},
+    ),
+    (TypingOut(room_id=2, user="bob"), {"type": "typing", "roomId": 2, "user": "bob"}),
+    (ReadOut(room_id=2, user="bob", message_id=5), {"type": "read", "roomId": 2, "user": "bob", "messageId": 5}),
+    (PongOut(ts=123), {"type": "pong", "ts": 123}),
+    (
+        error_frame(ErrorCode.SAVE_FAILED, request_type="message", room_id=2),
+        {
+            "type": "error",
+            "code": "save_failed",
+            "message": "Failed to save message",
+            "requestType": "message",
+            "roomId": 2,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("frame", "expected"), _SERVER_FRAMES, ids=[frame.type for frame, _ in _SERVER_FRAMES])
 def test_server_frames_serialise_camel_case_without_nulls(frame: ServerFrame, expected: dict[str, Any]) -> None:
     """Every server frame encodes with the protocol's camelCase names and leaves out unset optional fields."""
     raw = encode(frame)

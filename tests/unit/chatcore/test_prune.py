@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
@@ -38,10 +38,8 @@ class ProbeAwareClient(GoneAwareClient):
                 "GetConnection",
             )
         if ConnectionId in self.broken:
-            raise ClientError(
-                {"Error": {"Code": "InternalServerError", "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
-                "GetConnection",
-            )
+            failure: Any = {"Error": {"Code": "InternalServerError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+            raise ClientError(failure, "GetConnection")
         return self._real.get_connection(ConnectionId=ConnectionId)
 
 
@@ -52,7 +50,7 @@ def client(management: GoneAwareClient) -> ProbeAwareClient:
 
 @pytest.fixture
 def fanout(registry: ConnectionRegistry, client: ProbeAwareClient) -> Fanout:
-    return Fanout(registry, Broadcaster(client, max_workers=4))  # type: ignore[arg-type]
+    return Fanout(registry, Broadcaster(cast(Any, client), max_workers=4))  # a stand-in for boto3's client
 
 
 def _connect(dynamodb: Any, connection_id: str, user_id: int, *rooms: int, quiet_for: float = 0.0) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 from chatcore.errors import Conflict, StoreUnavailable
-from chatcore.store import ChatStore, Database, GroupRow, UserRow, direct_key
+from chatcore.store import ChatStore, Database, GroupRow, MessageRow, UserRow, direct_key
 
 HASH = "scrypt$16384$8$1$c2FsdA==$a2V5"  # the store keeps it opaque; real hashing is tested in test_auth
 
@@ -172,7 +172,7 @@ def test_history_pages_latest_before_and_after(store: ChatStore, user: Callable[
     ids = [store.save_message(group.id, alice.id, f"m{i}", None).message.id for i in range(7)]
     store.save_message(other.id, alice.id, "elsewhere", None)
 
-    def texts(page: list) -> list[str]:  # type: ignore[type-arg]
+    def texts(page: list[MessageRow]) -> list[str]:
         return [m.content for m in page]
 
     page, more = store.latest_messages(group.id, 3)
@@ -292,9 +292,9 @@ def test_nickname_search_is_a_case_insensitive_prefix(store: ChatStore, user: Ca
     user("bob", nickname="ALbert")
     user("malice")
 
-    def search(prefix: str, **kwargs: int) -> list[str]:
-        options = {"limit": 10, "offset": 0, **kwargs}
-        return [r.username for r in store.search_nicknames(prefix, **options)]  # type: ignore[arg-type]
+    def search(prefix: str, limit: int = 10, offset: int = 0, exclude_user: int | None = None) -> list[str]:
+        rows = store.search_nicknames(prefix, limit=limit, offset=offset, exclude_user=exclude_user)
+        return [r.username for r in rows]
 
     assert search("al") == ["Alfred", "alice", "bob"]
     assert search("AL") == ["Alfred", "alice", "bob"]

@@ -135,7 +135,7 @@ def test_http_event_parses_as_payload_v2_with_body_and_query() -> None:
     assert parsed.requestContext.http.method == "POST"
     assert parsed.queryStringParameters == {"a": "1,2"}
     assert parsed.cookies == ["x=1", "y=2"]
-    assert json.loads(parsed.body or "") == {"u": "ü"}
+    assert isinstance(parsed.body, str) and json.loads(parsed.body) == {"u": "ü"}
     assert not parsed.isBase64Encoded
     binary = http_event(
         method="POST",
