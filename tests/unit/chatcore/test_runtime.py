@@ -1,0 +1,69 @@
+"""Settings and clients built from the environment: retries configured for throttling."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+from chatcore.registry import ConnectionRegistry, create_table
+from chatcore.runtime import Settings, dynamodb_client, management_client
+from tests.conftest import MANAGEMENT_URL, TABLE
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def _throttle_first(count: int, calls: list[str]) -> Any:
+    """A ``before-send`` hook answering the first ``count`` requests as DynamoDB throttling does."""
+
+    def hook(request: Any, **_: Any) -> AWSResponse | None:
+        calls.append(request.url)
+        if len(calls) > count:
+            return None  # on to moto
+        body = json.dumps({
+            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "message": "Rate of requests exceeds the allowed throughput",
+        }).encode()
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
+
+    return hook
+
+
+def test_dynamodb_throttling_is_retried_until_it_succeeds(aws: None) -> None:
+    """Throttled DynamoDB calls are retried with backoff (adaptive mode), so the operation succeeds."""
+    client = dynamodb_client(Settings())
+    create_table(client, TABLE)
+    calls: list[str] = []
+    client.meta.events.register_first("before-send.dynamodb.PutItem", _throttle_first(3, calls))
+    registry = ConnectionRegistry(client, TABLE)
+
+    record = registry.add_connection("c-1", 7, "alice")
+
+    assert len(calls) == 4  # three throttled attempts, then success
+    assert registry.get_connection("c-1") == record
+    assert client.meta.config.retries["mode"] == "adaptive"
+
+
+def test_management_client_retries_throttling_with_standard_mode(aws: None) -> None:
+    """The Management API client retries 429/5xx (standard mode) and keeps one pool sized to the fan-out."""
+    client = management_client(Settings(management_api_url=MANAGEMENT_URL, broadcast_max_workers=16))
+    assert client.meta.config.retries["mode"] == "standard"
+    assert client.meta.config.retries["total_max_attempts"] >= 4
+    assert client.meta.config.max_pool_connections >= 16
+
+
+def test_settings_read_limits_and_origins_from_the_environment() -> None:
+    """Rate limits and allowed origins come from the environment, with '*' meaning any origin."""
+    settings = Settings.from_env({
+        "RATE_LIMIT_MESSAGES": "7", "ALLOWED_ORIGINS": "https://a.example/, https://b.example",
+    })
+    assert settings.rate_limits.messages == 7
+    assert settings.allowed_origins == frozenset({"https://a.example", "https://b.example"})
+    assert Settings.from_env({"ALLOWED_ORIGINS": "*"}).allowed_origins is None
