@@ -158,8 +158,9 @@ class ChatDatabase(Construct):
         acknowledge(
             self.instance.node.find_child("Secret"),
             "AwsSolutions-SMG4",
-            "The proxy and the functions read this secret on each new connection; single-user rotation "
-            "would break open sessions mid-rotation. Rotation is a follow-up (multi-user rotation).",
+            "No rotation schedule yet: the functions cache these credentials for up to five minutes "
+            "(Powertools), so a single-user rotation would refuse their new proxy connections until the cache "
+            "expires. Multi-user rotation (or a re-read on authentication failure) is the follow-up.",
         )
         acknowledge(
             self.instance,

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from infra.chat_infra.layer import LAYER_PLATFORM, LAYER_PYTHON_VERSION
 from infra.chat_infra.nag import acknowledge
@@ -47,7 +47,7 @@ class ChatFunction(Construct):
         log_retention: logs.RetentionDays,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
-        trigger_after: Sequence[IConstruct] | None = None,
+        trigger_after: Sequence[Construct] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.folder = folder

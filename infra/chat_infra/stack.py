@@ -304,6 +304,8 @@ class ChatStack(Stack):
         trigger = migrate.function.node.find_child("Trigger")
         if not isinstance(trigger, triggers.Trigger):
             raise TypeError("the migrate TriggerFunction has no Trigger")
+        if migrate.security_group is None:
+            raise TypeError("the migrate function runs in the VPC and has a security group")
         trigger.execute_after(self.database.security_group, migrate.security_group, *network.endpoints)
         trigger.execute_before(connect.function, message.function, rest.function)
 

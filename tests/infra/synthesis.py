@@ -67,7 +67,7 @@ def layer_asset_dir(synth: Synth) -> Path:
     layer_id = synth.logical_id(synth.stack.layer)
     asset_hash = synth.resources[layer_id]["Properties"]["Content"]["S3Key"].removesuffix(".zip")
     manifest = json.loads((synth.outdir / f"{synth.stack.artifact_id}.assets.json").read_text())
-    return synth.outdir / manifest["files"][asset_hash]["source"]["path"]
+    return synth.outdir / str(manifest["files"][asset_hash]["source"]["path"])
 
 
 @dataclass(frozen=True)
