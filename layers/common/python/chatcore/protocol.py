@@ -10,7 +10,7 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 MAX_FRAME_BYTES = 128 * 1024
 """API Gateway refuses WebSocket frames over 128 KB; the local gateway and the handler do the same."""
@@ -23,7 +23,15 @@ DEFAULT_HISTORY_LIMIT = 50
 MAX_HISTORY_LIMIT = 200
 MAX_DB_ID = 2**63 - 1
 
-RoomId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+
+def _not_bool(value: object) -> object:
+    # JSON true/false are not ids, though Python's bool is an int.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+RoomId = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_DB_ID)]
 
 
 def _storable(value: str) -> str:
@@ -38,7 +46,7 @@ def _storable(value: str) -> str:
 
 
 StorableText = Annotated[str, AfterValidator(_storable)]
-MessageId = Annotated[int, Field(ge=0, le=MAX_DB_ID)]
+MessageId = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=MAX_DB_ID)]
 
 
 class ErrorCode(StrEnum):
