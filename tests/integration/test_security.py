@@ -1,0 +1,106 @@
+"""Auth attacks refused at ``$connect`` and on REST, and no token ever written to the logs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import psycopg
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from tests.helpers.clients import Account, Api, ChatClient
+from tests.helpers.stack import StackProcess
+
+
+@pytest.fixture(scope="module")
+def verbose_stack(tmp_root: Path, stack_database: str) -> Iterator[StackProcess]:
+    """A stack printing every function's INFO logs too, so a test can read everything it logged."""
+    process = StackProcess(
+        tmp_root / "verbose-stack",
+        "--verbose",
+        env={"DATABASE_URL": stack_database},
+        log_path=tmp_root / "verbose-stack.log",
+    ).start()
+    yield process
+    process.stop()
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def forged_tokens(account: Account, signing_key: str) -> dict[str, str]:
+    """Tokens an attacker could try, built from a real one."""
+    claims = jwt.decode(account.token, options={"verify_signature": False})
+    header, payload, signature = account.token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    now = int(time.time())
+    return {
+        "changed signature": f"{header}.{payload}.{flipped}",
+        "changed claims": f"{header}.{_b64({**claims, 'sub': '1', 'username': 'admin'})}.{signature}",
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
+        "another key": jwt.encode(claims, "an-attackers-own-secret-of-sufficient-length!", algorithm="HS256"),
+        "another algorithm": jwt.encode(claims, signing_key, algorithm="HS512"),
+        "expired": jwt.encode({**claims, "iat": now - 7200, "exp": now - 60}, signing_key, algorithm="HS256"),
+    }
+
+
+def refused_at_connect(stack: StackProcess, token: str) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        ChatClient(stack.ws_url, token)
+    return refused.value.response.status_code
+
+
+def test_forged_expired_and_foreign_tokens_are_refused_everywhere(verbose_stack: StackProcess, tmp_root: Path) -> None:
+    """Changed signature or claims, alg none, another key or algorithm, expired: 401 on connect and REST."""
+    api = Api(verbose_stack.api_url)
+    alice = api.register("alice")
+    signing_key = (tmp_root / "verbose-stack" / "token-secret").read_text().strip()
+    for attack, token in forged_tokens(alice, signing_key).items():
+        assert refused_at_connect(verbose_stack, token) == 401, attack
+        status, body = api.call("GET", "/groups", token=token)
+        assert (status, body["message"]) == (401, "Invalid or missing credentials"), attack
+    assert api.call("GET", "/groups", token=alice.token)[0] == 200  # the genuine token still works
+
+
+def test_a_deleted_users_token_is_refused(verbose_stack: StackProcess, stack_database: str) -> None:
+    """Once the account is gone its unexpired token opens nothing."""
+    api = Api(verbose_stack.api_url)
+    ghost = api.register("ghost")
+    with psycopg.connect(stack_database, autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (ghost.user_id,))
+    assert refused_at_connect(verbose_stack, ghost.token) == 401
+    assert api.call("GET", "/groups", token=ghost.token)[0] == 401
+
+
+def test_tokens_and_passwords_never_appear_in_the_logs(verbose_stack: StackProcess, tmp_root: Path) -> None:
+    """A full session (register, login, connect, join, message, leave, bad token) logs neither secret."""
+    api = Api(verbose_stack.api_url)
+    alice, bob = api.register("alice", password="alice's secret phrase"), api.register("bob")
+    status, login = api.call("POST", "/auth/login", {"username": alice.username, "password": alice.password})
+    assert status == 200
+    room_id = api.create_group(alice, "logged")
+    a, b = ChatClient(verbose_stack.ws_url, login["token"]), ChatClient(verbose_stack.ws_url, bob.token)
+    for client in (a, b):
+        client.request({"type": "join", "roomId": room_id}, "joined")
+    a.send({"type": "message", "roomId": room_id, "text": "hello"})
+    assert b.expect("message")["message"]["text"] == "hello"
+    a.send({"type": "leave", "roomId": room_id})
+    a.close()
+    b.close()
+    wrong = alice.token[:-3] + "xyz"
+    refused_at_connect(verbose_stack, wrong)
+    api.call("POST", "/auth/login", {"username": alice.username, "password": "a wrong password!"})
+    time.sleep(1.0)  # let $disconnect run and its logs land
+
+    log = (tmp_root / "verbose-stack.log").read_text()
+    assert '"level":"INFO"' in log and "connected" in log  # the functions' JSON logs were captured
+    for secret in (alice.token, login["token"], bob.token, wrong, alice.password, "a wrong password!"):
+        assert secret not in log
+    # Not even the signature part alone.
+    assert alice.token.rsplit(".", 1)[1] not in log
