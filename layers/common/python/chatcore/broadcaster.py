@@ -1,19 +1,48 @@
-"""Fan-out through the API Gateway Management API (``POST /@connections/{id}``)."""
+"""Fan-out through the API Gateway Management API (``POST /@connections/{id}``).
+
+:class:`Broadcaster` posts one payload to many connections on a bounded thread pool.
+:class:`SignedManagementClient` is the Management API client the functions give it: ``post_to_connection``
+sends the SigV4-signed request itself over keep-alive connections, because boto3's generic machinery costs
+several times more CPU per post than the post itself (see ``bench/results/RESULTS.md``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import hmac
+import http.client
+import random
+import ssl
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from chatcore.observability import logger
 
 if TYPE_CHECKING:
+    from botocore.credentials import Credentials
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+
+class ManagementApi(Protocol):
+    """What the broadcaster needs of a Management API client: boto3's, or :class:`SignedManagementClient`."""
+
+    @property
+    def exceptions(self) -> Any: ...
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> Any: ...
+
+    def get_connection(self, *, ConnectionId: str) -> Any: ...
+
 
 DEFAULT_MAX_WORKERS = 32
 
@@ -56,7 +85,7 @@ class Broadcaster:
     ordering between two broadcasts running at the same time.
     """
 
-    def __init__(self, client: ApiGatewayManagementApiClient, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+    def __init__(self, client: ManagementApi, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
         self._client = client
         self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
@@ -106,3 +135,270 @@ class Broadcaster:
         for connection_id, outcome in zip(targets, outcomes, strict=True):
             result.add(connection_id, outcome)
         return result
+
+
+# ---------------------------------------------------------------- the signed-HTTP fast path
+
+_SIGNING_SERVICE = "execute-api"
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_THROTTLING_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
+#: Transport failures worth another attempt, as botocore's standard retry mode treats them.
+_TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+
+class _Retry(Exception):
+    """One attempt failed in a way the standard retry mode retries (429, 5xx, a transport error)."""
+
+    def __init__(self, throttled: bool, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.throttled = throttled
+        self.error = error
+
+
+class SignedManagementClient:
+    """A Management API client whose ``post_to_connection`` skips boto3's per-call machinery.
+
+    It sends the same request boto3 sends -- ``POST <endpoint>/@connections/<id>`` signed with SigV4 for
+    ``execute-api`` -- over one keep-alive ``http.client`` connection per thread, and answers the way
+    the wrapped boto3 client does: ``None`` on success, ``GoneException`` for 410, the modelled
+    ``ClientError`` subclass for other error statuses, ``EndpointConnectionError`` when the endpoint
+    cannot be reached. Throttling (429) and 5xx answers and transport errors are retried with botocore's
+    standard-mode backoff (full jitter, base 1 s when throttled and 50 ms otherwise, at most 20 s), up to
+    ``max_attempts`` attempts in all; a keep-alive connection the server closed meanwhile is reopened at
+    once without counting an attempt.
+
+    Everything else (``get_connection``, ``exceptions``, ``meta``, ...) is the wrapped client's. When the
+    client is configured with proxies, or the environment names one, posts go through boto3 too.
+    """
+
+    def __init__(
+        self,
+        client: ApiGatewayManagementApiClient,
+        credentials: Credentials,
+        *,
+        max_attempts: int = 5,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._credentials = credentials
+        self._max_attempts = max(1, max_attempts)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._sleep = sleep
+        endpoint = urlsplit(client.meta.endpoint_url)
+        if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+            raise ValueError(f"unsupported Management API endpoint {client.meta.endpoint_url!r}")
+        self._endpoint_url = client.meta.endpoint_url
+        self._secure = endpoint.scheme == "https"
+        self._hostname = endpoint.hostname
+        self._port = endpoint.port or (443 if self._secure else 80)
+        default_port = self._port == (443 if self._secure else 80)
+        self._host_header = self._hostname if default_port else f"{self._hostname}:{self._port}"
+        self._origin = f"{endpoint.scheme}://{self._host_header}"
+        self._before_send_event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.PostToConnection"
+        self._base_path = endpoint.path.rstrip("/")
+        self._region = client.meta.region_name or "us-east-1"
+        self._ssl_context = ssl.create_default_context() if self._secure else None
+        self._local = threading.local()
+        self._keys: tuple[str, str, bytes] | None = None
+        """(secret key, date, signing key): the derived key only changes daily."""
+        self._keys_lock = threading.Lock()
+        proxies = getattr(client.meta.config, "proxies", None)
+        self.fast = not proxies and not _environment_proxy(endpoint.scheme, self._hostname)
+        """False when posts go through boto3 (a proxy is configured)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @property
+    def exceptions(self) -> Any:
+        return self._client.exceptions
+
+    @property
+    def meta(self) -> Any:
+        return self._client.meta
+
+    def get_connection(self, *, ConnectionId: str) -> Any:
+        return self._client.get_connection(ConnectionId=ConnectionId)
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:
+        """Post ``Data`` to one connection; raises as boto3 would (see the class)."""
+        if not self.fast:
+            self._client.post_to_connection(ConnectionId=ConnectionId, Data=Data)
+            return
+        path = f"{self._base_path}/@connections/{quote(ConnectionId, safe='-_.~')}"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._attempt(path, Data)
+                return
+            except _Retry as retry:
+                if attempt >= self._max_attempts:
+                    raise retry.error from None
+                scale = 1.0 if retry.throttled else 0.05
+                self._sleep(random.random() * min(scale * 2 ** (attempt - 1), 20.0))  # jitter, as botocore's
+
+    # ------------------------------------------------------------ one attempt
+
+    def _attempt(self, path: str, data: bytes) -> None:
+        headers = self._signed_headers(path, data)
+        intercepted = self._intercepted(path, headers, data)
+        if intercepted is not None:
+            self._answer(intercepted.status_code, intercepted.headers, intercepted.content)
+            return
+        for fresh in (False, True):
+            connection = self._connection(fresh)
+            reused = connection.sock is not None
+            try:
+                if connection.sock is None:
+                    connection.connect()
+                    connection.sock.settimeout(self._read_timeout)  # type: ignore[attr-defined]
+                connection.request("POST", path, body=data, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            except _TRANSPORT_ERRORS as exc:
+                connection.close()
+                if reused and not fresh and isinstance(exc, _STALE_CONNECTION_ERRORS):
+                    continue  # the server closed the idle keep-alive connection: reopen, not a retry
+                raise _Retry(False, EndpointConnectionError(endpoint_url=self._endpoint_url, error=exc)) from exc
+            self._answer(response.status, response.headers, body)
+            return
+
+    def _intercepted(self, path: str, headers: dict[str, str], data: bytes) -> Any:
+        """A response from a ``before-send`` handler (moto, stubs), which botocore lets answer instead of the wire."""
+        from botocore.awsrequest import AWSPreparedRequest
+        from botocore.compat import HTTPHeaders
+
+        http_headers = HTTPHeaders()
+        for name, value in headers.items():
+            http_headers[name] = value
+        request = AWSPreparedRequest("POST", self._origin + path, http_headers, data, stream_output=False)
+        for _handler, response in self._client.meta.events.emit(self._before_send_event, request=request):
+            if response is not None:
+                return response
+        return None
+
+    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
+        """This thread's connection (``fresh``: a new one); its socket is opened by the caller."""
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is not None and not fresh:
+            return connection
+        if connection is not None:
+            connection.close()
+        if self._secure:
+            connection = http.client.HTTPSConnection(
+                self._hostname, self._port, timeout=self._connect_timeout, context=self._ssl_context
+            )
+        else:
+            connection = http.client.HTTPConnection(self._hostname, self._port, timeout=self._connect_timeout)
+        self._local.connection = connection
+        return connection
+
+    def _answer(self, status: int, headers: Any, body: bytes) -> None:
+        """Return on 2xx, else raise what boto3 raises (``headers``: http.client's or botocore's)."""
+        if 200 <= status < 300:
+            return
+        code = (headers.get("x-amzn-ErrorType") or "").split(":", 1)[0] or _code_from_body(body) or f"HTTP{status}"
+        error_response: Any = {
+            "Error": {"Code": code, "Message": _message_from_body(body) or code},
+            "ResponseMetadata": {
+                "HTTPStatusCode": status,
+                "RequestId": headers.get("x-amzn-RequestId") or "",
+                "HTTPHeaders": {k.lower(): v for k, v in headers.items()},
+            },
+        }
+        exceptions = self._client.exceptions
+        if status == 410:
+            raise exceptions.GoneException(error_response, "PostToConnection")
+        error_class: Any = exceptions.from_code(code)
+        error: ClientError = error_class(error_response, "PostToConnection")
+        if status == 429 or status >= 500 or code in _THROTTLING_CODES:
+            raise _Retry(status == 429 or code in _THROTTLING_CODES, error)
+        raise error
+
+    # ------------------------------------------------------------ SigV4
+
+    def _signing_key(self, secret_key: str, date: str) -> bytes:
+        with self._keys_lock:
+            if self._keys is not None and self._keys[0] == secret_key and self._keys[1] == date:
+                return self._keys[2]
+            key = _hmac(("AWS4" + secret_key).encode(), date)
+            for part in (self._region, _SIGNING_SERVICE, "aws4_request"):
+                key = _hmac(key, part)
+            self._keys = (secret_key, date, key)
+            return key
+
+    def _signed_headers(self, path: str, data: bytes, now: datetime | None = None) -> dict[str, str]:
+        """The headers of a SigV4-signed POST to ``path`` (what botocore's SigV4Auth produces)."""
+        credentials = self._credentials.get_frozen_credentials()
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        date = stamp[:8]
+        headers = {"host": self._host_header, "x-amz-date": stamp}
+        if credentials.token:
+            headers["x-amz-security-token"] = credentials.token
+        names = sorted(headers)
+        canonical = "\n".join(
+            [
+                "POST",
+                quote(path, safe="/~"),  # botocore encodes the (already encoded) path again for SigV4
+                "",
+                "".join(f"{name}:{headers[name].strip()}\n" for name in names),
+                ";".join(names),
+                hashlib.sha256(data).hexdigest() if data else _EMPTY_SHA256,
+            ]
+        )
+        scope = f"{date}/{self._region}/{_SIGNING_SERVICE}/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.new(
+            self._signing_key(credentials.secret_key or "", date), to_sign.encode(), "sha256"
+        ).hexdigest()
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope},"
+            f" SignedHeaders={';'.join(names)}, Signature={signature}"
+        )
+        return headers
+
+
+_STALE_CONNECTION_ERRORS = (
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+)
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), "sha256").digest()
+
+
+def _environment_proxy(scheme: str, hostname: str) -> bool:
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(scheme)) and not urllib.request.proxy_bypass(hostname)
+
+
+def _json_field(body: bytes, *names: str) -> str | None:
+    import json
+
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        return None
+    if isinstance(parsed, dict):
+        for name in names:
+            value = parsed.get(name)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+def _code_from_body(body: bytes) -> str | None:
+    code = _json_field(body, "__type", "code")
+    return code.rsplit("#", 1)[-1] if code else None
+
+
+def _message_from_body(body: bytes) -> str | None:
+    return _json_field(body, "message", "Message")

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenService
-from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster
+from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster, SignedManagementClient
 from chatcore.chat import ChatService, RateLimits
 from chatcore.fanout import Fanout
 from chatcore.registry import ConnectionRegistry
 from chatcore.store import ChatStore, Database
 
 if TYPE_CHECKING:
-    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
@@ -119,7 +118,8 @@ def dynamodb_client(settings: Settings) -> DynamoDBClient:
     return boto3.client("dynamodb", config=config)
 
 
-def management_client(settings: Settings) -> ApiGatewayManagementApiClient:
+def management_client(settings: Settings) -> SignedManagementClient:
+    """boto3's Management API client, with ``post_to_connection`` on the light signed-HTTP path."""
     import boto3
     from botocore.config import Config
 
@@ -131,7 +131,14 @@ def management_client(settings: Settings) -> ApiGatewayManagementApiClient:
         read_timeout=5,
         tcp_keepalive=True,
     )
-    return boto3.client("apigatewaymanagementapi", endpoint_url=settings.require("management_api_url"), config=config)
+    # Its own session, so the fast path signs with exactly the credentials the client resolves.
+    session = boto3.session.Session()
+    endpoint = settings.require("management_api_url")
+    client = session.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise ConfigurationError("no AWS credentials for the Management API")
+    return SignedManagementClient(client, credentials, max_attempts=5, connect_timeout=2, read_timeout=5)
 
 
 def build_store(settings: Settings) -> ChatStore:

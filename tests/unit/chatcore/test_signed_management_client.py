@@ -1,0 +1,223 @@
+"""The Management API fast path: the request boto3 would send, answered the way boto3 answers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError, EndpointConnectionError
+from chat_local.processes import free_port
+from chatcore.broadcaster import Broadcaster, Delivery, SignedManagementClient
+
+from tests.conftest import MANAGEMENT_URL, delivered
+
+PAYLOAD = b'{"type":"pong","ts":1}'
+
+
+class Script:
+    """What the fake endpoint answers, in order (then 200), and what it saw."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, str | None]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.client_ports: set[int] = set()
+        self.close_after_each = False
+        self.lock = threading.Lock()
+
+
+@pytest.fixture
+def endpoint() -> Iterator[tuple[str, Script]]:
+    """A real HTTP/1.1 keep-alive server on localhost standing in for API Gateway."""
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            with script.lock:
+                script.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                script.client_ports.add(self.client_address[1])
+                status, error = script.answers.pop(0) if script.answers else (200, None)
+            payload = b"" if status == 200 else b'{"message": "scripted"}'
+            self.send_response(status)
+            if error:
+                self.send_header("x-amzn-ErrorType", error)
+            self.send_header("content-length", str(len(payload)))
+            if script.close_after_each:
+                self.send_header("connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/prod", script
+    server.shutdown()
+    server.server_close()
+
+
+def make_client(url: str, token: str | None = None, **kwargs: Any) -> tuple[SignedManagementClient, list[float]]:
+    boto_client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=url,
+        region_name="eu-west-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        aws_session_token=token,
+    )
+    sleeps: list[float] = []
+    client = SignedManagementClient(
+        boto_client, Credentials("AKIDEXAMPLE", "secret", token), sleep=sleeps.append, **kwargs
+    )
+    return client, sleeps
+
+
+@pytest.mark.parametrize("token", [None, "session-token"], ids=["keys", "session"])
+@pytest.mark.parametrize(
+    "url", ["https://abc123.execute-api.eu-west-1.amazonaws.com/prod", "http://127.0.0.1:8080"], ids=["aws", "local"]
+)
+def test_signature_is_the_one_botocore_computes(url: str, token: str | None) -> None:
+    """The SigV4 headers equal botocore's own for the same request, odd connection ids included."""
+    client, _ = make_client(url, token)
+    # The connection id "L0SM9c+/OFvHcCIhw=" as boto3 puts it in the URL.
+    path = client._base_path + "/@connections/L0SM9c%2B%2FOFvHcCIhw%3D"
+    now = datetime(2025, 5, 4, 3, 2, 1, tzinfo=UTC)
+    ours = client._signed_headers(path, PAYLOAD, now)
+
+    request = AWSRequest(method="POST", url=url.rstrip("/") + "/@connections/L0SM9c%2B%2FOFvHcCIhw%3D", data=PAYLOAD)
+    request.headers["X-Amz-Date"] = now.strftime("%Y%m%dT%H%M%SZ")
+    if token:
+        request.headers["X-Amz-Security-Token"] = token
+    request.context["timestamp"] = now.strftime("%Y%m%dT%H%M%SZ")
+    auth = SigV4Auth(Credentials("AKIDEXAMPLE", "secret", token), "execute-api", "eu-west-1")
+    canonical = auth.canonical_request(request)
+    signature = auth.signature(auth.string_to_sign(request, canonical), request)
+
+    assert ours["authorization"].endswith(f"Signature={signature}")
+    assert f"SignedHeaders={auth.signed_headers(auth.headers_to_sign(request))}," in ours["authorization"]
+
+
+def test_post_reaches_the_endpoint_once_with_the_payload(endpoint: tuple[str, Script]) -> None:
+    """A post is one signed POST to <stage>/@connections/<encoded id> carrying the bytes unchanged."""
+    url, script = endpoint
+    client, _ = make_client(url)
+    assert client.post_to_connection(ConnectionId="a+b/c=", Data=PAYLOAD) is None
+    assert [r["path"] for r in script.requests] == ["/prod/@connections/a%2Bb%2Fc%3D"]
+    assert script.requests[0]["body"] == PAYLOAD
+    assert script.requests[0]["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+
+
+def test_posts_from_one_thread_reuse_one_connection(endpoint: tuple[str, Script]) -> None:
+    """Keep-alive: ten posts from one thread open one TCP connection."""
+    url, script = endpoint
+    client, _ = make_client(url)
+    for i in range(10):
+        client.post_to_connection(ConnectionId=f"c{i}", Data=PAYLOAD)
+    assert len(script.requests) == 10
+    assert len(script.client_ports) == 1
+
+
+def test_a_connection_the_server_closed_is_reopened_without_a_retry(endpoint: tuple[str, Script]) -> None:
+    """When the server closes keep-alive connections, every post still arrives once and nothing sleeps."""
+    url, script = endpoint
+    script.close_after_each = True
+    client, sleeps = make_client(url)
+    for i in range(3):
+        client.post_to_connection(ConnectionId=f"c{i}", Data=PAYLOAD)
+    assert [r["path"] for r in script.requests] == [f"/prod/@connections/c{i}" for i in range(3)]
+    assert sleeps == []
+
+
+def test_gone_raises_the_clients_gone_exception(endpoint: tuple[str, Script]) -> None:
+    """410 raises the wrapped client's GoneException, once, with no retry."""
+    url, script = endpoint
+    script.answers = [(410, "GoneException")]
+    client, sleeps = make_client(url)
+    with pytest.raises(client.exceptions.GoneException) as raised:
+        client.post_to_connection(ConnectionId="dead", Data=PAYLOAD)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    assert len(script.requests) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "base"),
+    [
+        pytest.param([(429, "LimitExceededException")] * 2, 1.0, id="throttled"),
+        pytest.param([(500, "InternalServerErrorException"), (503, None)], 0.05, id="server-error"),
+    ],
+)
+def test_throttling_and_server_errors_are_retried_with_backoff(
+    endpoint: tuple[str, Script], answers: list[tuple[int, str | None]], base: float
+) -> None:
+    """429 and 5xx are tried again after jittered exponential sleeps, then the post succeeds."""
+    url, script = endpoint
+    script.answers = list(answers)
+    client, sleeps = make_client(url)
+    client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert len(script.requests) == 3
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= base and 0 <= sleeps[1] <= 2 * base
+
+
+def test_retries_stop_after_max_attempts_with_the_services_error(endpoint: tuple[str, Script]) -> None:
+    """After max_attempts throttled answers the modelled LimitExceededException is raised."""
+    url, script = endpoint
+    script.answers = [(429, "LimitExceededException")] * 10
+    client, sleeps = make_client(url, max_attempts=3)
+    with pytest.raises(client.exceptions.LimitExceededException):
+        client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert len(script.requests) == 3
+    assert len(sleeps) == 2
+
+
+def test_other_client_errors_are_not_retried(endpoint: tuple[str, Script]) -> None:
+    """403 raises ForbiddenException at once."""
+    url, script = endpoint
+    script.answers = [(403, "ForbiddenException")]
+    client, sleeps = make_client(url)
+    with pytest.raises(ClientError) as raised:
+        client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert raised.value.response["Error"]["Code"] == "ForbiddenException"
+    assert (len(script.requests), sleeps) == (1, [])
+
+
+def test_an_unreachable_endpoint_raises_endpoint_connection_error() -> None:
+    """Nothing listening: EndpointConnectionError after max_attempts, as boto3 raises."""
+    client, sleeps = make_client(f"http://127.0.0.1:{free_port()}", max_attempts=2)
+    with pytest.raises(EndpointConnectionError):
+        client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert len(sleeps) == 1
+
+
+def test_broadcaster_over_the_fast_path_reports_each_outcome(endpoint: tuple[str, Script]) -> None:
+    """Through the Broadcaster: 410 is gone, 403 failed, the rest delivered."""
+    url, script = endpoint
+    script.answers = [(410, "GoneException"), (403, "ForbiddenException")]
+    client, _ = make_client(url)
+    broadcaster = Broadcaster(client, max_workers=1)  # one worker: the scripted answers go in order
+    result = broadcaster.broadcast(["gone", "forbidden", "ok1", "ok2"], PAYLOAD)
+    assert (result.gone, result.failed, sorted(result.delivered)) == (["gone"], ["forbidden"], ["ok1", "ok2"])
+    assert broadcaster.send("ok3", PAYLOAD) is Delivery.DELIVERED
+
+
+def test_moto_still_receives_the_posts(aws: None) -> None:
+    """Interceptors of botocore's before-send (moto here) answer the fast path as they answer boto3."""
+    boto_client = boto3.client("apigatewaymanagementapi", endpoint_url=MANAGEMENT_URL, region_name="us-east-1")
+    client = SignedManagementClient(boto_client, boto3.session.Session().get_credentials())  # type: ignore[arg-type]
+    client.post_to_connection(ConnectionId="via-moto", Data=PAYLOAD)
+    assert delivered("via-moto") == [{"type": "pong", "ts": 1}]
