@@ -205,13 +205,18 @@ def test_wrong_fields_get_invalid_message_echoing_the_request(body: dict[str, An
     assert json.loads(encode(out))["code"] == "invalid_message"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: pydantic lax mode turns JSON true into room/message id 1")
 @pytest.mark.parametrize(
     "body",
     [
         pytest.param({"type": "join", "roomId": True}, id="room-true"),
+        pytest.param({"type": "join", "roomId": False}, id="room-false"),
         pytest.param({"type": "read", "roomId": 1, "messageId": True}, id="message-id-true"),
-        pytest.param({"type": "history", "roomId": 1, "limit": True}, id="limit-true"),
+        pytest.param({"type": "join", "roomId": 1, "since": True}, id="since-true"),
+        pytest.param(
+            {"type": "history", "roomId": 1, "limit": True},
+            id="limit-true",
+            marks=pytest.mark.xfail(strict=True, reason="bug: pydantic lax mode reads JSON true as limit 1"),
+        ),
     ],
 )
 def test_booleans_are_not_accepted_as_numbers(body: dict[str, Any]) -> None:
