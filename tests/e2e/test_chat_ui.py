@@ -90,10 +90,10 @@ def test_reconnects_by_itself_and_shows_missed_messages_once(
     """Server closes Alice's socket; Bob sends three while she is away; she reconnects, shows each once, in order."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("reconnect"))
-    bob = Person.log_in(open_page(), bob_account)
+    bob = Person.signed_in(open_page(), bob_account)
     bob.open_room(room_id)
     bob.send("before the cut")
-    alice = Person.log_in(open_page(), alice_account)
+    alice = Person.signed_in(open_page(), alice_account)
     before = open_connections(stack)
     alice.open_room(room_id)
     expect(alice.message("before the cut")).to_be_visible()
@@ -128,7 +128,7 @@ def test_a_message_written_offline_is_sent_once_when_back(open_page: OpenPage, a
     """Written while the network is down, a message waits visibly, then goes out after the reconnect, once."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("offline"))
-    alice, bob = Person.log_in(open_page(), alice_account), Person.log_in(open_page(), bob_account)
+    alice, bob = Person.signed_in(open_page(), alice_account), Person.signed_in(open_page(), bob_account)
     bob.open_room(room_id)
     before = open_connections(stack)
     alice.open_room(room_id)
@@ -155,7 +155,7 @@ def test_markup_in_a_message_is_shown_as_text(open_page: OpenPage, api: Api) -> 
     """A message that looks like HTML is displayed literally and runs nothing, for sender and receiver."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("xss"))
-    alice, bob = Person.log_in(open_page(), alice_account), Person.log_in(open_page(), bob_account)
+    alice, bob = Person.signed_in(open_page(), alice_account), Person.signed_in(open_page(), bob_account)
     alice.open_room(room_id)
     bob.open_room(room_id)
     payload = '<img src=x onerror="window.__xss=1">'
@@ -176,7 +176,7 @@ def test_refresh_shows_history_and_no_duplicate_member(open_page: OpenPage, api:
     """Reloading the chat page shows the history once and each member once, still online."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("refresh"))
-    alice, bob = Person.log_in(open_page(), alice_account), Person.log_in(open_page(), bob_account)
+    alice, bob = Person.signed_in(open_page(), alice_account), Person.signed_in(open_page(), bob_account)
     alice.open_room(room_id)
     bob.open_room(room_id)
     for text in ("one", "two", "three"):
@@ -202,9 +202,9 @@ def test_unread_badge_counts_new_messages_and_clears_after_reading(
     alice_account, bob_account = api.register("alice"), api.register("bob")
     group = unique("unread")
     room_id = api.create_group(alice_account, group)
-    alice = Person.log_in(open_page(), alice_account)
+    alice = Person.signed_in(open_page(), alice_account)
     alice.open_room(room_id)
-    bob = Person.log_in(open_page(fake_clock=True), bob_account)
+    bob = Person.signed_in(open_page(fake_clock=True), bob_account)
     bob.open_room(room_id)  # joining a public group makes him a member
     bob.go_home()
     expect(bob.group_row(group)).to_be_visible()
@@ -238,7 +238,7 @@ def test_a_refused_message_keeps_its_text(open_page: OpenPage, api: Api) -> None
     add = {"username": bob_account.username}
     status, body = api.call("POST", f"/groups/{room_id}/members", add, alice_account.token)
     assert status == 201, body
-    bob = Person.log_in(open_page(), bob_account)
+    bob = Person.signed_in(open_page(), bob_account)
     bob.open_room(room_id)
     status, body = api.call("DELETE", f"/groups/{room_id}/members/{bob_account.username}", token=alice_account.token)
     assert status == 204, body
@@ -257,8 +257,9 @@ def test_a_refused_message_keeps_its_text(open_page: OpenPage, api: Api) -> None
 def test_the_owner_of_a_private_group_adds_someone_who_then_finds_it_at_home(open_page: OpenPage, api: Api) -> None:
     """Alice creates a private group from the home page and adds Bob by username; it appears among his groups."""
     bob_account = api.register("bob")
-    bob = Person.log_in(open_page(), bob_account)
-    alice = Person.log_in(open_page(), api.register("alice"))
+    bob = Person.signed_in(open_page(), bob_account)
+    alice = Person.signed_in(open_page(), api.register("alice"))
+    alice.go_home()
     group = unique("Secret")
 
     room_id = alice.create_group(group, private=True)
@@ -281,7 +282,7 @@ def test_a_private_group_of_others_cannot_be_opened(open_page: OpenPage, api: Ap
     """Opening someone else's private group shows why it cannot be read and offers the way home."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("secret"), private=True)
-    bob = Person.log_in(open_page(), bob_account)
+    bob = Person.signed_in(open_page(), bob_account)
 
     bob.page.goto(f"/chat.html?room={room_id}")
 
@@ -303,7 +304,7 @@ def test_earlier_messages_load_on_request(open_page: OpenPage, api: Api, stack: 
                 writer.request({"type": "message", "roomId": room_id, "text": text}, "message")
         finally:
             writer.close()
-    alice = Person.log_in(open_page(), alice_account)
+    alice = Person.signed_in(open_page(), alice_account)
     alice.open_room(room_id)
     expect(alice.message("message 60")).to_be_visible()
     assert alice.message_texts() == texts[10:]
@@ -354,7 +355,7 @@ def test_phone_width_layout(open_page: OpenPage, api: Api, screenshots: Path) ->
     alice_account, bob_account = api.register("alice"), api.register("bob")
     group = unique("Phone")
     room_id = api.create_group(alice_account, group)
-    bob = Person.log_in(open_page(), bob_account)
+    bob = Person.signed_in(open_page(), bob_account)
     bob.open_room(room_id)
     bob.send("Looks good on a phone too")
     page = open_page(PHONE)

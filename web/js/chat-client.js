@@ -129,6 +129,7 @@ export class ChatClient extends EventTarget {
     if (!socket) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => resolve();
+      socket.onmessage = null;
       socket.onclose = done;
       setTimeout(done, 1000);
       if (socket.readyState === 1 && leave) socket.send(JSON.stringify({ type: "leave", roomId: this.roomId }));
@@ -142,7 +143,7 @@ export class ChatClient extends EventTarget {
 
   #open() {
     clearTimeout(this.timers.reconnect);
-    if (this.stopped) return;
+    if (this.stopped || this.socket) return; // one socket at a time, whatever asked for this one
     const separator = this.wsUrl.includes("?") ? "&" : "?";
     const url = `${this.wsUrl}${separator}token=${encodeURIComponent(this.token)}`;
     let socket;
