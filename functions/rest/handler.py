@@ -96,7 +96,7 @@ def services() -> Services:
     settings = Settings.from_env()
     store = build_store(settings)
     # With the connections table configured, a removed member's open WebSockets leave the room at once.
-    subscriptions = RegistrySubscriptions(build_registry(settings)) if settings.connections_table else None
+    subscriptions = RegistrySubscriptions(lambda: build_registry(settings)) if settings.connections_table else None
     return Services(
         accounts=AccountService(store, build_tokens(settings)),
         profiles=ProfileService(store),

@@ -53,7 +53,7 @@ def room_with_live_members(
     for connection_id, name in (("bob-1", "bob"), ("bob-2", "bob"), ("carol-1", "carol")):
         record = registry.add_connection(connection_id, people[name].user_id, name)
         registry.subscribe(record, group.id)
-    return RoomService(store, RegistrySubscriptions(registry)), group.id, people
+    return RoomService(store, RegistrySubscriptions(lambda: registry)), group.id, people
 
 
 def test_removed_member_stops_receiving_the_room_at_once(

@@ -98,9 +98,12 @@ def test_login_returns_a_fresh_token(rest: Rest) -> None:
 def test_login_failures_look_the_same_for_unknown_user_and_wrong_password(rest: Rest) -> None:
     """Wrong password and unknown user give the same 401 body, and both spend a password hash's time."""
     rest.user("alice")
-    started = time.perf_counter()
-    verify_password("baseline", password_hash())
-    one_hash = time.perf_counter() - started
+    samples = []
+    for _ in range(3):  # the quickest of three, so a busy machine cannot inflate the baseline
+        started = time.perf_counter()
+        verify_password("baseline", password_hash())
+        samples.append(time.perf_counter() - started)
+    one_hash = min(samples)
 
     replies, durations = [], []
     for username, password in (("alice", "wrong password"), ("nobody", "wrong password"), ("Alice", "correct")):

@@ -10,6 +10,7 @@ Who may do what (the WebSocket side follows :mod:`chatcore.access` too):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,13 +40,20 @@ class RoomSubscriptions(Protocol):
 
 
 class RegistrySubscriptions:
-    """:class:`RoomSubscriptions` over the DynamoDB connection registry."""
+    """:class:`RoomSubscriptions` over the DynamoDB connection registry.
 
-    def __init__(self, registry: ConnectionRegistry) -> None:
-        self._registry = registry
+    The registry comes from ``registry_factory`` on the first removal, so REST cold starts that never
+    remove anyone do not pay for a DynamoDB client.
+    """
+
+    def __init__(self, registry_factory: Callable[[], ConnectionRegistry]) -> None:
+        self._registry_factory = registry_factory
+        self._registry: ConnectionRegistry | None = None
 
     def drop(self, room_id: int, user_id: int) -> None:
-        for connection in self._registry.room_connections(room_id):
+        if self._registry is None:
+            self._registry = self._registry_factory()
+        for connection in self._registry.room_connections(room_id):  # one Query on the by_room index
             if connection.user_id == user_id:
                 self._registry.unsubscribe(connection.connection_id, room_id)
 
