@@ -23,7 +23,7 @@ def chat_service() -> ChatService:
     return build_chat_service()
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -42,6 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"statusCode": 401, "body": "Unauthorized"}
     except StoreUnavailable:
         logger.exception("database unavailable during connect")
+        metrics.add_metric(name="ConnectUnavailable", unit=MetricUnit.Count, value=1)
         return {"statusCode": 503, "body": "Service Unavailable"}
     logger.info("connected", extra={"user_id": record.user_id})
     metrics.add_metric(name="Connected", unit=MetricUnit.Count, value=1)

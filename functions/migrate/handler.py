@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Imported here: psycopg and the secret lookup are only needed once the trigger runs.
     from chatcore.migrate import apply_migrations

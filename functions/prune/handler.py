@@ -24,7 +24,7 @@ def pruner() -> Pruner:
     return Pruner(build_fanout(Settings.from_env()), stale_after_seconds=stale_after)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

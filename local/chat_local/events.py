@@ -16,8 +16,11 @@ ACCOUNT_ID = "000000000000"
 
 
 def new_connection_id() -> str:
-    """An id in API Gateway's style: 12 random bytes, base64 (for example ``L0SM9cOFvHcCIhw=``)."""
-    return base64.b64encode(os.urandom(10)).decode()
+    """An id in API Gateway's style (for example ``L0SM9cOFvHcCIhw=``), from the URL-safe alphabet.
+
+    Clients put ids in URL paths (``/@connections/{id}``); boto3 encodes them, hand-written URLs may not.
+    """
+    return base64.urlsafe_b64encode(os.urandom(10)).decode()
 
 
 def _request_id() -> str:

@@ -45,7 +45,12 @@ class Api:
                 status = response.status
         except urllib.error.HTTPError as error:
             raw, status = error.read(), error.code
-        return status, (json.loads(raw) if raw else None)
+        if not raw:
+            return status, None
+        try:
+            return status, json.loads(raw)
+        except ValueError:  # a plain-text error page: keep the status visible
+            return status, raw.decode(errors="replace")
 
     def register(self, prefix: str = "user", password: str = "correct horse battery") -> Account:
         username = f"{prefix}_{uuid.uuid4().hex[:10]}"

@@ -169,7 +169,6 @@ def test_probe_reports_whether_a_connection_is_there(
     assert delivered("c1") == []  # probing posts nothing
 
 
-@pytest.mark.xfail(strict=True, reason="bug: probe() lets unexpected exceptions escape (send() does not)")
 def test_probe_that_raises_unexpectedly_reports_failed(faulty: FaultyClient) -> None:
     """As with send(), a surprise from one probe is reported as failed rather than raised."""
     faulty.errors = {"c1": RuntimeError("surprise")}

@@ -121,7 +121,6 @@ def test_a_run_is_bounded_and_the_next_runs_carry_on(
     assert sorted(c for c in (f"c{i}" for i in range(5)) if registry.get_connection(c)) == ["c0", "c2", "c4"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a run checks whole pages, overshooting max_checks")
 def test_a_run_never_checks_more_than_max_checks(fanout: Fanout, client: ProbeAwareClient, dynamodb: Any) -> None:
     """max_checks bounds the connections one run probes even when it is not a multiple of the page size."""
     for i in range(6):

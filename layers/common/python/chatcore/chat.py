@@ -66,7 +66,16 @@ def room_view(group: GroupRow) -> RoomInfo:
 
 
 def member_views(members: Iterable[MemberRow], online_user_ids: set[int]) -> list[Member]:
-    return [Member(id=m.id, username=m.username, nickname=m.nickname, online=m.id in online_user_ids) for m in members]
+    return [
+        Member(
+            id=m.id,
+            username=m.username,
+            nickname=m.nickname,
+            online=m.id in online_user_ids,
+            last_read_message_id=m.last_read_message_id,
+        )
+        for m in members
+    ]
 
 
 @dataclass(frozen=True, slots=True)

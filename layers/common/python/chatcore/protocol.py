@@ -36,6 +36,8 @@ RoomId = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_DB_ID)]
 
 def _storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8.
+    if not value.strip():
+        raise ValueError("must not be blank")
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     try:
@@ -116,7 +118,7 @@ class HistoryFrame(_Frame):
     type: Literal["history"]
     room_id: RoomId = Field(alias="roomId")
     before: MessageId | None = None
-    limit: int = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, le=MAX_HISTORY_LIMIT)
+    limit: Annotated[int, BeforeValidator(_not_bool)] = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, le=MAX_HISTORY_LIMIT)
 
 
 class TypingFrame(_Frame):
@@ -161,6 +163,7 @@ class Member(_Out):
     username: str
     nickname: str | None = None
     online: bool = False
+    last_read_message_id: int = Field(default=0, alias="lastReadMessageId")
 
 
 class ChatMessage(_Out):
@@ -344,7 +347,14 @@ def _describe(exc: ValidationError) -> str:
 
 
 def _str_or_none(value: object) -> str | None:
-    return value[:MAX_CLIENT_MSG_ID_LENGTH] if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    echoed = value[:MAX_CLIENT_MSG_ID_LENGTH]
+    try:
+        echoed.encode("utf-8")  # a lone surrogate could not be sent back
+    except UnicodeEncodeError:
+        return None
+    return echoed
 
 
 def _int_or_none(value: object) -> int | None:

@@ -55,7 +55,7 @@ class Pruner:
         start_key = None
         while True:
             page, start_key = self._registry.stale_connections(
-                cutoff_ms, page_size=self._page_size, start_key=start_key
+                cutoff_ms, page_size=min(self._page_size, self._max_checks - checked), start_key=start_key
             )
             gone: list[str] = []
             for record in page:
