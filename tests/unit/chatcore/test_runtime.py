@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
-
 from chatcore.registry import ConnectionRegistry, create_table
 from chatcore.runtime import Settings, dynamodb_client, management_client
+
 from tests.conftest import MANAGEMENT_URL, TABLE
 
 
