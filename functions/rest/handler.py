@@ -378,21 +378,24 @@ def _invalid(errors: list[dict[str, str]]) -> Response[dict[str, Any]]:
     return Response(HTTPStatus.UNPROCESSABLE_ENTITY, content_types.APPLICATION_JSON, body.model_dump(by_alias=True))
 
 
-def _unauthenticated() -> bool:
-    """True when the current request needs a token and has no valid one."""
+def _credentials_problem() -> Response[dict[str, Any]] | None:
+    """The 401 (or 503) a protected route gives before anything else, or None when the caller is fine.
+
+    Powertools validates the request before the route runs, so a 422 handler asks this first: an anonymous
+    request with a bad body learns only that it needs credentials.
+    """
     if app.current_event.path in PUBLIC_PATHS:
-        return False
+        return None
     try:
         caller()
-    except Unauthorized:
-        return True
-    return False
+    except ChatError as exc:
+        return domain_error(exc)
+    return None
 
 
 def validation_failed(exc: ValidationException) -> Response[dict[str, Any]]:
-    # Validation runs before the route, so check credentials here: no token means 401, whatever the body.
-    if _unauthenticated():
-        return _error(HTTPStatus.UNAUTHORIZED, "Invalid or missing credentials")
+    if (problem := _credentials_problem()) is not None:
+        return problem
     details = [
         {
             "field": ".".join(str(p) for p in err.get("loc", ())[1:]) or str(next(iter(err.get("loc", ())), "body")),
@@ -409,8 +412,8 @@ def invalid_input(exc: InvalidInput) -> Response[dict[str, Any]]:
 
 def unreadable_body(exc: UnicodeDecodeError | RecursionError) -> Response[dict[str, Any]]:
     # Raised while Powertools decodes the body: bytes that are not UTF-8, or JSON nested too deep.
-    if _unauthenticated():
-        return _error(HTTPStatus.UNAUTHORIZED, "Invalid or missing credentials")
+    if (problem := _credentials_problem()) is not None:
+        return problem
     return _invalid([{"field": "body", "message": "body must be UTF-8 JSON of reasonable depth"}])
 
 

@@ -38,11 +38,16 @@ def test_unreadable_bodies_are_invalid_not_server_errors(
 
 def test_database_down_is_a_503_without_details(rest: Rest, monkeypatch: pytest.MonkeyPatch) -> None:
     """With PostgreSQL unreachable the API answers 503 with a plain message, no driver details."""
+    token = rest.token(rest.user("alice"))
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
     rest.module.services.cache_clear()
-    reply = rest.call("POST", "/auth/login", {"username": "alice", "password": "whatever1"})
-    assert_error(reply, 503, "Service temporarily unavailable")
-    assert "psycopg" not in reply.text and "127.0.0.1" not in reply.text
+    for reply in (
+        rest.call("POST", "/auth/login", {"username": "alice", "password": "whatever1"}),
+        rest.call("GET", "/groups", token=token),
+        rest.call("POST", "/groups", {"name": ""}, token=token),  # checking the token comes first
+    ):
+        assert_error(reply, 503, "Service temporarily unavailable")
+        assert "psycopg" not in reply.text and "127.0.0.1" not in reply.text
 
 
 def test_unexpected_error_is_a_500_without_a_stack_trace(rest: Rest, monkeypatch: pytest.MonkeyPatch) -> None:
