@@ -5,10 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
 from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
-from chatcore.events import ConnectEvent
 from chatcore.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -27,6 +24,11 @@ def chat_service() -> ChatService:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported on the first call, not at import time (cold start; see chatcore.observability).
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.parser import parse
+    from chatcore.events import ConnectEvent
+
     request = parse(event=event, model=ConnectEvent)
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id)

@@ -7,7 +7,6 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from chatcore.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -28,6 +27,9 @@ def pruner() -> Pruner:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported on the first call, not at import time (cold start; see chatcore.observability).
+    from aws_lambda_powertools.metrics import MetricUnit
+
     report = pruner().run()
     logger.info("prune finished", extra=asdict(report))
     metrics.add_metric(name="PrunedConnections", unit=MetricUnit.Count, value=report.removed)
