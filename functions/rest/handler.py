@@ -24,7 +24,15 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from chatcore.chat import message_view
 from chatcore.directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from chatcore.errors import ChatError, Conflict, Forbidden, NotFound, StoreUnavailable, Unauthorized
+from chatcore.errors import (
+    ChatError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    StoreUnavailable,
+    TooManyAttempts,
+    Unauthorized,
+)
 from chatcore.observability import logger, metrics, tracer
 from chatcore.protocol import DEFAULT_HISTORY_LIMIT, MAX_DB_ID, MAX_HISTORY_LIMIT
 from chatcore.rest_models import (
@@ -191,7 +199,8 @@ def register(body: RegisterRequest) -> Response[AuthResponse]:
 @app.post("/auth/login", responses=_responses(_200, _401), tags=["auth"])
 def login(body: LoginRequest) -> AuthResponse:
     """Sign in; the same 401 for an unknown user or a wrong password."""
-    return _session_view(services().accounts.login(body.username, body.password))
+    source_ip = app.current_event.request_context.http.source_ip
+    return _session_view(services().accounts.login(body.username, body.password, source_ip))
 
 
 # ---------------------------------------------------------------- profiles
@@ -427,6 +436,10 @@ _STATUS_FOR_ERROR: dict[type[ChatError], HTTPStatus] = {
 
 
 def domain_error(exc: ChatError) -> Response[dict[str, Any]]:
+    if isinstance(exc, TooManyAttempts):
+        response = _error(HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts; try again later")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     status = _STATUS_FOR_ERROR.get(type(exc), HTTPStatus.BAD_REQUEST)
     if status is HTTPStatus.SERVICE_UNAVAILABLE:
         logger.exception("database unavailable")

@@ -6,9 +6,9 @@ import time
 
 import pytest
 from chatcore import accounts as accounts_module
-from chatcore.accounts import AccountService
+from chatcore.accounts import AccountService, LoginLimits
 from chatcore.auth import TokenService
-from chatcore.errors import Conflict, Unauthorized
+from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
 from chatcore.store import ChatStore
 
 from tests.conftest import TOKEN_SECRET
@@ -90,3 +90,42 @@ def test_authenticate_refuses_expired_tokens_and_deleted_users(store: ChatStore)
     store.delete_user(bob.user.id)
     with pytest.raises(Unauthorized):
         accounts.authenticate(f"Bearer {bob.token}")
+
+
+def test_logins_are_refused_after_too_many_failures_for_a_username(store: ChatStore, tokens: TokenService) -> None:
+    """Past the per-username limit even the right password is refused (429) until the window ends."""
+    accounts = AccountService(store, tokens, LoginLimits(per_username=3, per_address=100, window_seconds=2))
+    accounts.register("alice", "correct horse")
+    accounts.register("bob", "battery staple")
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            accounts.login("alice", "wrong guess", "198.51.100.7")
+    with pytest.raises(TooManyAttempts) as refused:
+        accounts.login("Alice", "correct horse", "203.0.113.9")  # any case, any address
+    assert refused.value.retry_after == 2
+    assert accounts.login("bob", "battery staple", "198.51.100.7").user.username == "bob"  # others unaffected
+    time.sleep(2.1)
+    assert accounts.login("alice", "correct horse", "198.51.100.7").user.username == "alice"
+
+
+def test_logins_are_refused_after_too_many_failures_from_one_address(store: ChatStore, tokens: TokenService) -> None:
+    """Guessing across many usernames from one address hits the per-address limit."""
+    accounts = AccountService(store, tokens, LoginLimits(per_username=100, per_address=4, window_seconds=60))
+    accounts.register("carol", "correct horse")
+    for name in ("u1", "u2", "u3", "carol"):
+        with pytest.raises(Unauthorized):
+            accounts.login(name, "wrong guess", "192.0.2.50")
+    with pytest.raises(TooManyAttempts):
+        accounts.login("carol", "correct horse", "192.0.2.50")
+    assert accounts.login("carol", "correct horse", "192.0.2.51").user.username == "carol"
+
+
+def test_a_successful_login_clears_the_usernames_failures(store: ChatStore, tokens: TokenService) -> None:
+    """A user who finally types the right password starts again from zero."""
+    accounts = AccountService(store, tokens, LoginLimits(per_username=3, per_address=100, window_seconds=60))
+    accounts.register("dave", "correct horse")
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            accounts.login("dave", "typo", "192.0.2.60")
+    accounts.login("dave", "correct horse", "192.0.2.60")
+    assert store.login_failures(["user:dave"], 60) == {"user:dave": 0}

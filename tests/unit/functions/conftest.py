@@ -15,7 +15,7 @@ from tests.conftest import TOKEN_SECRET
 from tests.helpers.handlers import load_handler
 from tests.unit.functions.rest_support import Rest
 
-_TABLES = "users, groups, group_members, messages, user_tags"
+_TABLES = "users, groups, group_members, messages, user_tags, login_failures"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 import pytest
-from chatcore.auth import Identity, TokenService, verify_password
+from chatcore import auth as auth_module
+from chatcore.auth import Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
 from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid, password_hash
@@ -95,25 +96,36 @@ def test_login_returns_a_fresh_token(rest: Rest) -> None:
     assert rest.call("GET", "/profile", token=reply.body["token"]).body["username"] == "alice"
 
 
-def test_login_failures_look_the_same_for_unknown_user_and_wrong_password(rest: Rest) -> None:
-    """Wrong password and unknown user give the same 401 body, and both spend a password hash's time."""
+def test_login_failures_look_the_same_for_unknown_user_and_wrong_password(
+    rest: Rest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wrong password and unknown user give the same 401 body, and both spend exactly one password hash."""
     rest.user("alice")
-    samples = []
-    for _ in range(3):  # the quickest of three, so a busy machine cannot inflate the baseline
-        started = time.perf_counter()
-        verify_password("baseline", password_hash())
-        samples.append(time.perf_counter() - started)
-    one_hash = min(samples)
+    password_hash()  # the shared test hash, made before counting
+    hashes: list[str] = []
+    real_scrypt = auth_module._scrypt
 
-    replies, durations = [], []
+    def counting_scrypt(password: str, *args: Any) -> bytes:
+        hashes.append(password)
+        return real_scrypt(password, *args)
+
+    monkeypatch.setattr(auth_module, "_scrypt", counting_scrypt)
+    auth_module.burn_password_check("warm")  # the dummy hash for unknown users exists from now on
     for username, password in (("alice", "wrong password"), ("nobody", "wrong password"), ("Alice", "correct")):
-        started = time.perf_counter()
-        replies.append(rest.call("POST", "/auth/login", {"username": username, "password": password}))
-        durations.append(time.perf_counter() - started)
-
-    for reply in replies:
+        hashes.clear()
+        reply = rest.call("POST", "/auth/login", {"username": username, "password": password})
         assert reply.status == 401 and reply.body == UNAUTHORIZED
-    assert min(durations) > one_hash * 0.5, (durations, one_hash)
+        assert hashes == [password], username  # the same work whether or not the user exists
+
+
+def test_login_is_throttled_after_ten_failures_with_retry_after(rest: Rest) -> None:
+    """Ten wrong passwords for one username, and the next attempt (even a right one) gets 429 + Retry-After."""
+    rest.user("alice")
+    for _ in range(10):
+        assert rest.call("POST", "/auth/login", {"username": "alice", "password": "wrong password"}).status == 401
+    reply = rest.call("POST", "/auth/login", {"username": "alice", "password": "correct horse battery"})
+    assert_error(reply, 429, "Too many failed attempts; try again later")
+    assert reply.headers.get("Retry-After") == "900"
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatcore.auth import Identity, TokenService, burn_password_check, hash_password, verify_password
-from chatcore.errors import Conflict, Unauthorized
+from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
 from chatcore.store import ChatStore, UserRow
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """Failed logins allowed per window before further attempts are refused (429)."""
+
+    per_username: int = 10
+    per_address: int = 100
+    window_seconds: int = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +28,10 @@ class Session:
 class AccountService:
     """Accounts over the store, tokens from one :class:`TokenService`."""
 
-    def __init__(self, store: ChatStore, tokens: TokenService) -> None:
+    def __init__(self, store: ChatStore, tokens: TokenService, limits: LoginLimits | None = None) -> None:
         self._store = store
         self._tokens = tokens
+        self._limits = limits or LoginLimits()
 
     def register(
         self, username: str, password: str, *, email: str | None = None, nickname: str | None = None
@@ -36,18 +46,36 @@ class AccountService:
         user = self._store.create_user(username, hash_password(password), email=email, nickname=nickname)
         return self._session(user)
 
-    def login(self, username: str, password: str) -> Session:
-        """Sign in; the same :class:`Unauthorized` (and the same time) for an unknown user or a bad password."""
+    def login(self, username: str, password: str, source_ip: str | None = None) -> Session:
+        """Sign in; the same :class:`Unauthorized` (and the same time) for an unknown user or a bad password.
+
+        Failures are counted per username and per source address; past either limit the login is
+        refused with :class:`TooManyAttempts` before the password is even checked, so guessing learns
+        nothing more until the window ends.
+        """
+        user_key = f"user:{username.lower()}"
+        keys = [user_key] + ([f"ip:{source_ip}"] if source_ip else [])
+        counts = self._store.login_failures(keys, self._limits.window_seconds)
+        if counts[user_key] >= self._limits.per_username or (
+            source_ip and counts[f"ip:{source_ip}"] >= self._limits.per_address
+        ):
+            raise TooManyAttempts(self._limits.window_seconds)
+        user = self._check_password(username, password)
+        if user is None:
+            self._store.record_login_failure(keys, self._limits.window_seconds)
+            raise Unauthorized("invalid username or password")
+        if counts[user_key]:
+            self._store.clear_login_failures(user_key)
+        return self._session(user)
+
+    def _check_password(self, username: str, password: str) -> UserRow | None:
         credentials = self._store.get_credentials(username)
         if credentials is None:
             burn_password_check(password)
-            raise Unauthorized("invalid username or password")
+            return None
         if not verify_password(password, credentials.password_hash):
-            raise Unauthorized("invalid username or password")
-        user = self._store.get_user(credentials.id)
-        if user is None:
-            raise Unauthorized("invalid username or password")
-        return self._session(user)
+            return None
+        return self._store.get_user(credentials.id)
 
     def authenticate(self, authorization: str | None) -> Identity:
         """The identity behind an ``Authorization: Bearer`` header whose user still exists."""

@@ -23,3 +23,11 @@ class Conflict(ChatError):
 
 class Unauthorized(ChatError):
     """The caller's credentials are missing, invalid or expired."""
+
+
+class TooManyAttempts(ChatError):
+    """Too many recent failures for this username or address; try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many failed attempts; try again later")
+        self.retry_after = retry_after

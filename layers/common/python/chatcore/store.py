@@ -538,6 +538,37 @@ class ChatStore:
             cur = conn.execute("DELETE FROM user_tags WHERE user_id = %s AND tag_name = %s", (user_id, tag_name))
             return cur.rowcount > 0
 
+    # ------------------------------------------------------------ login throttling
+
+    def login_failures(self, keys: list[str], window_seconds: int) -> dict[str, int]:
+        """Failures counted in the current window for each key (0 when none or the window is over)."""
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT key, failures FROM login_failures"
+                " WHERE key = ANY(%s) AND window_start > now() - make_interval(secs => %s)",
+                (keys, window_seconds),
+            ).fetchall()
+        counts = dict.fromkeys(keys, 0)
+        counts.update({row[0]: row[1] for row in rows})
+        return counts
+
+    def record_login_failure(self, keys: list[str], window_seconds: int) -> None:
+        """Count one failure for each key, starting a new window where the last one is over."""
+        with self._db.connection() as conn:
+            conn.cursor().executemany(
+                "INSERT INTO login_failures (key, window_start, failures) VALUES (%(k)s, now(), 1)"
+                " ON CONFLICT (key) DO UPDATE SET"
+                "  failures = CASE WHEN login_failures.window_start > now() - make_interval(secs => %(w)s)"
+                "    THEN login_failures.failures + 1 ELSE 1 END,"
+                "  window_start = CASE WHEN login_failures.window_start > now() - make_interval(secs => %(w)s)"
+                "    THEN login_failures.window_start ELSE now() END",
+                [{"k": key, "w": window_seconds} for key in keys],
+            )
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute("DELETE FROM login_failures WHERE key = %s", (key,))
+
 
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
