@@ -105,7 +105,9 @@ class Gateway:
         app.router.add_get("/_local/connections", self._list_connections)
         app.router.add_post("/_local/schedules/{name}", self._trigger_schedule)
         app.router.add_post("/_local/faults", self._set_faults)
-        app.router.add_route("*", "/api{tail:(/.*)?}", self._http_api)
+        # (?s:...): a decoded path may hold a newline, and must still reach the function.
+        app.router.add_route("*", "/api{tail:(/(?s:.*))?}", self._http_api)
+        app.router.add_get("/openapi.json", self._http_api)  # the REST function's document, also at the root
         app.router.add_get("/config.json", self._web_config)
         app.router.add_get("/{path:.*}", self._static)
         app.on_startup.append(self._on_startup)
@@ -366,7 +368,7 @@ class Gateway:
     # ------------------------------------------------------------ HTTP API
 
     async def _http_api(self, request: web.Request) -> web.StreamResponse:
-        path = request.match_info["tail"] or "/"
+        path = request.match_info.get("tail", request.path) or "/"
         if request.method == "OPTIONS":
             return web.Response(status=204, headers=_cors_headers(request))
         body = await request.read()
