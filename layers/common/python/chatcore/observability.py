@@ -6,15 +6,17 @@ stand in for the Powertools objects and build them the first time anything is as
 handler decorators (``inject_lambda_context``, ``capture_lambda_handler``, ``log_metrics``) wrap the
 handler at import time without building anything; the real decorator is applied on the first call.
 Powertools reads its settings (service name, log level, namespace) from ``POWERTOOLS_*`` variables at
-that moment, so importing this module does no I/O and reads no configuration.
+that moment, so importing this module does no I/O and reads no configuration. When tracing is off,
+``tracer`` never imports the X-Ray SDK at all.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -98,7 +100,44 @@ def _logger() -> Logger:
     return Logger(service="chat", stream=cast("IO[str]", _StandardOutput()))
 
 
-def _tracer() -> Tracer:
+class _TracingOff:
+    """What Powertools' Tracer does when tracing is off (nothing), without importing the X-Ray SDK.
+
+    Powertools' Tracer imports the X-Ray SDK (and botocore) even when disabled; locally and in tests,
+    where it always is, that was the biggest part of a cold start.
+    """
+
+    def capture_lambda_handler(self, lambda_handler: Handler | None = None, **_options: Any) -> Any:
+        return lambda_handler if lambda_handler is not None else _unchanged
+
+    def capture_method(self, method: Handler | None = None, **_options: Any) -> Any:
+        return method if method is not None else _unchanged
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        pass
+
+    def patch(self, modules: Any = None) -> None:
+        pass
+
+
+def _unchanged(function: Handler) -> Handler:
+    return function
+
+
+def tracing_disabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Powertools' rule: ``POWERTOOLS_TRACE_DISABLED``, or not in Lambda (no X-Ray daemon), or SAM/Chalice local."""
+    env = os.environ if environ is None else environ
+    if env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {"1", "true", "yes", "on", "y", "t"}:
+        return True
+    return not env.get("LAMBDA_TASK_ROOT") or bool(env.get("AWS_SAM_LOCAL") or env.get("AWS_CHALICE_CLI_MODE"))
+
+
+def _tracer() -> Tracer | _TracingOff:
+    if tracing_disabled():
+        return _TracingOff()
     from aws_lambda_powertools import Tracer
 
     return Tracer(service="chat")
