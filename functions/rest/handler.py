@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from chatcore.chat import message_view
 from chatcore.directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from chatcore.errors import (
@@ -469,8 +470,11 @@ app.exception_handler(NotFoundError)(route_not_found)
 app.exception_handler(Exception)(unexpected_error)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    status = int(response.get("statusCode", 200))
+    metrics.add_metric(name="ServerErrors" if status >= 500 else "Requests", unit=MetricUnit.Count, value=1)
+    return response
