@@ -9,6 +9,7 @@ acknowledged (the server stores and broadcasts a retried ``clientMsgId`` once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -72,10 +73,8 @@ class LoadClient:
         socket = self._socket
         if socket is None:
             return  # resent after the reconnect
-        try:
+        with contextlib.suppress(ConnectionClosed):  # resent after the reconnect
             await socket.send(json.dumps(frame))
-        except ConnectionClosed:
-            pass
 
     async def _reader(self, socket: ClientConnection) -> None:
         async for raw in socket:
@@ -223,7 +222,7 @@ async def run_load(
         return all(len(c.merged) >= acked_by_room[c.room_id] for c in clients)
 
     deadline = time.monotonic() + settle_timeout
-    while not settled() and time.monotonic() < deadline:
+    while not settled() and time.monotonic() < deadline:  # noqa: ASYNC110 - polling many clients' state
         await asyncio.sleep(0.2)
     elapsed = time.monotonic() - started
     stop.set()
