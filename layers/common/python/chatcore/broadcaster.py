@@ -119,6 +119,9 @@ class Broadcaster:
         except (ClientError, BotoCoreError) as exc:
             logger.warning("get_connection failed", extra={"connection_id": connection_id, "error": str(exc)})
             return Delivery.FAILED
+        except Exception:  # one connection's surprise must not stop a prune run
+            logger.exception("get_connection raised", extra={"connection_id": connection_id})
+            return Delivery.FAILED
         return Delivery.DELIVERED
 
     def broadcast(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult:
