@@ -131,10 +131,11 @@ def management_client(settings: Settings) -> SignedManagementClient:
         read_timeout=5,
         tcp_keepalive=True,
     )
-    # Its own session, so the fast path signs with exactly the credentials the client resolves.
-    session = boto3.session.Session()
     endpoint = settings.require("management_api_url")
-    client = session.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+    # The default session boto3.client just used: the fast path signs with the client's own credentials.
+    # (A session of its own would parse botocore's endpoint and model files again on every cold start.)
+    session = boto3.DEFAULT_SESSION or boto3.session.Session()
     credentials = session.get_credentials()
     if credentials is None:
         raise ConfigurationError("no AWS credentials for the Management API")
