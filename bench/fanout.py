@@ -1,0 +1,381 @@
+"""Benchmark 1, fan-out: one frame posted to N connections through the local Management API.
+
+Side by side, against the same endpoint (the emulator's real ``POST /@connections/{id}`` handler, in a
+child process holding N open WebSockets, see :mod:`bench.fanout_server`):
+
+* (a) **boto3 loop** -- ``post_to_connection`` for each connection in turn, as the AWS samples do;
+* (b) **ours** -- :class:`chatcore.broadcaster.Broadcaster` over the client ``chatcore.runtime`` builds;
+* (c) **limit** -- the same requests over one keep-alive ``http.client`` connection in a tight loop: no
+  SDK, no signing, and always with 0 ms added latency.
+
+Each is run at 0 ms and 15 ms added latency per call (API Gateway's round trip). Reported: wall time per
+broadcast (median of the repeats), posts per second, and CPU milliseconds per recipient in this process
+(all threads), which is what a Lambda function pays for. Every run is checked: each target connection
+must have received exactly one more frame.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from bench.common import (
+    ChildProcess,
+    Section,
+    Target,
+    cpu_and_wall,
+    fmt,
+    md_table,
+    median,
+    progress,
+    use_local_aws_env,
+)
+
+MODES = ("a", "b", "c")
+MODE_NAMES = {"a": "(a) boto3 loop", "b": "(b) ours", "c": "(c) limit"}
+LATENCIES_MS = (0.0, 15.0)
+
+
+def sample_frame() -> bytes:
+    """A realistic ``message`` frame, encoded as the chat sends it."""
+    from chatcore.protocol import ChatMessage, MessageOut, encode
+
+    message = ChatMessage(
+        id=123456,
+        room_id=42,
+        sender_id=7,
+        sender="alice",
+        text="Hello everyone, the build is green again. Lunch at noon?",
+        ts=1_700_000_000_000,
+        client_msg_id="0f8fad5b-d9cb-469f-a165-70867728950e",
+    )
+    return encode(MessageOut(room_id=42, message=message))
+
+
+@dataclass
+class Endpoint:
+    url: str
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - local URL
+        request.add_header("content-type", "application/json")
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - local URL
+            return json.loads(response.read())
+
+    def open_clients(self, count: int) -> list[str]:
+        return list(self.call("POST", "/_bench/clients", {"count": count}))
+
+    def received(self) -> dict[str, int]:
+        return dict(self.call("GET", "/_bench/received"))
+
+    def set_latency(self, ms: float) -> None:
+        self.call("POST", "/_bench/latency", {"ms": ms})
+
+
+def boto3_loop(url: str) -> Callable[[list[str], bytes], None]:
+    """(a): the AWS samples' fan-out, one ``post_to_connection`` after another on a default client."""
+    import boto3
+
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=url)
+
+    def run(targets: list[str], data: bytes) -> None:
+        for connection_id in targets:
+            try:  # noqa: SIM105 - the samples' shape (they delete the connection here)
+                client.post_to_connection(ConnectionId=connection_id, Data=data)
+            except client.exceptions.GoneException:
+                pass
+
+    return run
+
+
+def ours(url: str, workers: int | None = None) -> Callable[[list[str], bytes], None]:
+    """(b): the layer's broadcaster over the client the functions build."""
+    from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster
+    from chatcore.runtime import Settings, management_client
+
+    workers = workers or DEFAULT_MAX_WORKERS
+    settings = Settings(management_api_url=url, broadcast_max_workers=workers)
+    broadcaster = Broadcaster(management_client(settings), workers)
+
+    def run(targets: list[str], data: bytes) -> None:
+        result = broadcaster.broadcast(targets, data)
+        if result.gone or result.failed:
+            raise RuntimeError(f"broadcast lost recipients: {len(result.gone)} gone, {len(result.failed)} failed")
+
+    return run
+
+
+def raw_loop(url: str) -> Callable[[list[str], bytes], None]:
+    """(c): the same requests over one keep-alive connection, no SDK and no signing."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+
+    def run(targets: list[str], data: bytes) -> None:
+        headers = {"content-type": "application/json"}
+        for connection_id in targets:
+            connection.request("POST", f"/@connections/{quote(connection_id, safe='')}", body=data, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"raw post answered {response.status}")
+
+    return run
+
+
+def _check_delivery(endpoint: Endpoint, before: dict[str, int], targets: list[str]) -> None:
+    after = endpoint.received()
+    wrong = [cid for cid in targets if after.get(cid, 0) - before.get(cid, 0) != 1]
+    if wrong:
+        raise RuntimeError(f"{len(wrong)} of {len(targets)} connections did not receive exactly one frame")
+
+
+def measure(
+    endpoint: Endpoint,
+    runners: dict[str, Callable[[list[str], bytes], None]],
+    connection_ids: list[str],
+    sizes: tuple[int, ...],
+    repeats: int,
+    data: bytes,
+    skip: Callable[[str, float, int], bool],
+) -> list[dict[str, Any]]:
+    """Every (latency, N, mode) cell: wall and CPU of each repeat, repeats interleaved across modes."""
+    rows: list[dict[str, Any]] = []
+    for latency in LATENCIES_MS:
+        endpoint.set_latency(latency)
+        for size in sizes:
+            targets = connection_ids[:size]
+            samples: dict[str, list[dict[str, float]]] = {m: [] for m in runners}
+            for repeat in range(repeats):
+                for mode, run in runners.items():
+                    if skip(mode, latency, size):
+                        continue
+                    before = endpoint.received()
+                    with cpu_and_wall() as took:
+                        run(targets, data)
+                    _check_delivery(endpoint, before, targets)
+                    samples[mode].append(dict(took))
+                    progress(
+                        f"fanout {latency:>4.0f} ms N={size:<5} {MODE_NAMES[mode]:<15} run {repeat + 1}/{repeats}:"
+                        f" {took['wall'] * 1000:8.1f} ms wall, {took['cpu'] * 1000 / size:6.3f} CPU ms/recipient"
+                    )
+            for mode, runs in samples.items():
+                if not runs:
+                    continue
+                wall = median([r["wall"] for r in runs])
+                cpu = median([r["cpu"] for r in runs])
+                rows.append(
+                    {
+                        "latency_ms": latency,
+                        "n": size,
+                        "mode": mode,
+                        "repeats": len(runs),
+                        "wall_ms": wall * 1000,
+                        "rate": size / wall,
+                        "cpu_ms_per_recipient": cpu * 1000 / size,
+                        "walls_ms": [r["wall"] * 1000 for r in runs],
+                    }
+                )
+    return rows
+
+
+def worker_sweep(
+    endpoint: Endpoint, connection_ids: list[str], data: bytes, workers: tuple[int, ...], repeats: int
+) -> list[dict[str, Any]]:
+    """Ours at N = all connections and 15 ms latency, for several pool sizes."""
+    endpoint.set_latency(15.0)
+    rows = []
+    for count in workers:
+        run = ours(endpoint.url, count)
+        run(connection_ids[:10], data)  # warm: pool and connections
+        walls = []
+        for _ in range(repeats):
+            before = endpoint.received()
+            with cpu_and_wall() as took:
+                run(connection_ids, data)
+            _check_delivery(endpoint, before, connection_ids)
+            walls.append(took["wall"])
+        wall = median(walls)
+        rows.append({"workers": count, "wall_ms": wall * 1000, "rate": len(connection_ids) / wall})
+        progress(f"fanout workers={count:<4} N={len(connection_ids)} @15 ms: {wall * 1000:8.1f} ms")
+    return rows
+
+
+def run(quick: bool, out_dir: Path, work_dir: Path, sizes: tuple[int, ...] = (10, 100, 1000)) -> Section:
+    """Measure every cell; ``sizes`` are the values of N (the smoke test passes tiny ones)."""
+    use_local_aws_env()
+    repeats = 1 if quick else 3
+    data = sample_frame()
+    server = ChildProcess(
+        [sys.executable, "-m", "bench.fanout_server", "--port", "0"], log_path=work_dir / "fanout-server.log"
+    )
+    progress("fanout: starting the emulator with the benchmark's WebSocket clients")
+    with server:
+        endpoint = Endpoint(server.url)
+        connection_ids = endpoint.open_clients(max(sizes))
+        progress(f"fanout: {len(connection_ids)} WebSockets open at {server.url}")
+        runners = {"a": boto3_loop(server.url), "b": ours(server.url), "c": raw_loop(server.url)}
+        endpoint.set_latency(0)
+        warm = connection_ids[:20]
+        for mode, runner in runners.items():  # a warm container: clients built, connections open
+            before = endpoint.received()
+            runner(warm, data)
+            _check_delivery(endpoint, before, warm)
+            progress(f"fanout: warmed {MODE_NAMES[mode]}")
+
+        def skip(mode: str, latency: float, size: int) -> bool:
+            # (c) is the limit without latency by definition. Quick mode spares the 15-second sequential
+            # loop at N=1000 with latency: it is extrapolated from N=100 (the loop is strictly linear).
+            return (mode == "c" and latency > 0) or (quick and mode == "a" and latency > 0 and size > 100)
+
+        rows = measure(endpoint, runners, connection_ids, sizes, repeats, data, skip)
+        if quick and max(sizes) > 100:
+            rows += _extrapolated(rows, 15.0, 100, max(sizes))
+        sweep = [] if quick else worker_sweep(endpoint, connection_ids, data, (8, 16, 32, 64, 128), 2)
+    plots = _plot(rows, sweep, out_dir)
+    return _section(rows, sweep, plots, quick, len(data))
+
+
+def _extrapolated(rows: list[dict[str, Any]], latency: float, measured: int, size: int) -> list[dict[str, Any]]:
+    """(a) at ``size`` from its measurement at ``measured`` connections, scaled linearly."""
+    base = _cell(rows, latency, measured, "a")
+    if base is None:
+        return []
+    scale = size / measured
+    return [
+        {
+            **base,
+            "n": size,
+            "wall_ms": base["wall_ms"] * scale,
+            "walls_ms": [w * scale for w in base["walls_ms"]],
+            "extrapolated": True,
+        }
+    ]
+
+
+def _cell(rows: list[dict[str, Any]], latency: float, size: int, mode: str) -> dict[str, Any] | None:
+    for row in rows:
+        if row["latency_ms"] == latency and row["n"] == size and row["mode"] == mode:
+            return row
+    return None
+
+
+def _section(
+    rows: list[dict[str, Any]], sweep: list[dict[str, Any]], plots: list[str], quick: bool, size: int
+) -> Section:
+    table_rows = []
+    for row in rows:
+        limit = _cell(rows, 0.0, row["n"], "c")
+        boto = _cell(rows, row["latency_ms"], row["n"], "a")
+        table_rows.append(
+            [
+                f"{row['latency_ms']:.0f} ms",
+                row["n"],
+                MODE_NAMES[row["mode"]] + (" (extrapolated)" if row.get("extrapolated") else ""),
+                fmt(row["wall_ms"]),
+                fmt(row["rate"], 0),
+                fmt(row["cpu_ms_per_recipient"], 3),
+                fmt(boto["wall_ms"] / row["wall_ms"], 1) + "x" if boto else "n/a",
+                fmt(row["rate"] / limit["rate"], 2) + "x" if limit else "n/a",
+            ]
+        )
+    table = md_table(
+        [
+            "added latency",
+            "N",
+            "fan-out",
+            "wall ms (median)",
+            "posts/s",
+            "CPU ms / recipient",
+            "speed-up vs (a)",
+            "rate vs (c)",
+        ],
+        table_rows,
+    )
+    sweep_table = md_table(
+        ["workers", "wall ms", "posts/s"], [[r["workers"], fmt(r["wall_ms"]), fmt(r["rate"], 0)] for r in sweep]
+    )
+    targets = []
+    top = max(row["n"] for row in rows)
+    b15, a15 = _cell(rows, 15.0, top, "b"), _cell(rows, 15.0, top, "a")
+    if b15 and a15:
+        speedup = a15["wall_ms"] / b15["wall_ms"]
+        targets.append(
+            Target(f"fan-out N={top} @15 ms: ours vs boto3 loop", ">= 20x", f"{speedup:.1f}x", speedup >= 20)
+        )
+    b0, c0 = _cell(rows, 0.0, top, "b"), _cell(rows, 0.0, top, "c")
+    if b0 and c0:
+        share = b0["rate"] / c0["rate"]
+        targets.append(
+            Target(f"fan-out N={top} @0 ms: ours vs the limit's rate", ">= 0.5x", f"{share:.2f}x", share >= 0.5)
+        )
+    markdown = "\n\n".join(
+        [
+            f"Frame: a `message` frame of {size} bytes. Repeats per cell: {rows[0]['repeats'] if rows else 0}"
+            " (median shown), modes interleaved. (c) runs at 0 ms only (it is the limit without latency);"
+            " its rate is the denominator of *rate vs (c)* in both halves.",
+            table,
+            *(
+                ["Ours with several pool sizes (`max_workers`), all connections at 15 ms:", sweep_table]
+                if sweep
+                else []
+            ),
+            *[f"![{p}]({p})" for p in plots],
+        ]
+    )
+    return Section(
+        name="fanout",
+        title="1. Fan-out through the Management API",
+        markdown=markdown,
+        data={"rows": rows, "worker_sweep": sweep, "quick": quick, "frame_bytes": size},
+        plots=plots,
+        targets=targets,
+    )
+
+
+def _plot(rows: list[dict[str, Any]], sweep: list[dict[str, Any]], out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, latency in zip(axes, LATENCIES_MS, strict=True):
+        for mode in MODES:
+            cells = [r for r in rows if r["mode"] == mode and r["latency_ms"] == (0.0 if mode == "c" else latency)]
+            if not cells:
+                continue
+            label = MODE_NAMES[mode] + (" (0 ms)" if mode == "c" and latency else "")
+            ax.plot([c["n"] for c in cells], [c["wall_ms"] for c in cells], marker="o", label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("connections (N)")
+        ax.set_ylabel("wall time per broadcast (ms)")
+        ax.set_title(f"{latency:.0f} ms added per call")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    name = "fanout.png"
+    fig.savefig(out_dir / name, dpi=110)
+    plt.close(fig)
+    names = [name]
+    if sweep:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        ax.plot([r["workers"] for r in sweep], [r["rate"] for r in sweep], marker="o")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("max_workers")
+        ax.set_ylabel("posts per second (15 ms latency)")
+        ax.set_title("Ours: pool size")
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out_dir / "fanout-workers.png", dpi=110)
+        plt.close(fig)
+        names.append("fanout-workers.png")
+    return names
