@@ -38,10 +38,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from bench.common import ChildProcess, Section, Target, fmt, md_table, median, percentile, progress
 
 CLIENTS = 100
+#: ``--quick`` keeps the shape but not the size: fewer clients (setup grows with the square) for 3 s.
+QUICK_CLIENTS = 30
 INTERVAL = 0.1
+#: Sent at the same pace before the measured run and not counted (containers warm, as in a steady room).
+WARMUP_SECONDS = 2.0
 #: A delivery not received this long after the last send counts as lost (late ones are in the latencies).
 SETTLE_SECONDS = 120.0
-COST_ROOM_SIZES = (2, 10, CLIENTS)
+COST_ROOM_SIZES = (2, 10)
+"""Rooms timed for the cost model besides the big one."""
 #: The handler is timed for the cost model at a pace the local stack keeps up with in every room size.
 COST_INTERVAL = 0.5
 _HANDLER_LOG = re.compile(r"\s(message|\$default|join)\s+\S+ (\d{3}) \((\d+) ms\)")
@@ -254,7 +259,7 @@ def _stand_in_query_ms(log_path: Path, room_id: int) -> float:
 # ---------------------------------------------------------------- the benchmark
 
 
-async def _ours(work_dir: Path, count: int) -> dict[str, Any]:
+async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[str, Any]:
     chat_local = shutil.which("chat-local", path=str(Path(sys.executable).parent)) or "chat-local"
     log_path = work_dir / "chat-local.log"
     stack = ChildProcess(
@@ -265,7 +270,7 @@ async def _ours(work_dir: Path, count: int) -> dict[str, Any]:
     with stack:
         api = stack.url + "/api"
         began = time.monotonic()
-        users = await asyncio.to_thread(register_users, api, CLIENTS)
+        users = await asyncio.to_thread(register_users, api, clients)
         progress(f"e2e: {len(users)} users registered in {time.monotonic() - began:.1f} s")
         room_id = create_room(api, users[0]["token"], "bench room")
         ws = stack.url.replace("http://", "ws://") + "/ws"
@@ -273,24 +278,28 @@ async def _ours(work_dir: Path, count: int) -> dict[str, Any]:
         began = time.monotonic()
         await load.open()
         await load.join(room_id)
-        progress(f"e2e: {CLIENTS} clients connected and joined in {time.monotonic() - began:.1f} s")
+        progress(f"e2e: {clients} clients connected and joined in {time.monotonic() - began:.1f} s")
         await asyncio.sleep(1.0)  # the member_joined announcements settle
+        # Warm-up at the same pace, not counted: a steady room runs on warm containers.
+        await load.send_schedule(room_id, warmup, load.clients, clients, "ours warm-up")
         mark = log_path.stat().st_size
-        result = await load.send_schedule(room_id, count, load.clients, CLIENTS, "ours")
+        result = await load.send_schedule(room_id, count, load.clients, clients, "ours")
+        await asyncio.sleep(0.5)
         result["handler_ms"] = handler_durations(log_path, mark).get("message", [])
         result["errors"] = load.errors()
         by_size: dict[str, list[int]] = {}
         paced_runs: dict[str, dict[str, Any]] = {}
-        cost_count = 6 if count < 100 else 20
-        for size in COST_ROOM_SIZES:
+        cost_count = 4 if count < 100 else 20
+        for size in (*COST_ROOM_SIZES, clients):
             members = load.clients[:size]
             room = room_id
-            if size != CLIENTS:
+            if size != clients:
                 room = create_room(api, users[0]["token"], f"bench room {size}")
                 await load.join(room, members)
             await asyncio.sleep(1.0)
             mark = log_path.stat().st_size
             paced = await load.send_schedule(room, cost_count, members, size, f"room of {size}", COST_INTERVAL)
+            await asyncio.sleep(0.5)  # the emulator logs an invocation after its last post was answered
             by_size[str(size)] = handler_durations(log_path, mark).get("message", [])
             paced_runs[str(size)] = {k: v for k, v in paced.items() if k != "latencies_ms"}
         result["dynamodb_query_ms"] = await asyncio.to_thread(_stand_in_query_ms, log_path, room_id)
@@ -300,17 +309,18 @@ async def _ours(work_dir: Path, count: int) -> dict[str, Any]:
     return result
 
 
-async def _baseline(count: int) -> dict[str, Any]:
+async def _baseline(count: int, clients: int, warmup: int) -> dict[str, Any]:
     server = ChildProcess(
         [sys.executable, "-m", "bench.baseline_server", "--port", "0"],
         log_path=Path("/dev/null") if sys.platform != "win32" else Path("nul"),
     )
     with server:
-        load = Load([f"{server.url}/?token=none" for _ in range(CLIENTS)])
+        load = Load([f"{server.url}/?token=none" for _ in range(clients)])
         await load.open()
         await load.join(1)
         await asyncio.sleep(0.5)
-        result = await load.send_schedule(1, count, load.clients, CLIENTS, "baseline")
+        await load.send_schedule(1, warmup, load.clients, clients, "baseline warm-up")
+        result = await load.send_schedule(1, count, load.clients, clients, "baseline")
         result["errors"] = load.errors()
         await load.close()
     return result
@@ -318,17 +328,21 @@ async def _baseline(count: int) -> dict[str, Any]:
 
 def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
     work_dir.mkdir(parents=True, exist_ok=True)
-    seconds = 5 if quick else 20
+    seconds = 3 if quick else 20
+    clients = QUICK_CLIENTS if quick else CLIENTS
     count = int(seconds / INTERVAL)
-    ours = asyncio.run(_ours(work_dir, count))
+    warmup = int(WARMUP_SECONDS / INTERVAL)
+    ours = asyncio.run(_ours(work_dir, count, clients, warmup))
     progress(f"e2e ours: p50 {ours['p50_ms']:.1f} ms, p99 {ours['p99_ms']:.1f} ms, lost {ours['lost']}")
-    baseline = asyncio.run(_baseline(count))
+    baseline = asyncio.run(_baseline(count, clients, warmup))
     progress(f"e2e baseline: p50 {baseline['p50_ms']:.1f} ms, p99 {baseline['p99_ms']:.1f} ms, lost {baseline['lost']}")
-    plots = _plot(ours, baseline, out_dir)
-    return _section(ours, baseline, plots, quick, seconds)
+    plots = _plot(ours, baseline, out_dir, clients)
+    return _section(ours, baseline, plots, quick, seconds, clients)
 
 
-def _section(ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], quick: bool, seconds: int) -> Section:
+def _section(
+    ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], quick: bool, seconds: int, clients: int
+) -> Section:
     rows = []
     for name, r in (("ours (local stack)", ours), ("baseline (`websockets` server)", baseline)):
         rows.append(
@@ -378,7 +392,8 @@ def _section(ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], q
     errors = ours.get("errors") or {}
     markdown = "\n\n".join(
         [
-            f"{CLIENTS} clients, one room, one message every {INTERVAL * 1000:.0f} ms for {seconds} s; a delivery"
+            f"{clients} clients, one room, one message every {INTERVAL * 1000:.0f} ms for {seconds} s after"
+            f" {WARMUP_SECONDS:.0f} s of warm-up at the same pace (not counted); a delivery"
             f" is lost if not received {SETTLE_SECONDS:.0f} s after the last send (later ones count in the"
             " latencies).",
             table,
@@ -387,12 +402,12 @@ def _section(ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], q
             " per message (a DynamoDB update for the rate limit, PostgreSQL reads and an insert, a DynamoDB"
             " query for the room) and a Management API POST per recipient; locally all of it shares two cores"
             " with the clients.",
-            f"Where the time goes: one Query of the {CLIENTS}-connection room's subscriptions costs the local"
+            f"Where the time goes: one Query of the {clients}-connection room's subscriptions costs the local"
             f" DynamoDB stand-in (moto) {query_ms:.0f} ms (measured after the run; DynamoDB answers such a"
             " query in a few milliseconds), and every message needs one, so moto alone caps the local stack"
             f" near {1000 / query_ms:.0f} messages a second in this room, before any other work.",
             f"At one message every {COST_INTERVAL} s, a pace the local stack keeps up with, in rooms of 2, 10 and"
-            f" {CLIENTS} connections: the `message` handler's duration as the emulator logged it (used by the"
+            f" {clients} connections: the `message` handler's duration as the emulator logged it (used by the"
             " cost model in section 5) and the latency the clients saw:",
             handler_table,
             *[f"![{p}]({p})" for p in plots],
@@ -404,7 +419,7 @@ def _section(ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], q
     ]
     return Section(
         name="e2e",
-        title="2. End to end: 100 clients in one room",
+        title=f"2. End to end: {clients} clients in one room",
         markdown=markdown,
         data={
             "ours": strip,
@@ -412,13 +427,14 @@ def _section(ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], q
             "p99_ratio": ratio,
             "quick": quick,
             "seconds": seconds,
+            "clients": clients,
         },
         plots=plots,
         targets=targets,
     )
 
 
-def _plot(ours: dict[str, Any], baseline: dict[str, Any], out_dir: Path) -> list[str]:
+def _plot(ours: dict[str, Any], baseline: dict[str, Any], out_dir: Path, clients: int) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -434,7 +450,7 @@ def _plot(ours: dict[str, Any], baseline: dict[str, Any], out_dir: Path) -> list
     ax.set_xscale("log")
     ax.set_xlabel("send-to-receive latency (ms)")
     ax.set_ylabel("fraction of deliveries")
-    ax.set_title(f"{CLIENTS} clients, one message / {INTERVAL * 1000:.0f} ms")
+    ax.set_title(f"{clients} clients, one message / {INTERVAL * 1000:.0f} ms")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -23,10 +23,17 @@ def _machine_lines(raw: dict[str, Any]) -> str:
     m = raw.get("machine", {})
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
     return (
-        f"{m.get('usable_cores')} cores ({m.get('cpu_model') or 'unknown CPU'}), {m.get('memory_gb')} GB,"
-        f" {m.get('implementation', 'CPython')} {m.get('python')} on {m.get('platform')};"
-        f" load average {m.get('load_average')} before, {m.get('load_average_after')} after;"
-        f" commit {m.get('commit') or '?'}; {versions}"
+        f"{m.get('usable_cores')} cores ({m.get('cpu_model') or 'unknown CPU'}), {m.get('memory_gb')} GB RAM,"
+        f" {m.get('implementation', 'CPython')} {m.get('python')} on {m.get('platform')}; {versions}"
+    )
+
+
+def _run_line(raw: dict[str, Any]) -> str:
+    m = raw.get("machine", {})
+    return (
+        f"_{raw.get('mode', '?')} run of {raw.get('seconds', '?')} s at {m.get('when')}, commit"
+        f" {m.get('commit') or '?'}; load average {m.get('load_average')} before,"
+        f" {m.get('load_average_after')} after._"
     )
 
 
@@ -56,12 +63,15 @@ def render(out_dir: Path) -> Path:
     parts += ["## Machine", ""]
     if len(machines) == 1:
         parts += [next(iter(machines)), ""]
+    else:
+        parts += ["Differs between sections: see each.", ""]
+    parts += [
+        "The load average is the machine's (other work was running on it too); a high one inflates the absolute"
+        " times of ours and the baselines alike.",
+        "",
+    ]
     for raw, section in sections:
-        parts += [f"## {section.title}", ""]
-        parts += [
-            f"_{raw.get('mode', '?')} run, {raw.get('seconds', '?')} s, {raw.get('machine', {}).get('when')}._",
-            "",
-        ]
+        parts += [f"## {section.title}", "", _run_line(raw), ""]
         if len(machines) > 1:
             parts += [f"Machine: {_machine_lines(raw)}", ""]
         parts += [section.markdown, ""]
