@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from chat_local.postgres import EmbeddedPostgres
 from chat_local.processes import free_port
 
@@ -24,6 +25,11 @@ CLIENTS = int(os.environ.get("LOAD_CLIENTS", "48"))
 MESSAGES = int(os.environ.get("LOAD_MESSAGES", "8"))
 
 
+_PACE = max(1.0, CLIENTS / 48)
+_DELIVERIES = CLIENTS * MESSAGES * CLIENTS / 4
+
+
+@pytest.mark.timeout(int(300 + MESSAGES * 6.0 * _PACE + _DELIVERIES / 200))
 def test_load_every_receiver_gets_every_message_exactly_once(
     stack: StackProcess, api: Api, stack_database: str
 ) -> None:
