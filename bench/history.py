@@ -69,7 +69,7 @@ class RecordingCursor(psycopg.Cursor[Any]):
 
     seen: ClassVar[dict[str, dict[str, Any]]] = {}
 
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         RecordingCursor.seen.setdefault(self.connection.info.dbname, {})[str(query)] = params
         return super().execute(query, params, **kwargs)
 
@@ -123,7 +123,7 @@ def _explain(url: str, dbname: str) -> list[tuple[str, str]]:
         for query, params in RecordingCursor.seen.get(dbname, {}).items():
             if not query.lstrip().upper().startswith("SELECT") or query.strip() == "SELECT 1":
                 continue
-            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query, params).fetchall()  # type: ignore[arg-type]
+            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query, params).fetchall()
             plans.append((" ".join(query.split()), "\n".join(r[0] for r in rows)))
     return plans
 
@@ -131,12 +131,12 @@ def _explain(url: str, dbname: str) -> list[tuple[str, str]]:
 def _fill(url: str, total: int, sql: str, label: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for statement in _SEED:
-            conn.execute(statement, {"users": USERS, "rooms": ROOMS, "room": ROOM})  # type: ignore[arg-type]
+            conn.execute(statement, {"users": USERS, "rooms": ROOMS, "room": ROOM})
         step = 250_000
         for first in range(1, total + 1, step):
             last = min(total, first + step - 1)
             params = {"first": first, "last": last, "total": total, "room": ROOM, "rooms": ROOMS, "users": USERS}
-            conn.execute(sql, params)  # type: ignore[arg-type]
+            conn.execute(sql, params)
             progress(f"history: {label}: {last:,} of {total:,} messages")
         conn.execute("VACUUM ANALYZE")
 
