@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,12 +32,18 @@ class Script:
         self.requests: list[dict[str, Any]] = []
         self.client_ports: set[int] = set()
         self.close_after_each = False
+        self.framing = "length"
+        """How bodies are delimited: ``length`` (Content-Length), ``chunked``, or ``close`` (end of connection)."""
         self.lock = threading.Lock()
 
 
 @pytest.fixture
 def endpoint() -> Iterator[tuple[str, Script]]:
     """A real HTTP/1.1 keep-alive server on localhost standing in for API Gateway."""
+    yield from _serve(None)
+
+
+def _serve(tls: ssl.SSLContext | None) -> Iterator[tuple[str, Script]]:
     script = Script()
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,22 +59,38 @@ def endpoint() -> Iterator[tuple[str, Script]]:
             self.send_response(status)
             if error:
                 self.send_header("x-amzn-ErrorType", error)
-            self.send_header("content-length", str(len(payload)))
-            if script.close_after_each:
+            if script.framing == "chunked":
+                self.send_header("transfer-encoding", "chunked")
+            elif script.framing == "length":
+                self.send_header("content-length", str(len(payload)))
+            if script.close_after_each or script.framing == "close":
                 # Closed after answering, without saying so: the client finds out on its next request,
                 # as with a keep-alive connection the server dropped while idle.
                 self.close_connection = True
             self.end_headers()
-            self.wfile.write(payload)
+            if script.framing == "chunked":
+                self.wfile.write(
+                    b"".join(
+                        f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (payload[:5], payload[5:]) if part
+                    )
+                    + b"0\r\n\r\n"
+                )
+            else:
+                self.wfile.write(payload)
 
         def log_message(self, *_args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/prod", script
+    if tls is None:
+        yield f"http://127.0.0.1:{server.server_address[1]}/prod", script
+    else:
+        yield f"https://localhost:{server.server_address[1]}/prod", script
     server.shutdown()
     server.server_close()
 
@@ -141,6 +165,75 @@ def test_a_connection_the_server_closed_is_reopened_without_a_retry(endpoint: tu
         client.post_to_connection(ConnectionId=f"c{i}", Data=PAYLOAD)
     assert [r["path"] for r in script.requests] == [f"/prod/@connections/c{i}" for i in range(3)]
     assert sleeps == []
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_answers_framed_in_chunks_or_by_closing_are_read_whole(endpoint: tuple[str, Script], framing: str) -> None:
+    """Chunked and connection-delimited bodies are read whole: the error code still comes through."""
+    url, script = endpoint
+    script.framing = framing
+    script.answers = [(403, None), (200, None), (200, None)]
+    client, _ = make_client(url)
+    with pytest.raises(ClientError) as raised:
+        client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert raised.value.response["Error"]["Message"] == "scripted"
+    client.post_to_connection(ConnectionId="c2", Data=PAYLOAD)
+    client.post_to_connection(ConnectionId="c3", Data=PAYLOAD)
+    assert [r["path"] for r in script.requests] == [f"/prod/@connections/c{i}" for i in (1, 2, 3)]
+
+
+@pytest.fixture
+def tls_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Script]]:
+    """The same server over TLS with a certificate for localhost, trusted through AWS_CA_BUNDLE."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(cert_path))
+    yield from _serve(context)
+
+
+def test_posts_over_tls_verify_the_certificate_and_reuse_the_connection(tls_endpoint: tuple[str, Script]) -> None:
+    """https endpoints get TLS with certificate checks (a private CA through AWS_CA_BUNDLE) and keep-alive."""
+    url, script = tls_endpoint
+    client, _ = make_client(url)
+    for i in range(3):
+        client.post_to_connection(ConnectionId=f"c{i}", Data=PAYLOAD)
+    assert [r["body"] for r in script.requests] == [PAYLOAD] * 3
+    assert len(script.client_ports) == 1
+
+
+def test_an_untrusted_certificate_is_refused(tls_endpoint: tuple[str, Script], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the CA bundle the self-signed endpoint fails as unreachable, and nothing was posted."""
+    url, script = tls_endpoint
+    monkeypatch.delenv("AWS_CA_BUNDLE")
+    client, _ = make_client(url, max_attempts=1)
+    with pytest.raises(EndpointConnectionError):
+        client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert script.requests == []
 
 
 def test_gone_raises_the_clients_gone_exception(endpoint: tuple[str, Script]) -> None:

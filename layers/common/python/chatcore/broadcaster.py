@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -19,7 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -162,7 +164,8 @@ class SignedManagementClient:
     """A Management API client whose ``post_to_connection`` skips boto3's per-call machinery.
 
     It sends the same request boto3 sends -- ``POST <endpoint>/@connections/<id>`` signed with SigV4 for
-    ``execute-api`` -- over one keep-alive ``http.client`` connection per thread, and answers the way
+    ``execute-api`` -- in one write over a keep-alive HTTP/1.1 connection per thread (Nagle off, TLS for
+    https with the system's trust store or ``AWS_CA_BUNDLE``), and answers the way
     the wrapped boto3 client does: ``None`` on success, ``GoneException`` for 410, the modelled
     ``ClientError`` subclass for other error statuses, ``EndpointConnectionError`` when the endpoint
     cannot be reached. Throttling (429) and 5xx answers and transport errors are retried with botocore's
@@ -202,8 +205,15 @@ class SignedManagementClient:
         self._origin = f"{endpoint.scheme}://{self._host_header}"
         self._before_send_event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.PostToConnection"
         self._base_path = endpoint.path.rstrip("/")
+        self._posts_prefix = f"{self._base_path}/@connections/"
+        # SigV4 encodes the (already encoded) path once more; the connection id part only has '%' to escape.
+        self._canonical_posts_prefix = quote(self._posts_prefix, safe="/~")
+        self._stamp: tuple[int, str] = (0, "")
         self._region = client.meta.region_name or "us-east-1"
-        self._ssl_context = ssl.create_default_context() if self._secure else None
+        # AWS_CA_BUNDLE is botocore's setting for a private CA; the system's trust store otherwise.
+        self._ssl_context = (
+            ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None) if self._secure else None
+        )
         self._local = threading.local()
         self._keys: tuple[str, str, bytes] | None = None
         """(secret key, date, signing key): the derived key only changes daily."""
@@ -231,7 +241,9 @@ class SignedManagementClient:
         if not self.fast:
             self._client.post_to_connection(ConnectionId=ConnectionId, Data=Data)
             return
-        path = f"{self._base_path}/@connections/{quote(ConnectionId, safe='-_.~')}"
+        if isinstance(Data, str):  # boto3 accepts text too
+            Data = Data.encode()
+        path = self._posts_prefix + quote(ConnectionId, safe="-_.~")
         attempt = 0
         while True:
             attempt += 1
@@ -252,22 +264,22 @@ class SignedManagementClient:
         if intercepted is not None:
             self._answer(intercepted.status_code, intercepted.headers, intercepted.content)
             return
+        request = _request_bytes(path, headers, data)
         for fresh in (False, True):
-            connection = self._connection(fresh)
-            reused = connection.sock is not None
+            channel: _Channel | None = None if fresh else getattr(self._local, "channel", None)
+            reused = channel is not None
             try:
-                if connection.sock is None:
-                    connection.connect()
-                    connection.sock.settimeout(self._read_timeout)  # type: ignore[attr-defined]
-                connection.request("POST", path, body=data, headers=headers)
-                response = connection.getresponse()
-                body = response.read()
+                if channel is None:
+                    channel = self._local.channel = self._open()
+                status, response_headers, body = channel.exchange(request)
             except _TRANSPORT_ERRORS as exc:
-                connection.close()
-                if reused and not fresh and isinstance(exc, _STALE_CONNECTION_ERRORS):
+                self._drop(channel)
+                if reused and isinstance(exc, _STALE_CONNECTION_ERRORS):
                     continue  # the server closed the idle keep-alive connection: reopen, not a retry
                 raise _Retry(False, EndpointConnectionError(endpoint_url=self._endpoint_url, error=exc)) from exc
-            self._answer(response.status, response.headers, body)
+            if not channel.keep_alive:
+                self._drop(channel)
+            self._answer(status, response_headers, body)
             return
 
     def _intercepted(self, path: str, headers: dict[str, str], data: bytes) -> Any:
@@ -284,32 +296,36 @@ class SignedManagementClient:
                 return response
         return None
 
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        """This thread's connection (``fresh``: a new one); its socket is opened by the caller."""
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None and not fresh:
-            return connection
-        if connection is not None:
-            connection.close()
-        if self._secure:
-            connection = http.client.HTTPSConnection(
-                self._hostname, self._port, timeout=self._connect_timeout, context=self._ssl_context
-            )
-        else:
-            connection = http.client.HTTPConnection(self._hostname, self._port, timeout=self._connect_timeout)
-        self._local.connection = connection
-        return connection
+    def _open(self) -> _Channel:
+        """A new connection for this thread: Nagle off (a request is one write), TLS when https."""
+        sock = socket.create_connection((self._hostname, self._port), timeout=self._connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._ssl_context is not None:
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=self._hostname)
+            sock.settimeout(self._read_timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return _Channel(sock)
+
+    def _drop(self, channel: _Channel | None) -> None:
+        if channel is not None:
+            channel.close()
+        if getattr(self._local, "channel", None) is channel:
+            self._local.channel = None
 
     def _answer(self, status: int, headers: Any, body: bytes) -> None:
-        """Return on 2xx, else raise what boto3 raises (``headers``: http.client's or botocore's)."""
+        """Return on 2xx, else raise what boto3 raises (``headers``: lower-cased names, or botocore's)."""
         if 200 <= status < 300:
             return
-        code = (headers.get("x-amzn-ErrorType") or "").split(":", 1)[0] or _code_from_body(body) or f"HTTP{status}"
+        error_type = headers.get("x-amzn-errortype") or headers.get("x-amzn-ErrorType") or ""
+        code = error_type.split(":", 1)[0] or _code_from_body(body) or f"HTTP{status}"
         error_response: Any = {
             "Error": {"Code": code, "Message": _message_from_body(body) or code},
             "ResponseMetadata": {
                 "HTTPStatusCode": status,
-                "RequestId": headers.get("x-amzn-RequestId") or "",
+                "RequestId": headers.get("x-amzn-requestid") or headers.get("x-amzn-RequestId") or "",
                 "HTTPHeaders": {k.lower(): v for k, v in headers.items()},
             },
         }
@@ -334,10 +350,23 @@ class SignedManagementClient:
             self._keys = (secret_key, date, key)
             return key
 
+    def _now_stamp(self) -> str:
+        """The current time as SigV4 writes it, formatted once a second."""
+        second = int(time.time())
+        cached = self._stamp
+        if cached[0] != second:
+            cached = self._stamp = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
+        return cached[1]
+
+    def _canonical_path(self, path: str) -> str:
+        if path.startswith(self._posts_prefix):
+            return self._canonical_posts_prefix + path[len(self._posts_prefix) :].replace("%", "%25")
+        return quote(path, safe="/~")
+
     def _signed_headers(self, path: str, data: bytes, now: datetime | None = None) -> dict[str, str]:
         """The headers of a SigV4-signed POST to ``path`` (what botocore's SigV4Auth produces)."""
         credentials = self._credentials.get_frozen_credentials()
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        stamp = now.strftime("%Y%m%dT%H%M%SZ") if now is not None else self._now_stamp()
         date = stamp[:8]
         headers = {"host": self._host_header, "x-amz-date": stamp}
         if credentials.token:
@@ -346,7 +375,7 @@ class SignedManagementClient:
         canonical = "\n".join(
             [
                 "POST",
-                quote(path, safe="/~"),  # botocore encodes the (already encoded) path again for SigV4
+                self._canonical_path(path),
                 "",
                 "".join(f"{name}:{headers[name].strip()}\n" for name in names),
                 ";".join(names),
@@ -363,6 +392,80 @@ class SignedManagementClient:
             f" SignedHeaders={';'.join(names)}, Signature={signature}"
         )
         return headers
+
+
+def _request_bytes(path: str, headers: dict[str, str], data: bytes) -> bytes:
+    """The whole HTTP/1.1 request, so that it leaves in one write."""
+    lines = [f"POST {path} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"content-length: {len(data)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
+
+
+class _Channel:
+    """One keep-alive HTTP/1.1 connection: the socket and a buffered reader of its responses."""
+
+    _MAX_LINE = 65536
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+        self.keep_alive = True
+
+    def close(self) -> None:
+        self.keep_alive = False
+        self.reader.close()
+        self.sock.close()
+
+    def _line(self) -> bytes:
+        line = self.reader.readline(self._MAX_LINE + 1)
+        if len(line) > self._MAX_LINE:
+            raise http.client.LineTooLong("response line")
+        return line
+
+    def exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Send ``request`` and read the response: status, headers (lower-cased names), body."""
+        self.sock.sendall(request)
+        while True:
+            status_line = self._line()
+            if not status_line:
+                raise http.client.RemoteDisconnected("the server closed the connection without a response")
+            version, _, rest = status_line.partition(b" ")
+            if not version.startswith(b"HTTP/") or not rest[:3].isdigit():
+                raise http.client.BadStatusLine(repr(status_line))
+            status = int(rest[:3])
+            headers: dict[str, str] = {}
+            while (line := self._line()) not in (b"\r\n", b"\n"):
+                if not line:
+                    raise http.client.IncompleteRead(b"", None)
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+            if status >= 200:  # a 1xx interim answer is followed by the real one
+                break
+        self.keep_alive = version == b"HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        return status, headers, self._body(status, headers)
+
+    def _body(self, status: int, headers: dict[str, str]) -> bytes:
+        if status in (204, 304):
+            return b""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while size := int(self._line().split(b";", 1)[0].strip() or b"0", 16):
+                chunks.append(self._exactly(size))
+                self._line()
+            while self._line() not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return b"".join(chunks)
+        if "content-length" in headers:
+            return self._exactly(int(headers["content-length"]))
+        self.keep_alive = False  # the body runs to the end of the connection
+        return self.reader.read()
+
+    def _exactly(self, size: int) -> bytes:
+        data = self.reader.read(size)
+        if len(data) < size:
+            raise http.client.IncompleteRead(data, size - len(data))
+        return data
 
 
 _STALE_CONNECTION_ERRORS = (
