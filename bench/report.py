@@ -15,12 +15,12 @@ CHANGES = """\
 
 * **Fan-out.** `chatcore.runtime.management_client` now returns a `chatcore.broadcaster.SignedManagementClient`:
   boto3's client, except that `post_to_connection` sends the request itself, SigV4-signed exactly as
-  botocore signs it, over one keep-alive `http.client` connection per worker thread, with botocore's
-  standard-mode backoff for 429, 5xx and transport errors, and raising what boto3 raises (`GoneException`,
-  the modelled `ClientError`s, `EndpointConnectionError`); `before-send` interceptors (moto, stubs) still
-  answer it. boto3 spent about 2 ms of CPU per post here, the fast path about 0.6 ms, threads included.
-  Before it, in a quick run (machine load about 7), ours was 9.5x the boto3 loop at N = 1000 with 15 ms and
-  0.43x the limit's rate at 0 ms: both targets missed, both CPU-bound.
+  botocore signs it, in one write on a keep-alive connection per worker thread (Nagle off, TLS for https),
+  with botocore's standard-mode backoff for 429, 5xx and transport errors, and raising what boto3 raises
+  (`GoneException`, the modelled `ClientError`s, `EndpointConnectionError`); `before-send` interceptors
+  (moto, stubs) still answer it. boto3 spends about 2 ms of CPU per post here, the fast path about 0.3 ms,
+  threads included. Before it, in a quick run (machine load about 7), ours was 9.5x the boto3 loop at
+  N = 1000 with 15 ms and 0.43x the limit's rate at 0 ms: both targets missed, both CPU-bound.
 * **Cold start.** `chatcore.observability` builds Powertools' Logger, Tracer and Metrics on first use and
   applies their handler decorators on the first call; with tracing off (locally, in tests,
   `POWERTOOLS_TRACE_DISABLED`) the X-Ray SDK is never imported. The `connect`, `message`, `disconnect` and
