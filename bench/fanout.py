@@ -339,6 +339,7 @@ def _section(
             " (median shown), modes interleaved. (c) runs at 0 ms only (it is the limit without latency);"
             " its rate is the denominator of *rate vs (c)* in both halves.",
             table,
+            *([ceiling_note] if ceiling_note else []),
             *(
                 ["Ours with several pool sizes (`max_workers`), all connections at 15 ms:", sweep_table]
                 if sweep
