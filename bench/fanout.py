@@ -313,19 +313,15 @@ def _section(
             Target(f"fan-out N={top} @15 ms: ours vs boto3 loop", ">= 20x", f"{speedup:.1f}x", speedup >= 20)
         )
     ceiling_note = ""
-    c_top = _cell(rows, 0.0, top, "c")
-    if b15 and a15 and c_top:
-        floor_ms = c_top["wall_ms"]  # N posts at the emulator's best rate
-        ceiling = a15["wall_ms"] / floor_ms
-        reached = a15["wall_ms"] / b15["wall_ms"]
+    if b15 and a15:
+        ideal_ms = top / DEFAULT_WORKERS * 15
         ceiling_note = (
-            f"At 15 ms, what bounds ours at N={top} is the emulator, not the latency: it answers at most (c)'s rate"
-            f" ({c_top['rate']:,.0f} posts/s here), so {top} posts take at least {floor_ms:,.0f} ms and no client"
-            f" could beat (a) by more than {ceiling:.1f}x on this machine; ours reached {reached:.1f}x"
-            f" ({reached / ceiling * 100:.0f}% of that ceiling). Without that bound, {top} posts on"
-            f" {DEFAULT_WORKERS} workers at 15 ms take {top / DEFAULT_WORKERS * 15:,.0f} ms, a"
-            f" {a15['wall_ms'] / (top / DEFAULT_WORKERS * 15):.0f}x speed-up. (In AWS the Management API is"
-            " not one Python process on the same two cores.)"
+            f"With latency alone as the bound, {top} posts on {DEFAULT_WORKERS} workers at 15 ms would take"
+            f" {ideal_ms:,.0f} ms, {a15['wall_ms'] / ideal_ms:.0f}x faster than (a); ours took"
+            f" {b15['wall_ms']:,.0f} ms. The rest is CPU: ours ({b15['cpu_ms_per_recipient']:.2f} ms per post)"
+            " and the emulator's, which share the machine's two cores (a busier machine moves this number most;"
+            " see the pool sizes below). (c) is a single sequential connection: with 0 ms it is bound by round"
+            " trips, not by the emulator's throughput, so ours, with its posts in parallel, can beat it."
         )
     b0, c0 = _cell(rows, 0.0, top, "b"), _cell(rows, 0.0, top, "c")
     if b0 and c0:
