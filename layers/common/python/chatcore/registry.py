@@ -338,6 +338,8 @@ class ConnectionRegistry:
                 IndexName=BY_ROOM_INDEX,
                 KeyConditionExpression="room_key = :r",
                 ExpressionAttributeValues={":r": {"S": _room_key(room_id)}},
+                # Only what fan-out reads: a smaller answer on every message (and half the work for moto).
+                ProjectionExpression=f"pk, user_id, username, {TTL_ATTRIBUTE}",
             )
             if self._live(item)
         ]
