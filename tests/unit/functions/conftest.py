@@ -49,4 +49,4 @@ def rest(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")  # as the local stack runs it
     module = load_handler("rest")
     yield Rest(module, rest_store, tokens)
-    module.services.cache_clear()  # drops the handler's store, closing its PostgreSQL connection
+    module.api.cache_clear()  # drops the handler's services and their PostgreSQL connection
