@@ -27,10 +27,12 @@ def _throttle_first(count: int, calls: list[str]) -> Any:
         calls.append(request.url)
         if len(calls) > count:
             return None  # on to moto
-        body = json.dumps({
-            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-            "message": "Rate of requests exceeds the allowed throughput",
-        }).encode()
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "Rate of requests exceeds the allowed throughput",
+            }
+        ).encode()
         return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
 
     return hook
@@ -61,9 +63,12 @@ def test_management_client_retries_throttling_with_standard_mode(aws: None) -> N
 
 def test_settings_read_limits_and_origins_from_the_environment() -> None:
     """Rate limits and allowed origins come from the environment, with '*' meaning any origin."""
-    settings = Settings.from_env({
-        "RATE_LIMIT_MESSAGES": "7", "ALLOWED_ORIGINS": "https://a.example/, https://b.example",
-    })
+    settings = Settings.from_env(
+        {
+            "RATE_LIMIT_MESSAGES": "7",
+            "ALLOWED_ORIGINS": "https://a.example/, https://b.example",
+        }
+    )
     assert settings.rate_limits.messages == 7
     assert settings.allowed_origins == frozenset({"https://a.example", "https://b.example"})
     assert Settings.from_env({"ALLOWED_ORIGINS": "*"}).allowed_origins is None
