@@ -289,14 +289,14 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
         result["errors"] = load.errors()
         by_size: dict[str, list[int]] = {}
         paced_runs: dict[str, dict[str, Any]] = {}
-        cost_count = 4 if count < 100 else 20
+        cost_count = 3 if count < 100 else 20
         for size in (*COST_ROOM_SIZES, clients):
             members = load.clients[:size]
             room = room_id
             if size != clients:
                 room = create_room(api, users[0]["token"], f"bench room {size}")
                 await load.join(room, members)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
             mark = log_path.stat().st_size
             paced = await load.send_schedule(room, cost_count, members, size, f"room of {size}", COST_INTERVAL)
             await asyncio.sleep(0.5)  # the emulator logs an invocation after its last post was answered
@@ -331,17 +331,23 @@ def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
     seconds = 3 if quick else 20
     clients = QUICK_CLIENTS if quick else CLIENTS
     count = int(seconds / INTERVAL)
-    warmup = int(WARMUP_SECONDS / INTERVAL)
+    warmup = int((WARMUP_SECONDS / 2 if quick else WARMUP_SECONDS) / INTERVAL)
     ours = asyncio.run(_ours(work_dir, count, clients, warmup))
     progress(f"e2e ours: p50 {ours['p50_ms']:.1f} ms, p99 {ours['p99_ms']:.1f} ms, lost {ours['lost']}")
     baseline = asyncio.run(_baseline(count, clients, warmup))
     progress(f"e2e baseline: p50 {baseline['p50_ms']:.1f} ms, p99 {baseline['p99_ms']:.1f} ms, lost {baseline['lost']}")
     plots = _plot(ours, baseline, out_dir, clients)
-    return _section(ours, baseline, plots, quick, seconds, clients)
+    return _section(ours, baseline, plots, quick, seconds, clients, warmup * INTERVAL)
 
 
 def _section(
-    ours: dict[str, Any], baseline: dict[str, Any], plots: list[str], quick: bool, seconds: int, clients: int
+    ours: dict[str, Any],
+    baseline: dict[str, Any],
+    plots: list[str],
+    quick: bool,
+    seconds: int,
+    clients: int,
+    warmup_seconds: float,
 ) -> Section:
     rows = []
     for name, r in (("ours (local stack)", ours), ("baseline (`websockets` server)", baseline)):
@@ -393,7 +399,7 @@ def _section(
     markdown = "\n\n".join(
         [
             f"{clients} clients, one room, one message every {INTERVAL * 1000:.0f} ms for {seconds} s after"
-            f" {WARMUP_SECONDS:.0f} s of warm-up at the same pace (not counted); a delivery"
+            f" {warmup_seconds:.0f} s of warm-up at the same pace (not counted); a delivery"
             f" is lost if not received {SETTLE_SECONDS:.0f} s after the last send (later ones count in the"
             " latencies).",
             table,

@@ -147,7 +147,7 @@ def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
     from chatcore.store import ChatStore, Database
 
     small, large = 1_000, 100_000 if quick else 1_000_000
-    repeats = 60 if quick else 300
+    repeats = 40 if quick else 300
     server = EmbeddedPostgres(work_dir / "pg", durable=False)
     progress("history: starting the embedded PostgreSQL")
     server.start()
