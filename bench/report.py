@@ -24,7 +24,8 @@ CHANGES = """\
 * **Cold start.** `chatcore.observability` builds Powertools' Logger, Tracer and Metrics on first use and
   applies their handler decorators on the first call; with tracing off (locally, in tests,
   `POWERTOOLS_TRACE_DISABLED`) the X-Ray SDK is never imported. The `connect`, `message`, `disconnect` and
-  `prune` handlers import the Powertools parser, the event models and `MetricUnit` inside the handler.
+  `prune` handlers import the Powertools parser, the event models and `MetricUnit` inside the handler
+  (and the REST handler's owner moved its resolver and routes behind the first call the same way).
   `management_client` signs with boto3's default session: a session of its own parsed botocore's endpoint
   rules again on every cold start, which made the local stack spiral under load.
 * **History at scale.** Nothing: the `(group_id, id)` index already bounds both queries (see the plans).
