@@ -392,3 +392,21 @@ def test_broken_connection_is_reopened(database_url: str, ping_after_idle: float
     with db.connection() as conn:
         assert conn.info.backend_pid != pid
     db.close()
+
+
+def test_unread_counts_stop_at_one_hundred(store: ChatStore) -> None:
+    """A reader far behind sees 100 unread, not a count that costs a scan of the whole backlog."""
+    alice = store.create_user("alice_cap", "x")
+    bob = store.create_user("bob_cap", "x")
+    group = store.create_group("busy", private=False, created_by=alice.id)
+    store.add_member(group.id, bob.id)
+    with store._db.connection() as conn:  # noqa: SLF001 - a bulk insert for the test's backlog
+        conn.execute(
+            "INSERT INTO messages (group_id, user_id, content) SELECT %s, %s, 'm' FROM generate_series(1, 105)",
+            (group.id, alice.id),
+        )
+    assert next(g.unread for g in store.list_groups(bob.id) if g.id == group.id) == 100
+    direct = store.get_or_create_direct(alice.id, bob.id)
+    for n in range(3):
+        store.save_message(direct.id, alice.id, f"d{n}", None)
+    assert [d.unread for d in store.list_direct(bob.id)] == [3]

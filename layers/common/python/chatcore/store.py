@@ -62,6 +62,7 @@ class GroupSummary:
     member_count: int
     role: Role | None
     unread: int
+    """Unread messages, counted up to 100."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class DirectSummary:
     other_username: str
     other_nickname: str | None
     unread: int
+    """Unread messages, counted up to 100 (so a long-quiet reader costs no more than a busy one)."""
     last_message_id: int | None
 
 
@@ -201,8 +203,9 @@ _GROUP_SUMMARY_SELECT = """
            (SELECT count(*) FROM group_members c WHERE c.group_id = g.id)::int AS member_count,
            me.role,
            CASE WHEN me.role IS NULL THEN 0 ELSE
-             (SELECT count(*) FROM messages m
-               WHERE m.group_id = g.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s)
+             (SELECT count(*) FROM (SELECT 1 FROM messages m
+               WHERE m.group_id = g.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s
+               LIMIT 100) unread_capped)
            END::int AS unread
     FROM groups g
     LEFT JOIN group_members me ON me.group_id = g.id AND me.user_id = %(u)s
@@ -424,9 +427,9 @@ class ChatStore:
             cur.execute(
                 """
                 SELECT g.id, o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
-                       (SELECT count(*) FROM messages m
-                         WHERE m.group_id = g.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s)::int
-                         AS unread,
+                       (SELECT count(*) FROM (SELECT 1 FROM messages m
+                         WHERE m.group_id = g.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s
+                         LIMIT 100) unread_capped)::int AS unread,
                        (SELECT max(m.id) FROM messages m WHERE m.group_id = g.id) AS last_message_id
                 FROM groups g
                 JOIN group_members me ON me.group_id = g.id AND me.user_id = %(u)s
@@ -485,7 +488,9 @@ class ChatStore:
         with self._db.connection() as conn, conn.cursor(row_factory=class_row(MessageRow)) as cur:
             cur.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id"  # noqa: S608
-                f" WHERE m.group_id = %(g)s AND {condition} ORDER BY m.id DESC LIMIT %(n)s",
+                # Ordered as the (group_id, id) index is, so the planner walks that index even for a room
+                # whose messages are all old (ORDER BY id alone can pick the primary key, backwards).
+                f" WHERE m.group_id = %(g)s AND {condition} ORDER BY m.group_id DESC, m.id DESC LIMIT %(n)s",
                 {**params, "g": group_id, "n": limit + 1},
             )
             rows = cur.fetchall()
