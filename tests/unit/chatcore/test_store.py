@@ -400,7 +400,7 @@ def test_unread_counts_stop_at_one_hundred(store: ChatStore) -> None:
     bob = store.create_user("bob_cap", "x")
     group = store.create_group("busy", private=False, created_by=alice.id)
     store.add_member(group.id, bob.id)
-    with store._db.connection() as conn:  # noqa: SLF001 - a bulk insert for the test's backlog
+    with store._db.connection() as conn:
         conn.execute(
             "INSERT INTO messages (group_id, user_id, content) SELECT %s, %s, 'm' FROM generate_series(1, 105)",
             (group.id, alice.id),
