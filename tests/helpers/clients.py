@@ -89,7 +89,7 @@ class ChatClient:
         self.frames.append(frame)
         return frame
 
-    def expect(self, kind: str, timeout: float = 10.0, **fields: Any) -> Frame:
+    def expect(self, kind: str, timeout: float = 20.0, **fields: Any) -> Frame:
         """The first unconsumed frame of ``kind`` whose fields match; consumed. Fails on timeout."""
         return self.wait_for(
             lambda f: f.get("type") == kind and all(f.get(k) == v for k, v in fields.items()),
@@ -97,7 +97,7 @@ class ChatClient:
             f"{kind} {fields}",
         )
 
-    def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 10.0, what: str = "frame") -> Frame:
+    def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 20.0, what: str = "frame") -> Frame:
         deadline = time.monotonic() + timeout
         while True:
             for index, frame in enumerate(self.frames):
@@ -108,7 +108,7 @@ class ChatClient:
                 raise AssertionError(f"no {what} within {timeout}s; received {self.frames}")
             self._read(min(remaining, 0.5))
 
-    def request(self, frame: Frame, reply: str, timeout: float = 10.0) -> Frame:
+    def request(self, frame: Frame, reply: str, timeout: float = 20.0) -> Frame:
         """Send ``frame`` and wait for the reply of type ``reply`` (or an error, which fails)."""
         self.send(frame)
         got = self.wait_for(lambda f: f.get("type") in (reply, "error"), timeout, reply)
