@@ -144,8 +144,12 @@ def _tracer() -> Tracer | _TracingOff:
 
 
 def _metrics() -> Metrics:
+    import warnings
+
     from aws_lambda_powertools import Metrics
 
+    # An invocation with nothing to count (a refused connect, a 4xx) is normal here, not worth a warning.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     return Metrics(namespace="Chat", service="chat")
 
 
