@@ -44,6 +44,8 @@ class LoadClient:
     pending: dict[str, str] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     reconnects: int = 0
+    reacks: int = 0
+    """Acknowledgments of resent messages that had already been stored and broadcast."""
     sent_at: dict[str, float] = field(default_factory=dict)
     last_try: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
@@ -55,10 +57,16 @@ class LoadClient:
         return max(self.merged, default=0)
 
     def _take(self, message: dict[str, Any], *, live: bool) -> None:
+        own = message["senderId"] == self.account.user_id
+        if live and own and message.get("clientMsgId") in self.acked and message["id"] in self.merged:
+            # The server's answer to a resend of a message it had stored: an acknowledgment for this
+            # sender alone, not a second broadcast (the others never see it).
+            self.reacks += 1
+            return
         if live:
             self.live.append(message["id"])
         self.merged.setdefault(message["id"], message)
-        if message["senderId"] == self.account.user_id and message.get("clientMsgId") in self.pending:
+        if own and message.get("clientMsgId") in self.pending:
             client_msg_id = message["clientMsgId"]
             self.pending.pop(client_msg_id)
             self.acked[client_msg_id] = message["id"]
@@ -174,7 +182,8 @@ class LoadResult:
         return (
             f"{len(self.clients)} clients in {len(self.rooms)} rooms: {len(self.acknowledged)} messages acknowledged,"
             f" {deliveries} live deliveries in {self.seconds:.1f}s; ack latency p50 {pct(0.5):.0f} ms,"
-            f" p99 {pct(0.99):.0f} ms; reconnects {sum(c.reconnects for c in self.clients)}; errors {dict(errors)}"
+            f" p99 {pct(0.99):.0f} ms; reconnects {sum(c.reconnects for c in self.clients)};"
+            f" resends acknowledged again {sum(c.reacks for c in self.clients)}; errors {dict(errors)}"
         )
 
 

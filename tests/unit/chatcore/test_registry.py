@@ -110,6 +110,8 @@ def test_subscriptions_are_listed_by_room_through_the_index(registry: Connection
     ]
     assert registry.room_connections(11) == [RoomConnection("a1", 1, "alice")]
     assert registry.room_connections(12) == []
+    assert sorted(registry.room_connection_ids(10)) == ["a1", "b1"]
+    assert registry.room_connection_ids(12) == []
 
     assert registry.unsubscribe("a1", 10) is True
     assert registry.unsubscribe("a1", 10) is False
@@ -142,6 +144,7 @@ def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
     assert registry.get_connection("old") is None
     assert registry.get_connection("fresh") == fresh
     assert [c.connection_id for c in registry.room_connections(10)] == ["fresh"]
+    assert registry.room_connection_ids(10) == ["fresh"]
     assert registry.user_connections(1) == []
     assert registry.user_connections(2) == ["fresh"]
     assert "#conn" in _items(dynamodb, "old")  # still stored: only reads filter it

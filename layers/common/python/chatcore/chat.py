@@ -254,7 +254,7 @@ class ChatService:
             # A retry of a stored message: acknowledge to the sender only, never broadcast twice.
             self._send(record.connection_id, out)
             return
-        recipients = [c.connection_id for c in self._registry.room_connections(group.id)]
+        recipients = self._registry.room_connection_ids(group.id)
         recipients.append(record.connection_id)  # the sender hears its own message even if not joined
         self._broadcast(recipients, out)
 
@@ -295,7 +295,7 @@ class ChatService:
         marker = self._store.mark_read(group.id, record.user_id, frame.message_id)
         if marker is None:
             raise _Reject(ErrorCode.FORBIDDEN, "Join the room first")
-        recipients = [c.connection_id for c in self._registry.room_connections(group.id)]
+        recipients = self._registry.room_connection_ids(group.id)
         self._broadcast(recipients, ReadOut(room_id=group.id, user=record.username, message_id=marker))
 
     # ------------------------------------------------------------ delivery

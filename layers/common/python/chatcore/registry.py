@@ -327,22 +327,32 @@ class ConnectionRegistry:
         return "Attributes" in response
 
     def room_connections(self, room_id: int) -> list[RoomConnection]:
-        """Every live connection subscribed to ``room_id``: one Query on the ``by_room`` index."""
+        """Every live connection subscribed to ``room_id``, with its user: one Query on the ``by_room`` index."""
         return [
             RoomConnection(
                 connection_id=item["pk"]["S"],
                 user_id=int(item["user_id"]["N"]),
                 username=item["username"]["S"],
             )
-            for item in self._query(
-                IndexName=BY_ROOM_INDEX,
-                KeyConditionExpression="room_key = :r",
-                ExpressionAttributeValues={":r": {"S": _room_key(room_id)}},
-                # Only what fan-out reads: a smaller answer on every message (and half the work for moto).
-                ProjectionExpression=f"pk, user_id, username, {TTL_ATTRIBUTE}",
-            )
-            if self._live(item)
+            for item in self._room_items(room_id, "pk, user_id, username")
         ]
+
+    def room_connection_ids(self, room_id: int) -> list[str]:
+        """The ids of every live connection subscribed to ``room_id``: all a message broadcast needs.
+
+        Projecting the key alone keeps the answer small on the hottest path (and halves moto's work).
+        """
+        return [item["pk"]["S"] for item in self._room_items(room_id, "pk")]
+
+    def _room_items(self, room_id: int, projection: str) -> Iterator[dict[str, Any]]:
+        # Expired items are dropped by the query itself, so only the projected attributes travel back.
+        return self._query(
+            IndexName=BY_ROOM_INDEX,
+            KeyConditionExpression="room_key = :r",
+            FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
+            ExpressionAttributeValues={":r": {"S": _room_key(room_id)}, ":now": {"N": str(int(self._clock()))}},
+            ProjectionExpression=projection,
+        )
 
     # ------------------------------------------------------------ plumbing
 
