@@ -85,7 +85,7 @@ class ChatClient:
         except ConnectionClosed:
             self.closed = True
             return None
-        frame = json.loads(raw)
+        frame: Frame = json.loads(raw)
         self.frames.append(frame)
         return frame
 
