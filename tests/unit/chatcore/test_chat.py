@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from chatcore.auth import Identity, TokenService, hash_password
 from chatcore.broadcaster import Broadcaster
 from chatcore.chat import ChatService, RateLimits
@@ -201,6 +202,33 @@ def test_database_failure_gives_save_failed_and_broadcasts_nothing(
     conninfo[0] = database_url  # back again: the same frame now goes through, once
     room.send(a, {"type": "message", "roomId": group.id, "text": "lost?", "clientMsgId": "c-9"})
     assert room.one(b, "message")["message"]["text"] == "lost?"
+
+
+def test_room_lookup_failure_after_saving_acknowledges_the_sender_instead_of_save_failed(
+    room: Room, store: ChatStore, registry: ConnectionRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB failing after the message is stored: the sender gets its message (saved), not save_failed."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+    room.new(a), room.new(b)
+
+    def unreachable(room_id: int) -> list[str]:  # moto cannot be made to time out on one call
+        raise EndpointConnectionError(endpoint_url="http://dynamodb.invalid")
+
+    monkeypatch.setattr(registry, "room_connection_ids", unreachable)
+    room.send(a, {"type": "message", "roomId": group.id, "text": "kept", "clientMsgId": "c-1"})
+
+    stored, _ = store.latest_messages(group.id, 10)
+    assert [m.content for m in stored] == ["kept"]
+    ack = room.one(a, "message")["message"]
+    assert (ack["id"], ack["clientMsgId"]) == (stored[0].id, "c-1")
+    assert room.new(a) == []  # no error frame besides
+    monkeypatch.undo()
+    room.send(b, {"type": "join", "roomId": group.id, "since": 0})  # the room catches up
+    assert [m["text"] for m in room.one(b, "joined")["history"]] == ["kept"]
 
 
 def test_gone_recipient_is_removed_and_the_others_still_receive(

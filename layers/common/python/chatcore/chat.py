@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chatcore.access import can_read, can_write
 from chatcore.auth import TokenService
 from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
@@ -254,7 +256,14 @@ class ChatService:
             # A retry of a stored message: acknowledge to the sender only, never broadcast twice.
             self._send(record.connection_id, out)
             return
-        recipients = self._registry.room_connection_ids(group.id)
+        try:
+            recipients = self._registry.room_connection_ids(group.id)
+        except (BotoCoreError, ClientError):
+            # Stored, so never "save_failed" (a resend would only be acknowledged, never broadcast): the
+            # sender learns it is saved, and the room gets it when its clients catch up with ``since``.
+            logger.exception("room lookup failed after the message was stored; only its sender was told")
+            self._send(record.connection_id, out)
+            return
         recipients.append(record.connection_id)  # the sender hears its own message even if not joined
         self._broadcast(recipients, out)
 
