@@ -10,14 +10,14 @@ from chatcore.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from chatcore.chat import ChatService
+    from chatcore.chat import ConnectionGate
 
 
 @cache
-def chat_service() -> ChatService:
-    from chatcore.runtime import build_chat_service
+def connection_gate() -> ConnectionGate:
+    from chatcore.runtime import build_connection_gate
 
-    return build_chat_service()
+    return build_connection_gate()
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id)
     try:
-        record = chat_service().connect(connection_id, request.token, request.origin)
+        record = connection_gate().connect(connection_id, request.token, request.origin)
     except Forbidden:
         logger.warning("connection refused: origin not allowed", extra={"origin": request.origin})
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)

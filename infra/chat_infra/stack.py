@@ -223,8 +223,6 @@ class ChatStack(Stack):
             "$connect: verifies the token and registers the connection",
             {
                 **table_env,
-                # build_chat_service builds the Management API client too; connect itself never posts.
-                "MANAGEMENT_API_URL": self.websocket_stage.callback_url,
                 **database_env,
                 **token_env,
                 "ALLOWED_ORIGINS": ",".join(web_origins),

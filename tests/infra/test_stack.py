@@ -17,7 +17,6 @@ COMMON_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERT
 EXPECTED_ENV = {
     "connect": {
         "CONNECTIONS_TABLE",
-        "MANAGEMENT_API_URL",
         "DATABASE_SECRET_ARN",
         "DATABASE_HOST",
         "DATABASE_NAME",
@@ -141,7 +140,7 @@ def test_management_api_url_is_the_stage_callback_url(synth: Synth) -> None:
             ],
         ]
     }
-    for folder in ("connect", "message", "disconnect", "prune"):
+    for folder in ("message", "disconnect", "prune"):
         assert tt.environment(synth, folder)["MANAGEMENT_API_URL"] == expected, folder
 
 

@@ -57,6 +57,7 @@ def test_valid_token_connects_and_binds_the_identity(
 ) -> None:
     """A valid ?token= answers 200 and stores the connection as the token's user; logs are JSON without the token."""
     configure(monkeypatch, database_url)
+    monkeypatch.delenv("MANAGEMENT_API_URL")  # connect never posts, so it is not configured with the API
     token = tokens.issue(alice)
 
     assert invoke(fresh_handler("connect"), "connect", _connect_event(token)) == {"statusCode": 200}

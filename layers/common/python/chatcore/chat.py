@@ -101,28 +101,20 @@ class _Reject(Exception):
         self.detail = detail
 
 
-class ChatService:
-    """Handles the WebSocket lifecycle and every client frame of the protocol."""
+class ConnectionGate:
+    """``$connect``: binds a verified identity to a new connection. Needs no Management API: it never posts."""
 
     def __init__(
         self,
         store: ChatStore,
         registry: ConnectionRegistry,
-        fanout: Fanout,
         tokens: TokenService,
-        limits: RateLimits | None = None,
         allowed_origins: frozenset[str] | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._allowed_origins = allowed_origins
         self._registry = registry
-        self._fanout = fanout
         self._tokens = tokens
-        self._limits = limits or RateLimits()
-        self._clock = clock
-
-    # ------------------------------------------------------------ lifecycle
+        self._allowed_origins = allowed_origins
 
     def connect(self, connection_id: str, token: str | None, origin: str | None = None) -> ConnectionRecord:
         """Bind the token's identity to the new connection.
@@ -138,6 +130,33 @@ class ChatService:
         if user is None or user.username != identity.username:
             raise Unauthorized("user no longer exists")
         return self._registry.add_connection(connection_id, user.id, user.username)
+
+
+class ChatService:
+    """Handles the WebSocket lifecycle and every client frame of the protocol."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        registry: ConnectionRegistry,
+        fanout: Fanout,
+        tokens: TokenService,
+        limits: RateLimits | None = None,
+        allowed_origins: frozenset[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._fanout = fanout
+        self._gate = ConnectionGate(store, registry, tokens, allowed_origins)
+        self._limits = limits or RateLimits()
+        self._clock = clock
+
+    # ------------------------------------------------------------ lifecycle
+
+    def connect(self, connection_id: str, token: str | None, origin: str | None = None) -> ConnectionRecord:
+        """Bind the token's identity to the new connection (see :meth:`ConnectionGate.connect`)."""
+        return self._gate.connect(connection_id, token, origin)
 
     # ------------------------------------------------------------ frames
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenService
 from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster, SignedManagementClient
-from chatcore.chat import ChatService, RateLimits
+from chatcore.chat import ChatService, ConnectionGate, RateLimits
 from chatcore.fanout import Fanout
 from chatcore.registry import ConnectionRegistry
 from chatcore.store import ChatStore, Database
@@ -157,6 +157,17 @@ def build_tokens(settings: Settings) -> TokenService:
 def build_fanout(settings: Settings) -> Fanout:
     """Delivery and dead-connection cleanup: DynamoDB and the Management API only."""
     return Fanout(build_registry(settings), Broadcaster(management_client(settings), settings.broadcast_max_workers))
+
+
+def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
+    """What ``$connect`` needs: PostgreSQL, DynamoDB and the token key; no Management API client."""
+    settings = settings or Settings.from_env()
+    return ConnectionGate(
+        store=build_store(settings),
+        registry=build_registry(settings),
+        tokens=build_tokens(settings),
+        allowed_origins=settings.allowed_origins,
+    )
 
 
 def build_chat_service(settings: Settings | None = None) -> ChatService:
