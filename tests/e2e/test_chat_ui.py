@@ -219,7 +219,7 @@ def test_unread_badge_counts_new_messages_and_clears_after_reading(
     bob.page.clock.fast_forward(11_000)
     expect(bob.group_row(group).locator(".badge")).to_have_attribute("data-unread", "2")
     expect(bob.page).to_have_title("(2) Chat")
-    bob.page.screenshot(path=screenshots / "home-desktop.png")
+    bob.page.screenshot(path=screenshots / "home-desktop.png", full_page=True)
 
     bob.group_row(group).get_by_role("link").click()
     bob.expect_connected()
