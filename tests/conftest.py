@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import psycopg
 import pytest
 from chat_local.postgres import EmbeddedPostgres
 from chatcore.auth import TokenService
@@ -54,10 +53,7 @@ def pg_server(tmp_root: Path) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture
 def database_url(pg_server: EmbeddedPostgres) -> str:
     """A fresh, migrated database for one test."""
-    name = f"test_{os.getpid()}_{next(_database_numbers)}"
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE chat_template')
-    return pg_server.url_for(name)
+    return pg_server.create_database(f"test_{os.getpid()}_{next(_database_numbers)}", template="chat_template")
 
 
 @pytest.fixture
@@ -153,9 +149,7 @@ def chat(
 
 @pytest.fixture(scope="session")
 def stack_database(pg_server: EmbeddedPostgres) -> str:
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute('CREATE DATABASE "stack" TEMPLATE chat_template')
-    return pg_server.url_for("stack")
+    return pg_server.create_database("stack", template="chat_template")
 
 
 @pytest.fixture(scope="session")

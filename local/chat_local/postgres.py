@@ -202,11 +202,20 @@ class EmbeddedPostgres:
                     raise EmbeddedPostgresError(f"postgres not ready after {timeout}s:\n{self._log_tail()}") from None
                 time.sleep(0.05)
 
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create the database ``name`` (a copy of ``template`` when given); returns its URL."""
+        statement = psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+        if template is not None:
+            statement += psycopg.sql.SQL(" TEMPLATE {}").format(psycopg.sql.Identifier(template))
+        with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
+            conn.execute(statement)
+        return self.url_for(name)
+
     def _ensure_database(self) -> None:
         with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
-            if not exists:
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(self.database)))
+        if not exists:
+            self.create_database(self.database)
 
     def _log_tail(self) -> str:
         log = self.data_dir / "server.log"

@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from chat_local.postgres import EmbeddedPostgres
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -39,13 +38,12 @@ def stack(tmp_root: Path, pg_server: EmbeddedPostgres) -> Iterator[StackProcess]
 
     Package-scoped: it (and the browser) stop once the browser tests are done, not at the end of the run.
     """
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute('CREATE DATABASE "e2e" TEMPLATE chat_template')
+    database_url = pg_server.create_database("e2e", template="chat_template")
     process = StackProcess(
         tmp_root / "e2e-stack-data",
         "--prune-interval",
         "3600",
-        env={"DATABASE_URL": pg_server.url_for("e2e")},
+        env={"DATABASE_URL": database_url},
         log_path=tmp_root / "e2e-stack.log",
     ).start()
     try:

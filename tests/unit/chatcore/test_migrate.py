@@ -18,10 +18,7 @@ TABLES = {"users", "groups", "group_members", "messages", "user_tags", "schema_m
 @pytest.fixture
 def empty_database(pg_server: EmbeddedPostgres) -> str:
     """A new database with no schema at all."""
-    name = f"migrate_{os.getpid()}_{next(_numbers)}"
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return pg_server.url_for(name)
+    return pg_server.create_database(f"migrate_{os.getpid()}_{next(_numbers)}")
 
 
 def _tables(url: str) -> set[str]:

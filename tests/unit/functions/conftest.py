@@ -21,10 +21,7 @@ _TABLES = "users, groups, group_members, messages, user_tags, login_failures"
 @pytest.fixture(scope="session")
 def rest_database(pg_server: EmbeddedPostgres) -> str:
     """One migrated database for the REST handler tests, emptied before each test (faster than a copy each)."""
-    name = f"rest_handlers_{os.getpid()}"
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE chat_template')
-    return pg_server.url_for(name)
+    return pg_server.create_database(f"rest_handlers_{os.getpid()}", template="chat_template")
 
 
 @pytest.fixture
