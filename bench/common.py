@@ -7,11 +7,9 @@ import importlib.metadata
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -158,66 +156,6 @@ class Target:
 def save_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
-
-
-class ChildProcess:
-    """A child process that prints ``ready: <url>`` on stdout when it serves; stopped with SIGTERM."""
-
-    def __init__(self, args: Sequence[str], *, env: dict[str, str] | None = None, log_path: Path) -> None:
-        self.args = list(args)
-        self.env = {**os.environ, **(env or {})}
-        self.log_path = log_path
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 120.0) -> ChildProcess:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
-                self.args, stdout=subprocess.PIPE, stderr=log, text=True, env=self.env, cwd=REPO_ROOT
-            )
-        ready: list[str] = []
-
-        def read_ready() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                if line.startswith("ready: "):
-                    ready.append(line.split(" ", 1)[1].strip())
-                    break
-            # Keep draining so the child never blocks on a full pipe.
-            for _line in self.process.stdout:
-                pass
-
-        threading.Thread(target=read_ready, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not ready and time.monotonic() < deadline and self.process.poll() is None:
-            time.sleep(0.05)
-        if not ready:
-            self.stop()
-            raise RuntimeError(f"{self.args[0]} did not get ready; log tail:\n{self.log_tail()}")
-        self.url = ready[0]
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
-
-    def __enter__(self) -> ChildProcess:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager

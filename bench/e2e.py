@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chat_local.processes import ReadyProcess
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import ChildProcess, Section, Target, fmt, md_table, median, percentile, progress
+from bench.common import REPO_ROOT, Section, Target, fmt, md_table, median, percentile, progress
 
 CLIENTS = 100
 #: ``--quick`` keeps the shape but not the size: fewer clients (setup grows with the square) for 3 s.
@@ -262,9 +263,10 @@ def _stand_in_query_ms(log_path: Path, room_id: int) -> float:
 async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[str, Any]:
     chat_local = shutil.which("chat-local", path=str(Path(sys.executable).parent)) or "chat-local"
     log_path = work_dir / "chat-local.log"
-    stack = ChildProcess(
+    stack = ReadyProcess(
         [chat_local, "--port", "0", "--data-dir", str(work_dir / "data"), "--prune-interval", "3600"],
         log_path=log_path,
+        cwd=REPO_ROOT,
     )
     progress("e2e: starting chat-local (embedded PostgreSQL, moto DynamoDB, the gateway)")
     with stack:
@@ -310,9 +312,10 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
 
 
 async def _baseline(count: int, clients: int, warmup: int) -> dict[str, Any]:
-    server = ChildProcess(
+    server = ReadyProcess(
         [sys.executable, "-m", "bench.baseline_server", "--port", "0"],
         log_path=Path("/dev/null") if sys.platform != "win32" else Path("nul"),
+        cwd=REPO_ROOT,
     )
     with server:
         load = Load([f"{server.url}/?token=none" for _ in range(clients)])

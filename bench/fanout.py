@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from chat_local.processes import ReadyProcess
+from chatcore.broadcaster import DEFAULT_MAX_WORKERS
+
 from bench.common import (
-    ChildProcess,
+    REPO_ROOT,
     Section,
     Target,
     cpu_and_wall,
@@ -39,8 +42,6 @@ from bench.common import (
 )
 
 MODES = ("a", "b", "c")
-DEFAULT_WORKERS = 32
-"""The broadcaster's default pool size (``chatcore.broadcaster.DEFAULT_MAX_WORKERS``)."""
 MODE_NAMES = {"a": "(a) boto3 loop", "b": "(b) ours", "c": "(c) limit"}
 LATENCIES_MS = (0.0, 15.0)
 
@@ -100,7 +101,7 @@ def boto3_loop(url: str) -> Callable[[list[str], bytes], None]:
 
 def ours(url: str, workers: int | None = None) -> Callable[[list[str], bytes], None]:
     """(b): the layer's broadcaster over the client the functions build."""
-    from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster
+    from chatcore.broadcaster import Broadcaster
     from chatcore.runtime import Settings, management_client
 
     workers = workers or DEFAULT_MAX_WORKERS
@@ -215,8 +216,10 @@ def run(quick: bool, out_dir: Path, work_dir: Path, sizes: tuple[int, ...] = (10
     use_local_aws_env()
     repeats = 1 if quick else 3
     data = sample_frame()
-    server = ChildProcess(
-        [sys.executable, "-m", "bench.fanout_server", "--port", "0"], log_path=work_dir / "fanout-server.log"
+    server = ReadyProcess(
+        [sys.executable, "-m", "bench.fanout_server", "--port", "0"],
+        log_path=work_dir / "fanout-server.log",
+        cwd=REPO_ROOT,
     )
     progress("fanout: starting the emulator with the benchmark's WebSocket clients")
     with server:
@@ -314,9 +317,9 @@ def _section(
         )
     ceiling_note = ""
     if b15 and a15:
-        ideal_ms = top / DEFAULT_WORKERS * 15
+        ideal_ms = top / DEFAULT_MAX_WORKERS * 15
         ceiling_note = (
-            f"With latency alone as the bound, {top} posts on {DEFAULT_WORKERS} workers at 15 ms would take"
+            f"With latency alone as the bound, {top} posts on {DEFAULT_MAX_WORKERS} workers at 15 ms would take"
             f" {ideal_ms:,.0f} ms, {a15['wall_ms'] / ideal_ms:.0f}x faster than (a); ours took"
             f" {b15['wall_ms']:,.0f} ms. The rest is CPU: ours ({b15['cpu_ms_per_recipient']:.2f} ms per post)"
             " and the emulator's, which share the machine's two cores (a busier machine moves this number most;"
