@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import subprocess
 import sys
 import time
 
-from chat_local.processes import die_with_parent, free_port
+from chat_local.processes import die_with_parent, end_process, free_port
 
 
 class MotoDynamoDB:
@@ -45,11 +46,5 @@ class MotoDynamoDB:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        if process is not None:
+            end_process(process, signal.SIGTERM, 5)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from chat_local.processes import die_with_parent, free_port
+from chat_local.processes import die_with_parent, end_process, free_port
 
 _PG_USER_ACCOUNT = "embedded_postgres"
 
@@ -122,14 +122,8 @@ class EmbeddedPostgres:
     def stop(self, timeout: float = 20.0) -> None:
         """Fast shutdown (SIGINT): clients are disconnected, data is flushed, the process is gone."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        if process is not None:
+            end_process(process, signal.SIGINT, timeout)
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), as a crash would; the next start recovers from the WAL."""

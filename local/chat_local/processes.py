@@ -11,7 +11,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 _PR_SET_PDEATHSIG = 1
 
@@ -31,6 +31,18 @@ def die_with_parent() -> None:
     """
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+def end_process(process: subprocess.Popen[Any], sig: int, timeout: float, *, kill_wait: float = 5.0) -> None:
+    """Send ``sig`` and wait up to ``timeout`` for the child to exit, then SIGKILL it: gone on return."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(kill_wait)
 
 
 class ReadyProcess:
@@ -91,13 +103,7 @@ class ReadyProcess:
         process, self.process = self.process, None
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        end_process(process, signal.SIGTERM, timeout, kill_wait=10)
         return process.returncode
 
     def log_tail(self, chars: int = 4000) -> str:
