@@ -236,7 +236,7 @@ def handler_durations(log_path: Path, start: int) -> dict[str, list[int]]:
 def _stand_in_query_ms(log_path: Path, room_id: int) -> float:
     """What one Query of the room's connections costs the stack's DynamoDB stand-in (moto), median ms."""
     import boto3
-    from chatcore.registry import ConnectionRegistry
+    from chatcore.aws.registry import ConnectionRegistry
 
     found = re.search(r"table (\S+) ready at (http://\S+)", log_path.read_text(errors="replace"))
     if not found:

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from chat_local.processes import ReadyProcess
-from chatcore.broadcaster import DEFAULT_MAX_WORKERS
+from chatcore.aws.broadcaster import DEFAULT_MAX_WORKERS
 
 from bench.common import (
     REPO_ROOT,
@@ -101,8 +101,9 @@ def boto3_loop(url: str) -> Callable[[list[str], bytes], None]:
 
 def ours(url: str, workers: int | None = None) -> Callable[[list[str], bytes], None]:
     """(b): the layer's broadcaster over the client the functions build."""
-    from chatcore.broadcaster import Broadcaster
-    from chatcore.runtime import Settings, management_client
+    from chatcore.aws.broadcaster import Broadcaster
+    from chatcore.composition import management_client
+    from chatcore.settings import Settings
 
     workers = workers or DEFAULT_MAX_WORKERS
     settings = Settings(management_api_url=url, broadcast_max_workers=workers)

@@ -35,18 +35,18 @@ TARGET_RATIO = 1.5
 _SEED = (
     "INSERT INTO users (username, password_hash, nickname)"
     " SELECT 'bench_user_' || u, 'scrypt$bench', 'User ' || u FROM generate_series(1, %(users)s::int) u",
-    "INSERT INTO groups (name, private, kind, created_by)"
+    "INSERT INTO rooms (name, private, kind, created_by)"
     " SELECT 'bench room ' || g, false, 'group', 1 FROM generate_series(1, %(rooms)s::int) g",
-    "INSERT INTO group_members (user_id, group_id, role)"
+    "INSERT INTO room_members (user_id, room_id, role)"
     " SELECT u, %(room)s, CASE WHEN u = 1 THEN 'owner' ELSE 'member' END FROM generate_series(1, %(users)s::int) u",
-    "INSERT INTO group_members (user_id, group_id, role)"
+    "INSERT INTO room_members (user_id, room_id, role)"
     " SELECT 1 + (g %% %(users)s), g, 'member' FROM generate_series(2, %(rooms)s::int) g ON CONFLICT DO NOTHING",
 )
 
 # Message g: even ones in the measured room, odd ones spread over the others; a clientMsgId each, as the
 # web UI sends, so the unique (user_id, client_msg_id) index is as large as in real use.
 _MESSAGES = """
-INSERT INTO messages (group_id, user_id, content, client_msg_id, created_at)
+INSERT INTO messages (room_id, user_id, content, client_msg_id, created_at)
 SELECT CASE WHEN g %% 2 = 0 THEN %(room)s ELSE 2 + g %% (%(rooms)s - 1) END,
        1 + g %% %(users)s,
        'message number ' || g || ': ' || repeat('lorem ipsum ', (1 + g %% 8)::int),
@@ -78,8 +78,8 @@ def _middle_id(url: str) -> int:
     """An id in the middle of the measured room's history (where a ``history`` page starts)."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT id FROM messages WHERE group_id = %s ORDER BY id"
-            " OFFSET (SELECT count(*) / 2 FROM messages WHERE group_id = %s) LIMIT 1",
+            "SELECT id FROM messages WHERE room_id = %s ORDER BY id"
+            " OFFSET (SELECT count(*) / 2 FROM messages WHERE room_id = %s) LIMIT 1",
             (ROOM, ROOM),
         ).fetchone()
     assert row is not None
@@ -90,7 +90,7 @@ def _calls(store: Any, middle: int) -> dict[str, Callable[[], Any]]:
     from chatcore.protocol import DEFAULT_HISTORY_LIMIT
 
     def join() -> None:
-        store.get_group_and_role(ROOM, 2)
+        store.room_and_role(ROOM, 2)
         store.list_members(ROOM)
         store.latest_messages(ROOM, DEFAULT_HISTORY_LIMIT)
 
@@ -143,8 +143,9 @@ def _fill(url: str, total: int, sql: str, label: str) -> None:
 
 def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
     from chat_local.postgres import EmbeddedPostgres
-    from chatcore.migrate import apply_migrations
-    from chatcore.store import ChatStore, Database
+    from chatcore.postgres.database import Database
+    from chatcore.postgres.migrate import apply_migrations
+    from chatcore.postgres.store import ChatStore
 
     small, large = 1_000, 100_000 if quick else 1_000_000
     repeats = 40 if quick else 300
@@ -260,7 +261,7 @@ def _section(
             " load hit both sides of the ratio alike. Bulk insert and `VACUUM ANALYZE` took"
             f" {insert_seconds.get('large', float('nan')):.0f} s for {large:,} messages.",
             table,
-            "`join` = `get_group_and_role` + `list_members` + `latest_messages(50)`; `history` ="
+            "`join` = `room_and_role` + `list_members` + `latest_messages(50)`; `history` ="
             " `messages_before(middle id, 50)`. Both read 50 index entries whatever the table's size (the plans"
             " below: a backward index scan, about ten buffers). `list_groups`, the REST group list, counts every"
             " unread message of each of the user's groups, so it grows with the unread backlog. The formerly busy"

@@ -193,9 +193,9 @@ def cost_rows(durations: dict[int, float]) -> list[dict[str, float]]:
         per_message["lambda_requests"] = (1 + pings) * p["lambda_requests_per_million"] / 1e6
         seconds = durations[size] / 1000 + pings * 0.010
         per_message["lambda_duration"] = seconds * gb * p["lambda_gb_second"]
-        # DynamoDB: check_in is an UpdateItem of the connection item (1 WRU, +1 for the by_user index),
+        # DynamoDB: count_frame is an UpdateItem of the connection item (1 WRU),
         # for the message and each ping; the room's connections are one eventually consistent Query.
-        wru = 2 * (1 + pings)
+        wru = 1 + pings
         rru = 0.5 * max(1, math.ceil(size * u["subscription_item_bytes"] / 4096))
         per_message["dynamodb"] = wru * p["dynamodb_wru_per_million"] / 1e6 + rru * p["dynamodb_rru_per_million"] / 1e6
         # Bytes: frames out to the clients; the Lambda's signed POSTs through the NAT gateway.

@@ -13,13 +13,15 @@ from typing import Any
 import boto3
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from chatcore.auth import TokenService
-from chatcore.broadcaster import Broadcaster
-from chatcore.chat import ChatService
-from chatcore.fanout import Fanout
-from chatcore.migrate import apply_migrations
-from chatcore.registry import ConnectionRegistry, create_table
-from chatcore.store import ChatStore, Database
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.registry import ConnectionRegistry, create_table
+from chatcore.postgres.database import Database
+from chatcore.postgres.migrate import apply_migrations
+from chatcore.postgres.store import ChatStore
+from chatcore.service.chat import ChatService
+from chatcore.service.fanout import Fanout
+from chatcore.service.gate import ConnectionGate
+from chatcore.tokens import TokenService
 from moto import mock_aws
 
 from tests.helpers.clients import Api, ChatClient
@@ -141,7 +143,12 @@ def chat(
     store: ChatStore, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService
 ) -> ChatService:
     fanout = Fanout(registry, Broadcaster(management, max_workers=8))  # type: ignore[arg-type]
-    return ChatService(store, registry, fanout, tokens)
+    return ChatService(store, registry, fanout)
+
+
+@pytest.fixture
+def gate(store: ChatStore, registry: ConnectionRegistry, tokens: TokenService) -> ConnectionGate:
+    return ConnectionGate(store, registry, tokens)
 
 
 # ---------------------------------------------------------------- the running local stack

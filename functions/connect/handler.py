@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from chatcore.aws.events import ConnectEvent
+from chatcore.composition import build_connection_gate
 from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
 from chatcore.observability import logger, metrics, tracer
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-    from chatcore.chat import ConnectionGate
+from chatcore.service.gate import ConnectionGate
 
 
 @cache
 def connection_gate() -> ConnectionGate:
-    from chatcore.runtime import build_connection_gate
-
+    """This container's gate (PostgreSQL, DynamoDB, the token key), built on its first invocation."""
     return build_connection_gate()
 
 
@@ -24,11 +25,6 @@ def connection_gate() -> ConnectionGate:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Imported on the first call, not at import time (cold start; see chatcore.observability).
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.parser import parse
-    from chatcore.events import ConnectEvent
-
     request = parse(event=event, model=ConnectEvent)
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id)

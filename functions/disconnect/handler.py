@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from chatcore.aws.events import DisconnectEvent
+from chatcore.composition import build_disconnect
 from chatcore.observability import logger, metrics, tracer
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-    from chatcore.fanout import Fanout
+from chatcore.service.fanout import Fanout
 
 
 @cache
 def fanout() -> Fanout:
-    # DynamoDB and the Management API only: no database, no token secret.
-    from chatcore.runtime import Settings, build_fanout
-
-    return build_fanout(Settings.from_env())
+    """DynamoDB and the Management API only: no database, no token key."""
+    return build_disconnect()
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Imported on the first call, not at import time (cold start; see chatcore.observability).
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.parser import parse
-    from chatcore.events import DisconnectEvent
-
     request = parse(event=event, model=DisconnectEvent)
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from chatcore.aws.events import MessageEvent
+from chatcore.composition import build_chat_service
 from chatcore.observability import logger, metrics, tracer
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-    from chatcore.chat import ChatService
+from chatcore.service.chat import ChatService
 
 
 @cache
 def chat_service() -> ChatService:
-    from chatcore.runtime import build_chat_service
-
+    """PostgreSQL, DynamoDB and the Management API, built on this container's first invocation."""
     return build_chat_service()
 
 
@@ -23,11 +24,6 @@ def chat_service() -> ChatService:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Imported on the first call, not at import time (cold start; see chatcore.observability).
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.parser import parse
-    from chatcore.events import MessageEvent
-
     request = parse(event=event, model=MessageEvent)
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id, route=request.request_context.route_key)

@@ -1,35 +1,26 @@
-"""The HTTP API (auth, profile, groups, direct chats, tags, nicknames): one call into the layer's API."""
+"""The HTTP API (auth, profile, groups, direct chats, tags, people): one resolver over the layer's routes."""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from chatcore.composition import build_api_services
+from chatcore.http.app import app
 from chatcore.observability import logger, metrics, tracer
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-    from chatcore.rest_api import Services
+from chatcore.service.api import ApiServices
 
 
 @cache
-def api() -> tuple[APIGatewayHttpResolver, Services]:
-    """The resolver and this container's services, built on the first call (not at import time)."""
-    from chatcore.rest_api import app, build_services
-
-    return app, build_services()
+def services() -> ApiServices:
+    """PostgreSQL and the token key (DynamoDB on first use), built on this container's first invocation."""
+    return build_api_services()
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    app, services = api()
-    app.append_context(services=services)
-    response = app.resolve(event, context)
-    status = int(response.get("statusCode", 200))
-    metrics.add_metric(name="ServerErrors" if status >= 500 else "Requests", unit=MetricUnit.Count, value=1)
-    return response
+    app.append_context(services=services())
+    return app.resolve(event, context)

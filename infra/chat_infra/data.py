@@ -8,16 +8,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
+from chatcore.aws.registry import TTL_ATTRIBUTE, table_definition
 from constructs import Construct
 
 from infra.chat_infra.config import ChatConfig
 from infra.chat_infra.nag import acknowledge
 from infra.chat_infra.network import ChatNetwork
 
-#: Must match chatcore.registry (tests/infra compares the synthesized table with ``table_definition``).
-BY_ROOM_INDEX = "by_room"
-BY_USER_INDEX = "by_user"
-TTL_ATTRIBUTE = "expires_at"
 DATABASE_NAME = "chat"
 DATABASE_PORT = 5432
 DATABASE_USER = "chat_admin"
@@ -27,7 +24,7 @@ POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_9
 
 
 class ConnectionsTable(Construct):
-    """One table: connection items and room subscriptions, with the ``by_room`` and ``by_user`` indexes."""
+    """The connection registry: the keys, indexes and TTL of ``chatcore.aws.registry.table_definition``."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -46,12 +43,15 @@ class ConnectionsTable(Construct):
             # Live connections only: every item expires within hours, nothing to keep after teardown.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        for index, key in ((BY_ROOM_INDEX, "room_key"), (BY_USER_INDEX, "user_key")):
+        for index in table_definition("connections")["GlobalSecondaryIndexes"]:
+            partition, sort = (key["AttributeName"] for key in index["KeySchema"])
+            projection = index["Projection"]
             self.table.add_global_secondary_index(
-                index_name=index,
-                partition_key=dynamodb.Attribute(name=key, type=string),
-                sort_key=dynamodb.Attribute(name="pk", type=string),
-                projection_type=dynamodb.ProjectionType.ALL,
+                index_name=index["IndexName"],
+                partition_key=dynamodb.Attribute(name=partition, type=string),
+                sort_key=dynamodb.Attribute(name=sort, type=string),
+                projection_type=dynamodb.ProjectionType[projection["ProjectionType"]],
+                non_key_attributes=projection.get("NonKeyAttributes"),
             )
 
 

@@ -16,10 +16,12 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from chatcore.aws.registry import BY_ROOM_INDEX
+from chatcore.protocol import CLIENT_FRAME_TYPES
 from constructs import Construct
 
 from infra.chat_infra.config import ChatConfig
-from infra.chat_infra.data import BY_ROOM_INDEX, ChatDatabase, ConnectionsTable, TokenSecret
+from infra.chat_infra.data import ChatDatabase, ConnectionsTable, TokenSecret
 from infra.chat_infra.functions import ARCHITECTURE, RUNTIME, ChatFunction
 from infra.chat_infra.layer import layer_code
 from infra.chat_infra.monitoring import Monitoring
@@ -28,10 +30,10 @@ from infra.chat_infra.network import ChatNetwork
 from infra.chat_infra.paths import MIGRATIONS_DIR
 from infra.chat_infra.web import AccessLogBucket, WebSite
 
-#: Client frame types (DESIGN section 4); each is a WebSocket route to the message function.
-MESSAGE_ROUTES = ("join", "message", "leave", "list", "history", "typing", "read", "ping")
+#: Every client frame type of the protocol is a WebSocket route to the message function.
+MESSAGE_ROUTES = tuple(sorted(CLIENT_FRAME_TYPES))
 
-#: The message function's table actions: check_in (UpdateItem returning the record), subscribe (PutItem),
+#: The message function's table actions: count_frame (UpdateItem returning the record), subscribe (PutItem),
 #: unsubscribe (DeleteItem), forgetting a gone connection (Query + BatchWriteItem); by_room on the index.
 _MESSAGE_TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
@@ -233,7 +235,7 @@ class ChatStack(Stack):
         message = function(
             "message",
             "WebSocket frames (join, message, leave, list, history, typing, read, ping, $default)",
-            {**table_env, **management_env, **database_env, **token_env},
+            {**table_env, **management_env, **database_env},
             timeout=Duration.seconds(29),
             in_vpc=True,
         )
@@ -273,9 +275,19 @@ class ChatStack(Stack):
         disconnect.grant_table(table_arn, ["dynamodb:Query", "dynamodb:BatchWriteItem"], indexes=[BY_ROOM_INDEX])
         # RegistrySubscriptions.drop: the room's connections from by_room, then DeleteItem per subscription.
         rest.grant_table(table_arn, ["dynamodb:DeleteItem"], indexes=[BY_ROOM_INDEX])
+        # Scan for stale connections (its place kept in one item: GetItem/PutItem/DeleteItem), touch the live
+        # ones (UpdateItem), forget the gone ones (Query + BatchWriteItem, by_room for member_left).
         prune.grant_table(
             table_arn,
-            ["dynamodb:Scan", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
+            [
+                "dynamodb:Scan",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+            ],
             indexes=[BY_ROOM_INDEX],
         )
         for fn in (message, disconnect, prune):
@@ -289,8 +301,9 @@ class ChatStack(Stack):
             )
         for fn in (connect, message, rest, migrate):
             fn.grant_secret_read(self.database.secret)
-        for fn in (connect, message, rest):
+        for fn in (connect, rest):
             fn.grant_secret_read(token_secret)
+        for fn in (connect, message, rest):
             fn.allow_database(self.database.proxy, self.database.port, f"{fn.folder} function to RDS Proxy")
         migrate.allow_database(self.database.instance, self.database.port, "migrate function to PostgreSQL")
         for fn in (connect, message, rest, migrate):

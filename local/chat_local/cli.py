@@ -133,7 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
             database_url = postgres.start()
             log.info("postgres: ready on port %s (%d ms)", postgres.port, (time.monotonic() - started) * 1000)
 
-        from chatcore.migrate import apply_migrations
+        from chatcore.postgres.migrate import apply_migrations
 
         applied = await asyncio.to_thread(apply_migrations, database_url)
         log.info("postgres: migrations %s", ", ".join(applied) if applied else "up to date")
@@ -189,7 +189,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def _create_table(endpoint: str) -> None:
     import boto3
-    from chatcore.registry import create_table
+    from chatcore.aws.registry import create_table
 
     client = boto3.client(
         "dynamodb",

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from chatcore.fields import MAX_FRAME_BYTES
+from chatcore.protocol import CLIENT_FRAME_TYPES
 
 from chat_local.events import (
     SocketInfo,
@@ -36,7 +38,6 @@ from chat_local.lambdas import REPO_ROOT, LambdaFunction
 
 log = logging.getLogger("local_stack")
 
-MAX_FRAME_BYTES = 128 * 1024
 STAGE = "local"
 WEB_DIR = REPO_ROOT / "web"
 
@@ -51,7 +52,7 @@ _CONTAINER_LIMITS = {"rest": 1}
 class GatewayConfig:
     """API Gateway's limits and the local switches; tests shorten the timeouts."""
 
-    route_keys: frozenset[str] = frozenset({"join", "message", "leave", "list", "history", "typing", "read", "ping"})
+    route_keys: frozenset[str] = CLIENT_FRAME_TYPES
     idle_timeout: float = 600.0
     max_connection_duration: float = 7200.0
     management_latency: float = 0.0

@@ -73,7 +73,7 @@ def test_built_layer_has_chatcore_and_no_runtime_provided_packages(built_layer: 
     """The layer holds chatcore with its migrations and Powertools, but no boto3/botocore and no bytecode."""
     site = built_layer / "python"
     assert (site / "chatcore" / "__init__.py").is_file()
-    shipped = {p.name for p in (site / "chatcore" / "migrations").glob("*.sql")}
+    shipped = {p.name for p in (site / "chatcore" / "postgres" / "migrations").glob("*.sql")}
     assert shipped == {p.name for p in MIGRATIONS_DIR.glob("*.sql")} and shipped
     assert (site / "aws_lambda_powertools").is_dir()
     assert (site / "jwt").is_dir()
@@ -86,7 +86,7 @@ def test_built_layer_has_chatcore_and_no_runtime_provided_packages(built_layer: 
 def test_synthesized_layer_asset_is_the_same_build(synth: Synth) -> None:
     """The stack's layer asset was bundled locally into python/ with chatcore and psycopg's binary package."""
     site = layer_asset_dir(synth) / "python"
-    assert (site / "chatcore" / "runtime.py").is_file()
+    assert (site / "chatcore" / "composition.py").is_file()
     assert any((site / "psycopg_binary").glob(f"_psycopg.cpython-{CP[2:]}-x86_64-linux-gnu.so"))
 
 

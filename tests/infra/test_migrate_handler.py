@@ -7,7 +7,7 @@ import itertools
 import psycopg
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from chatcore.migrate import migration_files
+from chatcore.postgres.migrate import migration_files
 
 from tests.helpers.handlers import context, load_handler
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk.assertions import Match
-from chatcore.registry import TTL_ATTRIBUTE, table_definition
+from chatcore.aws.registry import TTL_ATTRIBUTE, table_definition
 
 from infra.chat_infra.paths import FUNCTIONS_DIR
 from infra.chat_infra.stack import MESSAGE_ROUTES
@@ -13,7 +13,7 @@ from tests.infra import template_tools as tt
 from tests.infra.synthesis import EXTRA_ORIGIN, Synth
 
 COMMON_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-#: The variables each function reads (chatcore.runtime.Settings.from_env and the handlers), no more.
+#: The variables each function reads (chatcore.settings.Settings, through chatcore.composition), no more.
 EXPECTED_ENV = {
     "connect": {
         "CONNECTIONS_TABLE",
@@ -30,7 +30,6 @@ EXPECTED_ENV = {
         "DATABASE_SECRET_ARN",
         "DATABASE_HOST",
         "DATABASE_NAME",
-        "TOKEN_SECRET_ARN",
     },
     "disconnect": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "rest": {
@@ -55,7 +54,15 @@ EXPECTED_TABLE_ACTIONS = {
     },
     "disconnect": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
     "rest": {"dynamodb:DeleteItem", "dynamodb:Query"},  # Query on by_room only (see below)
-    "prune": {"dynamodb:Scan", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
+    "prune": {
+        "dynamodb:Scan",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:GetItem",  # the sweep's place between runs
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    },
     "migrate": set(),
 }
 POSTING_FUNCTIONS = {"message", "disconnect", "prune"}
@@ -201,7 +208,8 @@ def test_function_variables_point_at_the_deployed_resources(synth: Synth) -> Non
         assert variables["DATABASE_HOST"] == proxy_endpoint, folder
         assert variables["DATABASE_SECRET_ARN"] == db_secret, folder
         assert variables["DATABASE_NAME"] == "chat"
-        assert variables["TOKEN_SECRET_ARN"]["Ref"].startswith("TokenSigningKey"), folder
+    for folder in ("connect", "rest"):
+        assert tt.environment(synth, folder)["TOKEN_SECRET_ARN"]["Ref"].startswith("TokenSigningKey"), folder
     # The deploy-time migration goes straight to the instance (the proxy target may still be registering).
     assert tt.environment(synth, "migrate")["DATABASE_HOST"] == instance_address
     origins = tt.environment(synth, "connect")["ALLOWED_ORIGINS"]
@@ -290,7 +298,8 @@ def test_secrets_are_readable_only_by_the_functions_that_read_them(synth: Synth)
     """GetSecretValue (nothing more) on the DB secret for DB users and on the token key for token users."""
     db_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
     token_secret = {"Ref": next(k for k in tt.of_type(synth, "AWS::SecretsManager::Secret") if k.startswith("Token"))}
-    readers = {"connect": [db_secret, token_secret], "message": [db_secret, token_secret]}
+    # The message function never sees the signing key: identity comes from the connection record.
+    readers = {"connect": [db_secret, token_secret], "message": [db_secret]}
     readers |= {"rest": [db_secret, token_secret], "migrate": [db_secret], "disconnect": [], "prune": []}
     for folder, expected in readers.items():
         assert tt.allowed(synth, folder, "secretsmanager:") == (

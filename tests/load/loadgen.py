@@ -240,12 +240,12 @@ async def run_load(
 
 
 def stored_messages(database_url: str, rooms: Iterable[int]) -> list[tuple[int, int, str | None]]:
-    """``(group_id, id, client_msg_id)`` of every stored message of ``rooms``, by id."""
+    """``(room_id, id, client_msg_id)`` of every stored message of ``rooms``, by id."""
     with psycopg.connect(database_url) as conn:
         return [
             (row[0], row[1], row[2])
             for row in conn.execute(
-                "SELECT group_id, id, client_msg_id FROM messages WHERE group_id = ANY(%s) ORDER BY id",
+                "SELECT room_id, id, client_msg_id FROM messages WHERE room_id = ANY(%s) ORDER BY id",
                 (list(rooms),),
             )
         ]

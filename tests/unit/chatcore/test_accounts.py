@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from chatcore import accounts as accounts_module
-from chatcore.accounts import AccountService, LoginLimits
-from chatcore.auth import TokenService
 from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
-from chatcore.store import ChatStore
+from chatcore.postgres.store import ChatStore
+from chatcore.service import accounts as accounts_module
+from chatcore.service.accounts import AccountService, LoginLimits
+from chatcore.tokens import TokenService
 
 from tests.conftest import TOKEN_SECRET
+from tests.helpers.records import delete_user
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_authenticate_refuses_expired_tokens_and_deleted_users(store: ChatStore)
         accounts.authenticate(f"Bearer {alice.token}")
 
     now[0] -= 61
-    store.delete_user(bob.user.id)
+    delete_user(store, bob.user.id)
     with pytest.raises(Unauthorized):
         accounts.authenticate(f"Bearer {bob.token}")
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import jwt
 import pytest
-from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, Identity, TokenService, hash_password, verify_password
 from chatcore.errors import Unauthorized
+from chatcore.passwords import hash_password, verify_password
+from chatcore.tokens import DEFAULT_TOKEN_TTL_SECONDS, Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
 

@@ -8,7 +8,8 @@ from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from chatcore.broadcaster import Broadcaster, BroadcastResult, Delivery
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.ports import BroadcastResult, Delivery
 
 from tests.conftest import GoneAwareClient, delivered
 

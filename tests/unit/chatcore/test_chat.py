@@ -8,22 +8,28 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from chatcore.auth import Identity, TokenService, hash_password
-from chatcore.broadcaster import Broadcaster
-from chatcore.chat import ChatService, RateLimits
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.registry import ConnectionRegistry
 from chatcore.errors import Unauthorized
-from chatcore.fanout import Fanout
-from chatcore.registry import ConnectionRegistry
-from chatcore.store import ChatStore, Database
+from chatcore.passwords import hash_password
+from chatcore.postgres.database import Database
+from chatcore.postgres.store import ChatStore
+from chatcore.rules import RateLimits
+from chatcore.service.chat import ChatService
+from chatcore.service.fanout import Fanout
+from chatcore.service.gate import ConnectionGate
+from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import GoneAwareClient, delivered
+from tests.helpers.records import delete_user, stored_connection
 
 
 class Room:
     """A group with users connected to it, and the frames each connection received."""
 
-    def __init__(self, chat: ChatService, store: ChatStore, tokens: TokenService) -> None:
+    def __init__(self, chat: ChatService, store: ChatStore, tokens: TokenService, registry: ConnectionRegistry) -> None:
         self.chat, self.store, self.tokens = chat, store, tokens
+        self.gate = ConnectionGate(store, registry, tokens)
         self.seen: dict[str, int] = {}
 
     def user(self, name: str) -> Identity:
@@ -31,7 +37,7 @@ class Room:
         return Identity(row.id, row.username)
 
     def connect(self, who: Identity, connection_id: str) -> str:
-        self.chat.connect(connection_id, self.tokens.issue(who))
+        self.gate.connect(connection_id, self.tokens.issue(who))
         return connection_id
 
     def send(self, connection_id: str, frame: dict[str, Any] | str) -> None:
@@ -51,8 +57,8 @@ class Room:
 
 
 @pytest.fixture
-def room(chat: ChatService, store: ChatStore, tokens: TokenService) -> Room:
-    return Room(chat, store, tokens)
+def room(chat: ChatService, store: ChatStore, tokens: TokenService, registry: ConnectionRegistry) -> Room:
+    return Room(chat, store, tokens, registry)
 
 
 def test_join_returns_room_members_and_history_from_postgres(room: Room, store: ChatStore) -> None:
@@ -175,8 +181,8 @@ def test_database_failure_gives_save_failed_and_broadcasts_nothing(
     conninfo = [database_url]
     db = Database(lambda: conninfo[0], connect_timeout=2)
     store = ChatStore(db)
-    service = ChatService(store, registry, Fanout(registry, Broadcaster(management)), tokens)  # type: ignore[arg-type]
-    room = Room(service, store, tokens)
+    service = ChatService(store, registry, Fanout(registry, Broadcaster(management)))  # type: ignore[arg-type]
+    room = Room(service, store, tokens, registry)
     alice, bob = room.user("alice"), room.user("bob")
     group = store.create_group("general", private=False, created_by=alice.user_id)
     a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
@@ -215,10 +221,10 @@ def test_room_lookup_failure_after_saving_acknowledges_the_sender_instead_of_sav
         room.send(cid, {"type": "join", "roomId": group.id})
     room.new(a), room.new(b)
 
-    def unreachable(room_id: int) -> list[str]:  # moto cannot be made to time out on one call
+    def unreachable(**_request: object) -> object:  # moto cannot be made to time out on one call
         raise EndpointConnectionError(endpoint_url="http://dynamodb.invalid")
 
-    monkeypatch.setattr(registry, "room_connection_ids", unreachable)
+    monkeypatch.setattr(registry._client, "query", unreachable)  # the room lookup's DynamoDB call
     room.send(a, {"type": "message", "roomId": group.id, "text": "kept", "clientMsgId": "c-1"})
 
     stored, _ = store.latest_messages(group.id, 10)
@@ -250,7 +256,7 @@ def test_gone_recipient_is_removed_and_the_others_still_receive(
         frames = room.new(cid)
         assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["still there?"]
         assert {"type": "member_left", "roomId": group.id, "user": "bob"} in frames
-    assert registry.get_connection("b1") is None
+    assert stored_connection(registry, "b1") is None
     assert "b1" not in [c.connection_id for c in registry.room_connections(group.id)]
 
 
@@ -295,7 +301,7 @@ def test_private_room_refuses_non_members(room: Room, store: ChatStore) -> None:
         room.send(m, {**frame, "roomId": group.id})
         error = room.one(m, "error")
         assert (error["code"], error["requestType"]) == ("forbidden", frame["type"])
-    assert store.get_role(group.id, mallory.user_id) is None
+    assert store.room_and_role(group.id, mallory.user_id)[1] is None
     assert [r.content for r in store.latest_messages(group.id, 10)[0]] == ["classified"]
 
 
@@ -308,7 +314,7 @@ def test_joining_a_public_group_makes_the_caller_a_member(room: Room, store: Cha
     room.send(b, {"type": "message", "roomId": group.id, "text": "too early"})
     assert room.one(b, "error")["code"] == "forbidden"
     room.send(b, {"type": "join", "roomId": group.id})
-    assert store.get_role(group.id, bob.user_id) == "member"
+    assert store.room_and_role(group.id, bob.user_id)[1] == "member"
     room.send(b, {"type": "message", "roomId": group.id, "text": "now"})
     assert room.one(b, "message")["message"]["text"] == "now"
 
@@ -364,7 +370,7 @@ def test_history_pages_backwards_and_join_since_catches_up(room: Room, store: Ch
 
 
 def test_connect_refuses_missing_forged_expired_and_deleted_identities(
-    chat: ChatService, store: ChatStore, tokens: TokenService
+    gate: ConnectionGate, store: ChatStore, tokens: TokenService
 ) -> None:
     """``connect`` binds a valid token's user and refuses every other token."""
     user = store.create_user("alice", hash_password("pw-for-tests"))
@@ -374,23 +380,23 @@ def test_connect_refuses_missing_forged_expired_and_deleted_identities(
 
     for bad in (None, "", "garbage", expired, forged):
         with pytest.raises(Unauthorized):
-            chat.connect("c-bad", bad)
-    record = chat.connect("c-good", tokens.issue(identity))
+            gate.connect("c-bad", bad)
+    record = gate.connect("c-good", tokens.issue(identity))
     assert (record.user_id, record.username) == (user.id, "alice")
-    store.delete_user(user.id)
+    delete_user(store, user.id)
     with pytest.raises(Unauthorized):
-        chat.connect("c-late", tokens.issue(identity))
+        gate.connect("c-late", tokens.issue(identity))
 
 
 def test_ping_answers_pong_and_refreshes_last_seen(room: Room, registry: ConnectionRegistry) -> None:
     """``ping`` gets ``pong`` and moves the connection's last-seen time forward."""
     a = room.connect(room.user("alice"), "a1")
-    first = registry.get_connection(a)
+    first = stored_connection(registry, a)
     assert first is not None
     time.sleep(0.01)
     room.send(a, {"type": "ping"})
     assert room.one(a, "pong")["ts"] >= first.last_seen
-    second = registry.get_connection(a)
+    second = stored_connection(registry, a)
     assert second is not None and second.last_seen > first.last_seen
 
 
@@ -424,8 +430,8 @@ def test_messages_over_the_rate_limit_get_rate_limited_and_are_not_stored(
 ) -> None:
     """Past the per-connection limit a message gets ``rate_limited`` and is not stored; typing is dropped."""
     fanout = Fanout(registry, Broadcaster(management))  # type: ignore[arg-type]
-    service = ChatService(store, registry, fanout, tokens, limits=RateLimits(frames=100, messages=3, typing=1))
-    room = Room(service, store, tokens)
+    service = ChatService(store, registry, fanout, limits=RateLimits(frames=100, messages=3, typing=1))
+    room = Room(service, store, tokens, registry)
     alice, bob = room.user("alice"), room.user("bob")
     group = store.create_group("general", private=False, created_by=alice.user_id)
     a, b = room.connect(alice, "a1"), room.connect(bob, "b1")

@@ -6,12 +6,15 @@ from collections import Counter
 from typing import Any, cast
 
 import pytest
-from chatcore.broadcaster import Broadcaster, Delivery
-from chatcore.fanout import Fanout
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.ports import Delivery
 from chatcore.protocol import PongOut
-from chatcore.registry import ConnectionRegistry, RemovedConnection
+from chatcore.rows import RemovedConnection
+from chatcore.service.fanout import Fanout
 
 from tests.conftest import TABLE, GoneAwareClient, delivered
+from tests.helpers.records import stored_connection
 
 
 class CountingRegistry(ConnectionRegistry):
@@ -56,7 +59,7 @@ def test_forgetting_deletes_items_and_announces_only_the_users_last_tab(
 
     fanout.forget_connections(["a1"])
 
-    assert counting.get_connection("a1") is None
+    assert stored_connection(counting, "a1") is None
     assert counting.remove_connection("a1") == RemovedConnection(None, None, [])  # nothing left under the id
     assert _left("b1") == [(2, "alice")]
     assert _left("a2") == []
@@ -69,7 +72,7 @@ def test_forgetting_an_unknown_connection_announces_nothing(fanout: Fanout, coun
     _join(counting, "b1", 2, "bob", 1)
     fanout.forget_connections(["ghost"])
     assert delivered("b1") == []
-    assert counting.get_connection("b1") is not None
+    assert stored_connection(counting, "b1") is not None
 
 
 def test_dead_connections_found_while_announcing_are_forgotten_once_each(
@@ -85,7 +88,7 @@ def test_dead_connections_found_while_announcing_are_forgotten_once_each(
     assert counting.removals == Counter({"a1": 1, "b1": 1, "c1": 1})
     assert sorted(_left("d1")) == [(7, "alice"), (7, "bob"), (7, "carol")]
     assert [c.connection_id for c in counting.room_connections(7)] == ["d1"]
-    assert all(counting.get_connection(c) is None for c in ("a1", "b1", "c1"))
+    assert all(stored_connection(counting, c) is None for c in ("a1", "b1", "c1"))
 
 
 def test_send_to_a_gone_connection_forgets_it(
@@ -96,7 +99,7 @@ def test_send_to_a_gone_connection_forgets_it(
     _join(counting, "b1", 2, "bob", 3)
     management.gone = {"a1"}
     assert fanout.send("a1", PongOut(ts=1)) is Delivery.GONE
-    assert counting.get_connection("a1") is None
+    assert stored_connection(counting, "a1") is None
     assert _left("b1") == [(3, "alice")]
     assert fanout.send("b1", PongOut(ts=2)) is Delivery.DELIVERED
     assert delivered("b1")[-1] == {"type": "pong", "ts": 2}

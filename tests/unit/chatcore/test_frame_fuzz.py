@@ -7,12 +7,15 @@ import os
 from typing import Any
 
 import psycopg
-from chatcore.auth import Identity, TokenService, hash_password
-from chatcore.broadcaster import Broadcaster
-from chatcore.chat import ChatService, RateLimits
-from chatcore.fanout import Fanout
-from chatcore.registry import ConnectionRegistry
-from chatcore.store import ChatStore
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.passwords import hash_password
+from chatcore.postgres.store import ChatStore
+from chatcore.rules import RateLimits
+from chatcore.service.chat import ChatService
+from chatcore.service.fanout import Fanout
+from chatcore.service.gate import ConnectionGate
+from chatcore.tokens import Identity, TokenService
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,7 +94,7 @@ def _counts(database_url: str) -> tuple[int, ...]:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM users),"
-            " (SELECT count(*) FROM groups), (SELECT count(*) FROM group_members), (SELECT count(*) FROM user_tags)"
+            " (SELECT count(*) FROM rooms), (SELECT count(*) FROM room_members), (SELECT count(*) FROM user_tags)"
         ).fetchone()
     assert row is not None
     return tuple(row)
@@ -130,11 +133,11 @@ def test_every_hostile_frame_gets_exactly_one_error_and_writes_nothing(
     """Generated bad frames (wrong types, missing fields, huge numbers, deep nesting, bad UTF-8, oversize)."""
     # Limits out of the way: this is about input handling, and a dropped typing frame answers nothing.
     unlimited = RateLimits(frames=10**9, messages=10**9, typing=10**9)
-    chat = ChatService(store, registry, Fanout(registry, Broadcaster(management)), tokens, limits=unlimited)  # type: ignore[arg-type]
+    chat = ChatService(store, registry, Fanout(registry, Broadcaster(management)), limits=unlimited)  # type: ignore[arg-type]
     owner = store.create_user("owner", hash_password("pw-for-tests"))
     store.create_group("secret", private=True, created_by=owner.id)  # a private room the fuzzer may hit
     user = store.create_user("fuzzer", hash_password("pw-for-tests"))
-    chat.connect("fuzz-1", tokens.issue(Identity(user.id, user.username)))
+    ConnectionGate(store, registry, tokens).connect("fuzz-1", tokens.issue(Identity(user.id, user.username)))
     outbox = _Outbox("fuzz-1")
     before = _counts(database_url)
     seen_codes: set[str] = set()

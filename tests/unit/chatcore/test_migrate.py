@@ -9,10 +9,10 @@ import threading
 import psycopg
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from chatcore.migrate import apply_migrations, migration_files
+from chatcore.postgres.migrate import apply_migrations, migration_files
 
 _numbers = itertools.count()
-TABLES = {"users", "groups", "group_members", "messages", "user_tags", "schema_migrations"}
+TABLES = {"users", "rooms", "room_members", "messages", "user_tags", "schema_migrations"}
 
 
 @pytest.fixture

@@ -12,12 +12,13 @@ from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
-from chatcore.broadcaster import Broadcaster
-from chatcore.fanout import Fanout
-from chatcore.prune import Pruner, PruneReport
-from chatcore.registry import ConnectionRegistry
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.service.fanout import Fanout
+from chatcore.service.prune import Pruner, PruneReport
 
 from tests.conftest import TABLE, GoneAwareClient, delivered
+from tests.helpers.records import stored_connection
 
 STALE_AFTER = 300.0
 
@@ -73,17 +74,17 @@ def test_gone_stale_connections_are_removed_and_live_ones_kept(
 
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER).run()
 
-    assert report == PruneReport(checked=2, removed=1, alive=1, unknown=0, complete=True)
-    assert registry.get_connection("dead") is None
+    assert report == PruneReport(checked=2, removed=1, alive=1, unknown=0, read=6, complete=True)
+    assert stored_connection(registry, "dead") is None
     assert sorted(c.connection_id for c in registry.room_connections(5)) == ["fresh", "quiet"]
     assert [f for f in delivered("fresh") if f["type"] == "member_left"] == [
         {"type": "member_left", "roomId": 5, "user": "user1"}
     ]
-    quiet = registry.get_connection("quiet")
+    quiet = stored_connection(registry, "quiet")
     assert quiet is not None and quiet.last_seen >= before  # touched: not asked again next run
     assert client.probed == Counter({"dead": 1, "quiet": 1})  # the fresh one was never probed
 
-    assert Pruner(fanout, stale_after_seconds=STALE_AFTER).run() == PruneReport(0, 0, 0, 0, complete=True)
+    assert Pruner(fanout, stale_after_seconds=STALE_AFTER).run() == PruneReport(0, 0, 0, 0, read=4, complete=True)
 
 
 def test_unanswered_probe_keeps_the_connection_for_next_time(
@@ -93,24 +94,24 @@ def test_unanswered_probe_keeps_the_connection_for_next_time(
     _connect(dynamodb, "c1", 1, 5, quiet_for=900)
     client.broken = {"c1"}
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER).run()
-    assert report == PruneReport(checked=1, removed=0, alive=0, unknown=1, complete=True)
-    record = registry.get_connection("c1")
+    assert report == PruneReport(checked=1, removed=0, alive=0, unknown=1, read=2, complete=True)
+    record = stored_connection(registry, "c1")
     assert record is not None and record.last_seen < (time.time() - 600) * 1000
 
 
 def test_a_run_is_bounded_and_the_next_runs_carry_on(
     fanout: Fanout, client: ProbeAwareClient, registry: ConnectionRegistry, dynamodb: Any
 ) -> None:
-    """A run stops after max_checks with complete=False; later runs finish the rest, each probed once."""
+    """A run stops after max_reads with complete=False; later runs carry on where it stopped, each probed once."""
     for i in range(5):
         _connect(dynamodb, f"c{i}", i, quiet_for=900)
     client.gone = {"c1", "c3"}
-    pruner = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=2, max_checks=2)
+    pruner = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=2, max_reads=2)
 
     first = pruner.run()
-    assert (first.checked, first.complete) == (2, False)
+    assert (first.checked, first.read, first.complete) == (2, 2, False)
     reports = [first]
-    for _ in range(5):
+    for _ in range(10):
         if reports[-1].complete:
             break
         reports.append(pruner.run())
@@ -118,13 +119,37 @@ def test_a_run_is_bounded_and_the_next_runs_carry_on(
     assert sum(r.removed for r in reports) == 2
     assert sum(r.alive for r in reports) == 3
     assert client.probed == Counter({f"c{i}": 1 for i in range(5)})
-    assert sorted(c for c in (f"c{i}" for i in range(5)) if registry.get_connection(c)) == ["c0", "c2", "c4"]
+    assert sorted(c for c in (f"c{i}" for i in range(5)) if stored_connection(registry, c)) == ["c0", "c2", "c4"]
 
 
-def test_a_run_never_checks_more_than_max_checks(fanout: Fanout, client: ProbeAwareClient, dynamodb: Any) -> None:
-    """max_checks bounds the connections one run probes even when it is not a multiple of the page size."""
+def test_a_run_never_reads_more_than_max_reads(fanout: Fanout, client: ProbeAwareClient, dynamodb: Any) -> None:
+    """max_reads bounds the items one run reads (and so probes) even when it is not a multiple of the page size."""
     for i in range(6):
         _connect(dynamodb, f"c{i}", i, quiet_for=900)
-    report = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=2, max_checks=3).run()
+    report = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=2, max_reads=3).run()
+    assert report.read == 3
     assert report.checked <= 3
     assert sum(client.probed.values()) <= 3
+
+
+def test_a_table_of_mostly_subscriptions_costs_no_more_reads_per_run(
+    fanout: Fanout, client: ProbeAwareClient, registry: ConnectionRegistry, dynamodb: Any
+) -> None:
+    """Subscriptions count against the bound too, so a run reads at most max_reads items; runs still finish."""
+    _connect(dynamodb, "dead-1", 1, *range(1, 40), quiet_for=900)
+    _connect(dynamodb, "dead-2", 2, *range(40, 79), quiet_for=900)  # rooms of its own: found by the sweep
+    client.gone = {"dead-1", "dead-2"}
+    scans: list[int] = []
+    dynamodb.meta.events.register("after-call.dynamodb.Scan", lambda parsed, **_: scans.append(parsed["ScannedCount"]))
+    pruner = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=10, max_reads=25)
+
+    reports = [pruner.run()]
+    while not reports[-1].complete and len(reports) < 10:
+        reports.append(pruner.run())
+
+    assert reports[0].read <= 25 and not reports[0].complete
+    assert all(r.read <= 25 for r in reports)
+    assert sum(scans) == sum(r.read for r in reports)  # the report counts what DynamoDB read
+    assert reports[-1].complete
+    assert sum(r.removed for r in reports) == 2
+    assert stored_connection(registry, "dead-1") is None and stored_connection(registry, "dead-2") is None

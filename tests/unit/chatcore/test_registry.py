@@ -1,25 +1,23 @@
-"""The DynamoDB connection registry against moto: connections, subscriptions, both GSIs and the TTL."""
+"""The DynamoDB connection registry against moto: connections, subscriptions, the room index and the TTL."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from chatcore.registry import (
+from chatcore.aws.registry import (
     BY_ROOM_INDEX,
-    BY_USER_INDEX,
     CONNECTION_SK,
     DEFAULT_ITEM_TTL_SECONDS,
-    RATE_WINDOW_SECONDS,
     TTL_ATTRIBUTE,
     ConnectionRegistry,
-    RemovedConnection,
-    RoomConnection,
-    Usage,
     table_definition,
 )
+from chatcore.rows import RemovedConnection, RoomConnection, Usage
+from chatcore.rules import RATE_WINDOW_SECONDS
 
 from tests.conftest import TABLE
+from tests.helpers.records import stored_connection
 
 
 class Clock:
@@ -51,20 +49,20 @@ def test_connection_is_stored_read_and_touched(dynamodb: Any) -> None:
     assert (record.connection_id, record.user_id, record.username) == ("c1", 7, "alice")
     assert record.connected_at == record.last_seen == 1_800_000_000_000
     assert record.expires_at == 1_800_000_000 + DEFAULT_ITEM_TTL_SECONDS
-    assert registry.get_connection("c1") == record
+    assert stored_connection(registry, "c1") == record
 
     clock.now += 30
     assert registry.touch("c1") is True
-    touched = registry.get_connection("c1")
+    touched = stored_connection(registry, "c1")
     assert touched is not None and touched.last_seen == 1_800_000_030_000
     assert touched.connected_at == record.connected_at
 
-    assert registry.get_connection("nope") is None
+    assert stored_connection(registry, "nope") is None
     assert registry.touch("nope") is False
     assert _items(dynamodb, "nope") == []  # touching an unknown id creates nothing
 
 
-def test_check_in_counts_frames_per_window_and_refreshes_last_seen(dynamodb: Any) -> None:
+def test_count_frame_counts_frames_per_window_and_refreshes_last_seen(dynamodb: Any) -> None:
     """Each frame is counted by kind within the rate window; a new window starts from one again."""
     clock = Clock(RATE_WINDOW_SECONDS * 180_000_000.0)  # the start of a window
     registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
@@ -73,26 +71,26 @@ def test_check_in_counts_frames_per_window_and_refreshes_last_seen(dynamodb: Any
     usages = []
     for kind in ("message", "typing", "ping", "message"):
         clock.now += 1
-        checked, usage = registry.check_in("c1", kind)
+        checked, usage = registry.count_frame("c1", kind)
         assert checked is not None and (checked.user_id, checked.username) == (7, "alice")
         assert checked.last_seen == int(clock.now * 1000)
         usages.append(usage)
     assert usages == [Usage(1, 1, 0), Usage(2, 1, 1), Usage(3, 1, 1), Usage(4, 2, 1)]
 
     clock.now += RATE_WINDOW_SECONDS
-    assert registry.check_in("c1", "typing")[1] == Usage(1, 0, 1)
-    assert registry.get_connection("c1").connected_at == record.connected_at  # type: ignore[union-attr]
+    assert registry.count_frame("c1", "typing")[1] == Usage(1, 0, 1)
+    assert stored_connection(registry, "c1").connected_at == record.connected_at  # type: ignore[union-attr]
 
 
-def test_check_in_of_an_unknown_or_expired_connection_gives_none(dynamodb: Any) -> None:
-    """check_in creates nothing for an unknown id and refuses a connection whose TTL has passed."""
+def test_count_frame_of_an_unknown_or_expired_connection_gives_none(dynamodb: Any) -> None:
+    """count_frame creates nothing for an unknown id and refuses a connection whose TTL has passed."""
     clock = Clock(1_800_000_000.0)
     registry = ConnectionRegistry(dynamodb, TABLE, item_ttl_seconds=60, clock=clock)
-    assert registry.check_in("ghost", "message") == (None, Usage(0, 0, 0))
+    assert registry.count_frame("ghost", "message") == (None, Usage(0, 0, 0))
     assert _items(dynamodb, "ghost") == []
     registry.add_connection("c1", 7, "alice")
     clock.now += 60
-    assert registry.check_in("c1", "ping")[0] is None
+    assert registry.count_frame("c1", "ping")[0] is None
 
 
 def test_subscriptions_are_listed_by_room_through_the_index(registry: ConnectionRegistry) -> None:
@@ -116,18 +114,7 @@ def test_subscriptions_are_listed_by_room_through_the_index(registry: Connection
     assert registry.unsubscribe("a1", 10) is True
     assert registry.unsubscribe("a1", 10) is False
     assert [c.connection_id for c in registry.room_connections(10)] == ["b1"]
-    assert registry.get_connection("a1") == a  # leaving a room keeps the connection
-
-
-def test_user_connections_lists_every_tab_of_a_user(registry: ConnectionRegistry) -> None:
-    """user_connections answers "is this user online" across tabs, not counting subscriptions."""
-    first = registry.add_connection("a1", 1, "alice")
-    registry.add_connection("a2", 1, "alice")
-    registry.add_connection("b1", 2, "bob")
-    registry.subscribe(first, 10)
-    assert sorted(registry.user_connections(1)) == ["a1", "a2"]
-    assert registry.user_connections(2) == ["b1"]
-    assert registry.user_connections(3) == []
+    assert stored_connection(registry, "a1") == a  # leaving a room keeps the connection
 
 
 def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
@@ -141,12 +128,10 @@ def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
     registry.subscribe(fresh, 10)
 
     clock.now += 30  # exactly old's expiry: no longer live
-    assert registry.get_connection("old") is None
-    assert registry.get_connection("fresh") == fresh
+    assert stored_connection(registry, "old") is None
+    assert stored_connection(registry, "fresh") == fresh
     assert [c.connection_id for c in registry.room_connections(10)] == ["fresh"]
     assert registry.room_connection_ids(10) == ["fresh"]
-    assert registry.user_connections(1) == []
-    assert registry.user_connections(2) == ["fresh"]
     assert "#conn" in _items(dynamodb, "old")  # still stored: only reads filter it
 
 
@@ -200,8 +185,8 @@ def test_stale_connections_pages_through_every_quiet_connection(dynamodb: Any) -
     found: list[str] = []
     start_key = None
     for _page in range(50):
-        page, start_key = registry.stale_connections(cutoff_ms, page_size=3, start_key=start_key)
-        assert len(page) <= 3
+        page, start_key, read = registry.stale_connections(cutoff_ms, max_reads=3, start_key=start_key)
+        assert len(page) <= read <= 3
         found.extend(r.connection_id for r in page)
         if start_key is None:
             break
@@ -210,7 +195,7 @@ def test_stale_connections_pages_through_every_quiet_connection(dynamodb: Any) -
 
 
 def test_table_definition_declares_the_keys_and_indexes(dynamodb: Any) -> None:
-    """The table is keyed by (pk, sk), has the by_room and by_user indexes and TTL on expires_at."""
+    """The table is keyed by (pk, sk), has the by_room index (projecting what it is read for) and TTL on expires_at."""
     definition = table_definition("t")
     assert definition["TableName"] == "t"
     assert definition["KeySchema"] == [
@@ -218,13 +203,16 @@ def test_table_definition_declares_the_keys_and_indexes(dynamodb: Any) -> None:
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     indexes = {i["IndexName"]: i for i in definition["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {BY_ROOM_INDEX, BY_USER_INDEX}
+    assert set(indexes) == {BY_ROOM_INDEX}
     assert [k["AttributeName"] for k in indexes[BY_ROOM_INDEX]["KeySchema"]] == ["room_key", "pk"]
-    assert [k["AttributeName"] for k in indexes[BY_USER_INDEX]["KeySchema"]] == ["user_key", "pk"]
-    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
+    # Only what room lookups read (and filter on) is projected.
+    assert indexes[BY_ROOM_INDEX]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE],
+    }
 
     described = dynamodb.describe_table(TableName=TABLE)["Table"]
-    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {BY_ROOM_INDEX, BY_USER_INDEX}
+    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {BY_ROOM_INDEX}
     ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", TTL_ATTRIBUTE)
 

@@ -6,10 +6,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from chatcore.auth import Identity, hash_password
-from chatcore.registry import ConnectionRegistry
-from chatcore.rooms import RegistrySubscriptions, RoomService
-from chatcore.store import ChatStore, Database
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.passwords import hash_password
+from chatcore.postgres.database import Database
+from chatcore.postgres.store import ChatStore
+from chatcore.service.rooms import RegistrySubscriptions, RoomService
+from chatcore.tokens import Identity
 
 
 def _user(store: ChatStore, name: str) -> Identity:
@@ -91,4 +93,4 @@ def test_removal_stands_when_subscriptions_cannot_be_reached(store: ChatStore) -
 
     RoomService(store, Unreachable()).remove_member(alice, group.id, "bob")
 
-    assert store.get_role(group.id, bob.user_id) is None
+    assert store.room_and_role(group.id, bob.user_id)[1] is None

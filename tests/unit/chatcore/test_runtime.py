@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
-from chatcore.registry import ConnectionRegistry, create_table
-from chatcore.runtime import Settings, dynamodb_client, management_client
+from chatcore.aws.registry import ConnectionRegistry, create_table
+from chatcore.composition import dynamodb_client, management_client
+from chatcore.settings import Settings
 
 from tests.conftest import MANAGEMENT_URL, TABLE
+from tests.helpers.records import stored_connection
 
 
 class _Raw:
@@ -49,7 +51,7 @@ def test_dynamodb_throttling_is_retried_until_it_succeeds(aws: None) -> None:
     record = registry.add_connection("c-1", 7, "alice")
 
     assert len(calls) == 4  # three throttled attempts, then success
-    assert registry.get_connection("c-1") == record
+    assert stored_connection(registry, "c-1") == record
     assert client.meta.config.retries["mode"] == "adaptive"
 
 

@@ -17,7 +17,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, EndpointConnectionError
 from chat_local.processes import free_port
-from chatcore.broadcaster import Broadcaster, Delivery, SignedManagementClient
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.management import SignedManagementClient
+from chatcore.ports import Delivery
 
 from tests.conftest import MANAGEMENT_URL, delivered
 

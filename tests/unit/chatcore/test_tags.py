@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from chatcore.auth import Identity, hash_password
 from chatcore.errors import Conflict, NotFound
-from chatcore.store import ChatStore
-from chatcore.tags import TagService, normalize_tag
+from chatcore.fields import normalize_tag
+from chatcore.passwords import hash_password
+from chatcore.postgres.store import ChatStore
+from chatcore.service.tags import TagService
+from chatcore.tokens import Identity
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,15 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from chatcore.auth import TokenService
-from chatcore.store import ChatStore, Database
+from chatcore.postgres.database import Database
+from chatcore.postgres.store import ChatStore
+from chatcore.tokens import TokenService
 
 from tests.conftest import TOKEN_SECRET
 from tests.helpers.handlers import load_handler
 from tests.unit.functions.rest_support import Rest
 
-_TABLES = "users, groups, group_members, messages, user_tags, login_failures"
+_TABLES = "users, rooms, room_members, messages, user_tags, login_failures"
 
 
 @pytest.fixture(scope="session")
@@ -46,4 +47,4 @@ def rest(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")  # as the local stack runs it
     module = load_handler("rest")
     yield Rest(module, rest_store, tokens)
-    module.api.cache_clear()  # drops the handler's services and their PostgreSQL connection
+    module.services.cache_clear()  # drops the handler's services and their PostgreSQL connection

@@ -10,8 +10,10 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
-from chatcore.auth import Identity, TokenService, hash_password
-from chatcore.store import ChatStore, UserRow
+from chatcore.passwords import hash_password
+from chatcore.postgres.store import ChatStore
+from chatcore.rows import UserRow
+from chatcore.tokens import Identity, TokenService
 
 from tests.helpers.events import load_event
 from tests.helpers.handlers import context

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chatcore.auth import Identity, TokenService
-from chatcore.registry import ConnectionRegistry
-from chatcore.store import ChatStore
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.postgres.store import ChatStore
+from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
 from tests.helpers.events import load_event
+from tests.helpers.records import stored_connection
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,
     capture_logs,
@@ -62,7 +63,7 @@ def test_valid_token_connects_and_binds_the_identity(
 
     assert invoke(fresh_handler("connect"), "connect", _connect_event(token)) == {"statusCode": 200}
 
-    record = registry.get_connection(CONNECTION_ID)
+    record = stored_connection(registry, CONNECTION_ID)
     assert record is not None and (record.user_id, record.username) == (alice.user_id, "alice")
     lines = logs()
     assert "connected" in log_messages(lines)
@@ -97,7 +98,7 @@ def test_bad_tokens_are_refused_with_401(
     reply = invoke(fresh_handler("connect"), "connect", _connect_event(token))
 
     assert reply["statusCode"] == 401
-    assert registry.get_connection(CONNECTION_ID) is None
+    assert stored_connection(registry, CONNECTION_ID) is None
     lines = logs()
     assert "connection refused" in log_messages(lines)
     assert not token or all(token not in str(line) for line in lines)
@@ -114,7 +115,7 @@ def test_database_down_answers_503(
     reply = invoke(fresh_handler("connect"), "connect", _connect_event(token))
 
     assert reply["statusCode"] == 503
-    assert registry.get_connection(CONNECTION_ID) is None
+    assert stored_connection(registry, CONNECTION_ID) is None
     lines = logs()
     error = next(line for line in lines if line.get("message") == "database unavailable during connect")
     assert error["level"] == "ERROR" and "StoreUnavailable" in error["exception"]
@@ -135,5 +136,5 @@ def test_foreign_origin_is_refused_with_403(
     event = _connect_event(tokens.issue(alice))  # the sample comes from https://chat.example.com
 
     assert invoke(fresh_handler("connect"), "connect", event)["statusCode"] == 403
-    assert registry.get_connection(CONNECTION_ID) is None
+    assert stored_connection(registry, CONNECTION_ID) is None
     assert "connection refused: origin not allowed" in log_messages(logs())

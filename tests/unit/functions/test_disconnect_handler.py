@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chatcore.registry import ConnectionRegistry
+from chatcore.aws.registry import ConnectionRegistry
 
 from tests.helpers.events import load_event
+from tests.helpers.records import stored_connection
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,
     capture_logs,
@@ -48,7 +49,7 @@ def test_disconnect_removes_the_connection_and_tells_its_rooms(
     reply = invoke(fresh_handler("disconnect"), "disconnect", load_event("ws_disconnect"))
 
     assert reply == {"statusCode": 200}
-    assert registry.get_connection(CONNECTION_ID) is None
+    assert stored_connection(registry, CONNECTION_ID) is None
     assert registry.remove_connection(CONNECTION_ID).room_ids == []
     assert _left("bob-5=") == [(5, "alice")]
     assert _left("bob-6=") == []

@@ -8,8 +8,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from chatcore.registry import ConnectionRegistry
-from chatcore.store import ChatStore
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.postgres.store import ChatStore
 
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,

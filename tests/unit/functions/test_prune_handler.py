@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chatcore.registry import ConnectionRegistry
+from chatcore.aws.registry import ConnectionRegistry
 
 from tests.conftest import TABLE
 from tests.helpers.events import load_event
+from tests.helpers.records import stored_connection
 from tests.unit.functions.ws_support import capture_logs, configure, fresh_handler, invoke
 
 Logs = Callable[[], list[dict[str, Any]]]
@@ -35,9 +36,9 @@ def test_prune_checks_quiet_connections_and_returns_its_report(
     report = invoke(fresh_handler("prune"), "prune", load_event("schedule"))
 
     # moto answers every GET /@connections/{id}: both quiet connections are alive (the 410 path is in test_prune)
-    assert report == {"checked": 2, "removed": 0, "alive": 2, "unknown": 0, "complete": True}
+    assert report == {"checked": 2, "removed": 0, "alive": 2, "unknown": 0, "read": 3, "complete": True}
     for connection_id in ("quiet-1=", "quiet-2="):
-        record = registry.get_connection(connection_id)
+        record = stored_connection(registry, connection_id)
         assert record is not None and record.last_seen > (time.time() - 60) * 1000  # touched
     finished = next(line for line in logs() if line.get("message") == "prune finished")
     assert (finished["checked"], finished["removed"], finished["complete"]) == (2, 0, True)

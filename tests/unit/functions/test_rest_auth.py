@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 import pytest
-from chatcore import auth as auth_module
-from chatcore.auth import Identity, TokenService
+from chatcore import passwords as auth_module
+from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
+from tests.helpers.records import delete_user
 from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid, password_hash
 
 UNAUTHORIZED = {"statusCode": 401, "message": "Invalid or missing credentials"}
@@ -171,7 +172,7 @@ def test_protected_routes_refuse_missing_bad_expired_and_orphaned_tokens(rest: R
         )
     elif authorization == "deleted":
         headers["authorization"] = f"Bearer {rest.token(alice)}"
-        rest.store.delete_user(alice.user_id)
+        delete_user(rest.store, alice.user_id)
     elif authorization is not None:
         headers["authorization"] = authorization
 

@@ -40,7 +40,7 @@ def test_database_down_is_a_503_without_details(rest: Rest, monkeypatch: pytest.
     """With PostgreSQL unreachable the API answers 503 with a plain message, no driver details."""
     token = rest.token(rest.user("alice"))
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
-    rest.module.api.cache_clear()
+    rest.module.services.cache_clear()
     for reply in (
         rest.call("POST", "/auth/login", {"username": "alice", "password": "whatever1"}),
         rest.call("GET", "/groups", token=token),
@@ -57,7 +57,7 @@ def test_unexpected_error_is_a_500_without_a_stack_trace(rest: Rest, monkeypatch
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals at /var/task/chatcore/rooms.py")
 
-    monkeypatch.setattr(rest.module.api()[1].rooms, "list_groups", broken)
+    monkeypatch.setattr(rest.module.services().rooms, "list_groups", broken)
     reply = rest.call("GET", "/groups", token=rest.token(alice))
     assert_error(reply, 500, "Internal server error")
     assert "secret internals" not in reply.text and 'File "' not in reply.text

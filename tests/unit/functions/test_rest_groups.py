@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chatcore.auth import Identity
+from chatcore.tokens import Identity
 
 from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
 
@@ -97,7 +97,7 @@ def test_create_group_makes_the_caller_owner(world: World) -> None:
         "role": "owner",
         "unread": 0,
     }
-    assert world.rest.store.get_role(reply.body["id"], world.carol.user_id) == "owner"
+    assert world.rest.store.room_and_role(reply.body["id"], world.carol.user_id)[1] == "owner"
     public = world.call(world.carol, "POST", "/groups", {"name": "open"})
     assert public.status == 201 and public.body["private"] is False
 

@@ -17,7 +17,7 @@ from chat_local.events import (
     message_event,
     new_connection_id,
 )
-from chatcore.events import ConnectEvent, DisconnectEvent, MessageEvent
+from chatcore.aws.events import ConnectEvent, DisconnectEvent, MessageEvent
 
 from tests.helpers.events import load_event
 

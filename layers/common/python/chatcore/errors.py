@@ -1,28 +1,34 @@
-"""Domain errors raised by the layer and mapped to protocol errors or HTTP responses by the callers."""
+"""The one error hierarchy of the chat: raised by the domain and the adapters, mapped to a WebSocket
+``error`` frame by :mod:`chatcore.service.chat` and to an HTTP status by :mod:`chatcore.http.errors`."""
 
 
 class ChatError(Exception):
-    """Base class of the errors the chat domain raises on purpose."""
+    """Base class of the errors the chat raises on purpose."""
 
 
-class StoreUnavailable(ChatError):
-    """PostgreSQL could not be reached or the connection broke mid-request."""
-
-
-class NotFound(ChatError):
-    """The addressed user, group or message does not exist."""
+class Unauthorized(ChatError):
+    """The caller's credentials are missing, invalid or expired."""
 
 
 class Forbidden(ChatError):
     """The caller is known but may not do this."""
 
 
+class NotFound(ChatError):
+    """The addressed user, room or message does not exist."""
+
+
 class Conflict(ChatError):
     """The request collides with existing state (for example a taken username)."""
 
 
-class Unauthorized(ChatError):
-    """The caller's credentials are missing, invalid or expired."""
+class InvalidInput(ChatError):
+    """A well-formed request that asks for something impossible (for example a chat with oneself)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 class TooManyAttempts(ChatError):
@@ -31,3 +37,15 @@ class TooManyAttempts(ChatError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("too many failed attempts; try again later")
         self.retry_after = retry_after
+
+
+class Unavailable(ChatError):
+    """A backing service could not be reached or failed mid-request."""
+
+
+class StoreUnavailable(Unavailable):
+    """PostgreSQL could not be reached or the connection broke mid-request."""
+
+
+class RegistryUnavailable(Unavailable):
+    """DynamoDB (the connection registry) failed after its client's retries."""

@@ -8,47 +8,22 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-MAX_FRAME_BYTES = 128 * 1024
-"""API Gateway refuses WebSocket frames over 128 KB; the local gateway and the handler do the same."""
-
-MAX_TEXT_LENGTH = 4000
-"""Longest message text accepted, in characters; longer text gets ``message_too_long``."""
-
-MAX_CLIENT_MSG_ID_LENGTH = 64
-DEFAULT_HISTORY_LIMIT = 50
-MAX_HISTORY_LIMIT = 200
-MAX_DB_ID = 2**63 - 1
-
-
-def _not_bool(value: object) -> object:
-    # JSON true/false are not ids, though Python's bool is an int.
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
-    return value
-
-
-RoomId = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_DB_ID)]
-
-
-def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8.
-    if not value.strip():
-        raise ValueError("must not be blank")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-StorableText = Annotated[str, AfterValidator(_storable)]
-MessageId = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=MAX_DB_ID)]
+from chatcore.fields import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_DB_ID,
+    MAX_FRAME_BYTES,
+    MAX_HISTORY_LIMIT,
+    MAX_TEXT_LENGTH,
+    Count,
+    MessageId,
+    StorableText,
+)
+from chatcore.fields import Id as RoomId
 
 
 class ErrorCode(StrEnum):
@@ -118,7 +93,7 @@ class HistoryFrame(_Frame):
     type: Literal["history"]
     room_id: RoomId = Field(alias="roomId")
     before: MessageId | None = None
-    limit: Annotated[int, BeforeValidator(_not_bool)] = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, le=MAX_HISTORY_LIMIT)
+    limit: Count = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, le=MAX_HISTORY_LIMIT)
 
 
 class TypingFrame(_Frame):
@@ -140,7 +115,10 @@ ClientFrame = Annotated[
     JoinFrame | MessageFrame | LeaveFrame | ListFrame | HistoryFrame | TypingFrame | ReadFrame | PingFrame,
     Field(discriminator="type"),
 ]
-CLIENT_FRAME_TYPES = frozenset({"join", "message", "leave", "list", "history", "typing", "read", "ping"})
+CLIENT_FRAME_TYPES: frozenset[str] = frozenset(
+    get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(ClientFrame)[0])
+)
+"""Every client frame type: each is a route of the WebSocket API (the CDK app and the local gateway read it)."""
 _client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
 

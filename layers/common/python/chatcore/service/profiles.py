@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-from chatcore.auth import Identity
 from chatcore.errors import NotFound
-from chatcore.store import ChatStore, UserRow
-
-USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,32}")
-PROFILE_FIELDS = frozenset({"nickname", "avatar", "email"})
+from chatcore.fields import PROFILE_FIELDS, valid_username
+from chatcore.ports import Users
+from chatcore.rows import UserRow
+from chatcore.tokens import Identity
 
 
 class ProfileService:
-    def __init__(self, store: ChatStore) -> None:
+    def __init__(self, store: Users) -> None:
         self._store = store
 
     def own(self, caller: Identity) -> UserRow:
@@ -32,7 +30,7 @@ class ProfileService:
 
     def by_username(self, username: str) -> UserRow:
         """A user by exact username; :class:`NotFound` for unknown or impossible names."""
-        user = self._store.get_user_by_username(username) if USERNAME_RE.fullmatch(username) else None
+        user = self._store.get_user_by_username(username) if valid_username(username) else None
         if user is None:
             raise NotFound("user not found")
         return user

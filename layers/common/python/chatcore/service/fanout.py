@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chatcore.broadcaster import Broadcaster, BroadcastResult, Delivery
+from chatcore.ports import BroadcastResult, Connections, Delivery, Poster
 from chatcore.protocol import MemberLeftOut, ServerFrame, encode
-from chatcore.registry import ConnectionRegistry
 
 
 class Fanout:
-    """Sends frames through the :class:`Broadcaster` and forgets connections found gone.
+    """Sends frames through a :class:`~chatcore.ports.Poster` and forgets connections found gone.
 
-    Needs only DynamoDB and the Management API, so ``$disconnect`` and the prune job use it without
-    database or token-secret access.
+    Needs only the connection registry and the Management API, so ``$disconnect`` and the prune job use
+    it without database or token-secret access.
     """
 
-    def __init__(self, registry: ConnectionRegistry, broadcaster: Broadcaster) -> None:
+    def __init__(self, registry: Connections, broadcaster: Poster) -> None:
         self.registry = registry
         self.broadcaster = broadcaster
 

@@ -12,7 +12,7 @@ _LOCK_KEY = 0x63686174  # "chat"
 
 def migration_files() -> list[tuple[str, str]]:
     """``(name, sql)`` for every migration shipped with the layer, in order."""
-    folder = resources.files("chatcore") / "migrations"
+    folder = resources.files("chatcore.postgres") / "migrations"
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
     return [(name, (folder / name).read_text(encoding="utf-8")) for name in names]
 

@@ -6,30 +6,35 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatcore.broadcaster import Delivery
-from chatcore.fanout import Fanout
+from chatcore.ports import Delivery
+from chatcore.service.fanout import Fanout
 
 DEFAULT_STALE_AFTER_SECONDS = 300
 DEFAULT_PAGE_SIZE = 100
-DEFAULT_MAX_CHECKS = 2000
+DEFAULT_MAX_READS = 2000
 
 
 @dataclass(frozen=True, slots=True)
 class PruneReport:
     checked: int
+    """Stale connections asked about."""
     removed: int
     alive: int
     unknown: int
+    read: int
+    """Registry items read by the run's Scan (connections and subscriptions alike)."""
     complete: bool
-    """False when the run stopped at its bound with more stale connections left for the next run."""
+    """True when the sweep reached the end of the table; False when it stopped at its bound and the next
+    run continues where this one stopped."""
 
 
 class Pruner:
     """Finds connections not seen for a while, asks API Gateway about each, forgets the gone ones.
 
     Cleanup is exactly the broadcaster's on ``GoneException``: items deleted, ``member_left`` to each
-    room where that was the user's last connection. A run reads at most ``max_checks`` connections, a
-    page at a time, so it finishes well inside the function's timeout however many there are.
+    room where that was the user's last connection. A run reads at most ``max_reads`` registry items, a
+    page of at most ``page_size`` at a time, so it finishes well inside the function's timeout however
+    large the table is; it keeps its place in the registry, so consecutive runs sweep the whole table.
     """
 
     def __init__(
@@ -38,7 +43,7 @@ class Pruner:
         *,
         stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS,
         page_size: int = DEFAULT_PAGE_SIZE,
-        max_checks: int = DEFAULT_MAX_CHECKS,
+        max_reads: int = DEFAULT_MAX_READS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._registry = fanout.registry
@@ -46,18 +51,19 @@ class Pruner:
         self._fanout = fanout
         self._stale_after = stale_after_seconds
         self._page_size = page_size
-        self._max_checks = max_checks
+        self._max_reads = max_reads
         self._clock = clock
 
     def run(self) -> PruneReport:
         cutoff_ms = int((self._clock() - self._stale_after) * 1000)
-        checked = removed = alive = unknown = 0
-        start_key = None
+        checked = alive = unknown = read = 0
+        cursor = self._registry.prune_cursor()
+        gone: list[str] = []
         while True:
-            page, start_key = self._registry.stale_connections(
-                cutoff_ms, page_size=min(self._page_size, self._max_checks - checked), start_key=start_key
+            page, cursor, scanned = self._registry.stale_connections(
+                cutoff_ms, max_reads=min(self._page_size, self._max_reads - read), start_key=cursor
             )
-            gone: list[str] = []
+            read += scanned
             for record in page:
                 checked += 1
                 outcome = self._broadcaster.probe(record.connection_id)
@@ -69,8 +75,9 @@ class Pruner:
                     self._registry.touch(record.connection_id)
                 else:
                     unknown += 1
-            if gone:
-                self._fanout.forget_connections(gone)
-                removed += len(gone)
-            if not start_key or checked >= self._max_checks:
-                return PruneReport(checked, removed, alive, unknown, complete=not start_key)
+            if cursor is None or read >= self._max_reads or scanned == 0:
+                break
+        # Forgotten after the sweep, not during it: the Scan continues from a key that must still exist.
+        self._fanout.forget_connections(gone)
+        self._registry.save_prune_cursor(cursor)
+        return PruneReport(checked, len(gone), alive, unknown, read, complete=cursor is None)

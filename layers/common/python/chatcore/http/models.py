@@ -6,46 +6,29 @@ surrogates cannot be encoded, and names shown to other users carry no control ch
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from chatcore.fields import (
+    MAX_AVATAR_URL_LENGTH,
+    MAX_NICKNAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_SEARCH_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    USERNAME_PATTERN,
+    TagName,
+    encodable,
+    printable,
+)
 from chatcore.protocol import ChatMessage
-from chatcore.tags import TagName
-
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 128
-MAX_GROUP_NAME_LENGTH = 80
-MAX_NICKNAME_LENGTH = 40
-MAX_AVATAR_URL_LENGTH = 2048
-MAX_SEARCH_LENGTH = 64
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _encodable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-def _printable(value: str) -> str:
-    _encodable(value)
-    if _CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
 
 
 def _http_url(value: str) -> str:
-    _printable(value)
+    printable(value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
         raise ValueError("must be an http(s) URL")
@@ -57,29 +40,29 @@ Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 Password = Annotated[
     str,
     StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
-    AfterValidator(_encodable),
+    AfterValidator(encodable),
 ]
 GroupName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_GROUP_NAME_LENGTH),
-    AfterValidator(_printable),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ROOM_NAME_LENGTH),
+    AfterValidator(printable),
 ]
 Nickname = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NICKNAME_LENGTH),
-    AfterValidator(_printable),
+    AfterValidator(printable),
 ]
 Email = Annotated[
     str,
     StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=254),
-    AfterValidator(_printable),
+    AfterValidator(printable),
 ]
 AvatarUrl = Annotated[
     str,
     StringConstraints(pattern=r"^https?://\S+$", max_length=MAX_AVATAR_URL_LENGTH),
     AfterValidator(_http_url),
 ]
-SearchPrefix = Annotated[str, StringConstraints(max_length=MAX_SEARCH_LENGTH), AfterValidator(_encodable)]
+SearchPrefix = Annotated[str, StringConstraints(max_length=MAX_SEARCH_LENGTH), AfterValidator(encodable)]
 
 
 class _In(BaseModel):
@@ -101,10 +84,8 @@ class RegisterRequest(_In):
 
 
 # Any username or password up to the limits may be tried: a wrong one is a 401, not a 422 with a hint.
-AnyName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_encodable)]
-AnyPassword = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH), AfterValidator(_encodable)
-]
+AnyName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(encodable)]
+AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH), AfterValidator(encodable)]
 
 
 class LoginRequest(_In):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatcore.auth import Identity, TokenService, burn_password_check, hash_password, verify_password
 from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
-from chatcore.store import ChatStore, UserRow
+from chatcore.passwords import burn_password_check, hash_password, verify_password
+from chatcore.ports import Store
+from chatcore.rows import UserRow
+from chatcore.tokens import Identity, TokenService
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +30,7 @@ class Session:
 class AccountService:
     """Accounts over the store, tokens from one :class:`TokenService`."""
 
-    def __init__(self, store: ChatStore, tokens: TokenService, limits: LoginLimits | None = None) -> None:
+    def __init__(self, store: Store, tokens: TokenService, limits: LoginLimits | None = None) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits or LoginLimits()

@@ -2,21 +2,30 @@
 
 One table. Every item's partition key ``pk`` is the connection id:
 
-* the connection item (``sk = "#conn"``): user id, username, connected-at, last-seen, TTL, and
-  ``user_key`` (``USER#<id>``) for the ``by_user`` index ("is this user online", across tabs);
+* the connection item (``sk = "#conn"``): user id, username, connected-at, last-seen, the rate-limit
+  counters of the current window, and the TTL;
 * one subscription item per joined room (``sk = "room#<id>"``) with ``room_key`` (``ROOM#<id>``) for the
-  ``by_room`` index, so a room's connections are one Query, never a Scan.
+  ``by_room`` index, so a room's connections are one Query, never a Scan;
+* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs.
 
 Items carry ``expires_at`` (the table's TTL attribute) a little past API Gateway's two-hour connection
-limit. DynamoDB deletes expired items late, so every read ignores items whose TTL has passed.
+limit. DynamoDB deletes expired items late, so every read ignores items whose TTL has passed. Errors of
+DynamoDB itself (after the client's retries) surface as :class:`chatcore.errors.RegistryUnavailable`.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatcore.errors import RegistryUnavailable
+from chatcore.rows import ConnectionRecord, RemovedConnection, RoomConnection, Usage
+from chatcore.rules import RATE_WINDOW_SECONDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,59 +33,20 @@ if TYPE_CHECKING:
 CONNECTION_SK = "#conn"
 ROOM_SK_PREFIX = "room#"
 BY_ROOM_INDEX = "by_room"
-BY_USER_INDEX = "by_user"
 TTL_ATTRIBUTE = "expires_at"
+_PRUNE_KEY = {"pk": {"S": "#prune"}, "sk": {"S": "#cursor"}}
+_BATCH_WRITE_ROUNDS = 8
 
 # API Gateway closes every connection after 2 hours; items live 10 minutes past that.
 DEFAULT_ITEM_TTL_SECONDS = 2 * 3600 + 600
 
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRecord:
-    connection_id: str
-    user_id: int
-    username: str
-    connected_at: int
-    """Epoch milliseconds."""
-    last_seen: int
-    """Epoch milliseconds of the last frame or ping."""
-    expires_at: int
-    """Epoch seconds."""
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """How many frames of each kind a connection sent in the current rate-limit window."""
-
-    frames: int
-    messages: int
-    typing: int
-
-
-RATE_WINDOW_SECONDS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class RoomConnection:
-    connection_id: str
-    user_id: int
-    username: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemovedConnection:
-    """What a deleted connection was: whose it was (None if nothing was stored) and the rooms it had joined."""
-
-    user_id: int | None
-    username: str | None
-    room_ids: list[int]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
-    """``CreateTable`` arguments for the registry table (used by the local stack and the tests).
-
-    The CDK stack declares the same keys and indexes; a test keeps the two in step.
-    """
+    """``CreateTable`` arguments for the registry table (the local stack and the tests; the CDK app
+    declares the same keys and index from these constants)."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -84,7 +54,6 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "room_key", "AttributeType": "S"},
-            {"AttributeName": "user_key", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -97,15 +66,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "room_key", "KeyType": "HASH"},
                     {"AttributeName": "pk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": BY_USER_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "user_key", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
+                # What room lookups read: the connection (the key) and whose it is.
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE]},
             },
         ],
     }
@@ -124,12 +86,21 @@ def _room_key(room_id: int) -> str:
     return f"ROOM#{room_id}"
 
 
-def _user_key(user_id: int) -> str:
-    return f"USER#{user_id}"
+def _translated(method: Callable[P, T]) -> Callable[P, T]:
+    """DynamoDB's own failures, after the client's retries, as the domain's :class:`RegistryUnavailable`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise RegistryUnavailable(f"DynamoDB request failed: {exc}") from exc
+
+    return wrapper
 
 
 class ConnectionRegistry:
-    """Connections and room subscriptions in DynamoDB, read through its two indexes."""
+    """Connections and room subscriptions in DynamoDB (implements :class:`chatcore.ports.Connections`)."""
 
     def __init__(
         self,
@@ -138,11 +109,13 @@ class ConnectionRegistry:
         *,
         item_ttl_seconds: int = DEFAULT_ITEM_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._table = table_name
         self._ttl = item_ttl_seconds
         self._clock = clock
+        self._sleep = sleep
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -153,6 +126,7 @@ class ConnectionRegistry:
 
     # ------------------------------------------------------------ connections
 
+    @_translated
     def add_connection(self, connection_id: str, user_id: int, username: str) -> ConnectionRecord:
         now_ms = self._now_ms()
         record = ConnectionRecord(
@@ -168,7 +142,6 @@ class ConnectionRegistry:
             Item={
                 "pk": {"S": connection_id},
                 "sk": {"S": CONNECTION_SK},
-                "user_key": {"S": _user_key(user_id)},
                 "user_id": {"N": str(user_id)},
                 "username": {"S": username},
                 "connected_at": {"N": str(record.connected_at)},
@@ -178,23 +151,13 @@ class ConnectionRegistry:
         )
         return record
 
-    def get_connection(self, connection_id: str) -> ConnectionRecord | None:
-        """The connection's record, or None if unknown or expired."""
-        response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        if item is None or not self._live(item):
-            return None
-        return _record(item)
+    @_translated
+    def count_frame(self, connection_id: str, kind: str) -> tuple[ConnectionRecord | None, Usage]:
+        """Count one frame of ``kind`` against the connection's rate limits, refresh its last-seen time,
+        and return its record with the window's usage so far.
 
-    def check_in(self, connection_id: str, kind: str) -> tuple[ConnectionRecord | None, Usage]:
-        """Record one frame of ``kind`` from the connection: refresh last-seen, count it, return the record.
-
-        One conditional UpdateItem in the common case (two when a new rate window starts), replacing the
-        plain read of the connection record. ``None`` when the connection is not registered.
+        One conditional UpdateItem in the common case (two when a new rate window starts), so reading the
+        connection record costs nothing extra. ``None`` when the connection is not registered.
         """
         now_ms = self._now_ms()
         window = now_ms // 1000 // RATE_WINDOW_SECONDS
@@ -233,6 +196,7 @@ class ConnectionRegistry:
             return None, usage
         return _record(item), usage
 
+    @_translated
     def touch(self, connection_id: str) -> bool:
         """Refresh the connection's last-seen time; False if the connection is not registered."""
         try:
@@ -247,6 +211,7 @@ class ConnectionRegistry:
             return False
         return True
 
+    @_translated
     def remove_connection(self, connection_id: str) -> RemovedConnection:
         """Delete the connection and all its subscriptions; report what it was."""
         items = list(
@@ -268,41 +233,44 @@ class ConnectionRegistry:
         self._delete_keys([(connection_id, item["sk"]["S"]) for item in items])
         return RemovedConnection(user_id=user_id, username=username, room_ids=sorted(room_ids))
 
-    def user_connections(self, user_id: int) -> list[str]:
-        """Live connection ids of ``user_id`` (every tab), from the ``by_user`` index."""
-        return [
-            item["pk"]["S"]
-            for item in self._query(
-                IndexName=BY_USER_INDEX,
-                KeyConditionExpression="user_key = :u",
-                ExpressionAttributeValues={":u": {"S": _user_key(user_id)}},
-            )
-            if self._live(item)
-        ]
-
+    @_translated
     def stale_connections(
-        self, seen_before_ms: int, *, page_size: int, start_key: dict[str, Any] | None = None
-    ) -> tuple[list[ConnectionRecord], dict[str, Any] | None]:
-        """One page of connections not seen since ``seen_before_ms``, and the key to continue from.
+        self, seen_before_ms: int, *, max_reads: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[ConnectionRecord], dict[str, Any] | None, int]:
+        """Connections not seen since ``seen_before_ms`` among at most ``max_reads`` items of a Scan.
 
-        A paged Scan: the prune job runs every few minutes off the hot path, and bounds its pages.
+        Returns the connections found, the key to continue from (None at the end of the table) and how
+        many items were read. The Scan's ``Limit`` bounds the items *read*, before the filter drops
+        subscriptions, so a table that is mostly subscriptions costs no more per call than any other.
         """
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "Limit": page_size,
+            "Limit": max(1, max_reads),
             "FilterExpression": "sk = :conn AND last_seen < :cutoff",
-            "ExpressionAttributeValues": {
-                ":conn": {"S": CONNECTION_SK},
-                ":cutoff": {"N": str(seen_before_ms)},
-            },
+            "ExpressionAttributeValues": {":conn": {"S": CONNECTION_SK}, ":cutoff": {"N": str(seen_before_ms)}},
         }
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self._client.scan(**kwargs)
-        return [_record(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+        records = [_record(item) for item in response.get("Items", [])]
+        return records, response.get("LastEvaluatedKey"), int(response.get("ScannedCount", 0))
+
+    @_translated
+    def prune_cursor(self) -> dict[str, Any] | None:
+        """Where the last prune run stopped (a Scan key), or None to start at the beginning."""
+        item = self._client.get_item(TableName=self._table, Key=_PRUNE_KEY, ConsistentRead=True).get("Item")
+        return json.loads(item["cursor"]["S"]) if item and "cursor" in item else None
+
+    @_translated
+    def save_prune_cursor(self, cursor: dict[str, Any] | None) -> None:
+        if cursor is None:
+            self._client.delete_item(TableName=self._table, Key=_PRUNE_KEY)
+        else:
+            self._client.put_item(TableName=self._table, Item={**_PRUNE_KEY, "cursor": {"S": json.dumps(cursor)}})
 
     # ------------------------------------------------------------ rooms
 
+    @_translated
     def subscribe(self, record: ConnectionRecord, room_id: int) -> None:
         self._client.put_item(
             TableName=self._table,
@@ -317,6 +285,7 @@ class ConnectionRegistry:
             },
         )
 
+    @_translated
     def unsubscribe(self, connection_id: str, room_id: int) -> bool:
         """Remove one subscription; False if the connection had not joined the room."""
         response = self._client.delete_item(
@@ -326,6 +295,7 @@ class ConnectionRegistry:
         )
         return "Attributes" in response
 
+    @_translated
     def room_connections(self, room_id: int) -> list[RoomConnection]:
         """Every live connection subscribed to ``room_id``, with its user: one Query on the ``by_room`` index."""
         return [
@@ -337,6 +307,7 @@ class ConnectionRegistry:
             for item in self._room_items(room_id, "pk, user_id, username")
         ]
 
+    @_translated
     def room_connection_ids(self, room_id: int) -> list[str]:
         """The ids of every live connection subscribed to ``room_id``: all a message broadcast needs.
 
@@ -344,14 +315,16 @@ class ConnectionRegistry:
         """
         return [item["pk"]["S"] for item in self._room_items(room_id, "pk")]
 
-    def _room_items(self, room_id: int, projection: str) -> Iterator[dict[str, Any]]:
+    def _room_items(self, room_id: int, projection: str) -> list[dict[str, Any]]:
         # Expired items are dropped by the query itself, so only the projected attributes travel back.
-        return self._query(
-            IndexName=BY_ROOM_INDEX,
-            KeyConditionExpression="room_key = :r",
-            FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
-            ExpressionAttributeValues={":r": {"S": _room_key(room_id)}, ":now": {"N": str(int(self._clock()))}},
-            ProjectionExpression=projection,
+        return list(
+            self._query(
+                IndexName=BY_ROOM_INDEX,
+                KeyConditionExpression="room_key = :r",
+                FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
+                ExpressionAttributeValues={":r": {"S": _room_key(room_id)}, ":now": {"N": str(int(self._clock()))}},
+                ProjectionExpression=projection,
+            )
         )
 
     # ------------------------------------------------------------ plumbing
@@ -367,17 +340,26 @@ class ConnectionRegistry:
             kwargs["ExclusiveStartKey"] = last
 
     def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
+        """BatchWriteItem deletes, resending what DynamoDB left unprocessed with a growing pause.
+
+        :class:`RegistryUnavailable` if items are still unprocessed after every round: the caller learns
+        the cleanup is incomplete (the items' TTL removes them later) instead of a silent give-up.
+        """
         for start in range(0, len(keys), 25):
             requests: list[Any] = [
                 {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys[start : start + 25]
             ]
             pending: dict[str, Any] = {self._table: requests}
-            for _attempt in range(8):
+            for round_number in range(1, _BATCH_WRITE_ROUNDS + 1):
                 response = self._client.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                time.sleep(0.05 * (_attempt + 1))
+                if round_number < _BATCH_WRITE_ROUNDS:
+                    self._sleep(0.05 * round_number)
+            else:
+                left = sum(len(v) for v in pending.values())
+                raise RegistryUnavailable(f"{left} items still unprocessed after {_BATCH_WRITE_ROUNDS} rounds")
 
 
 def _record(item: dict[str, Any]) -> ConnectionRecord:

@@ -1,87 +1,42 @@
-"""Settings from the environment and the builders that wire the layer's parts together.
+"""The composition root: the one place the layer's parts are wired to PostgreSQL and AWS.
 
-Handlers call these lazily on their first invocation and cache the result for the warm container;
-nothing here runs at import time. The same code runs in AWS and in the local stack: only the
-environment differs (service endpoints through boto3's ``AWS_ENDPOINT_URL_*`` variables, a
-``DATABASE_URL`` instead of a secret, a ``TOKEN_SECRET`` instead of its ARN).
+Each function's handler calls one ``build_*`` here on its first invocation and caches the result for the
+warm container; nothing here runs at import time. The same code runs in AWS and in the local stack: only
+the environment differs (service endpoints through boto3's ``AWS_ENDPOINT_URL_*`` variables, a
+``DATABASE_URL`` instead of a secret, a ``TOKEN_SECRET`` instead of its ARN). Each builder builds only
+what its function uses, so no function holds a client or a secret it has no need for.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from chatcore.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenService
-from chatcore.broadcaster import DEFAULT_MAX_WORKERS, Broadcaster, SignedManagementClient
-from chatcore.chat import ChatService, ConnectionGate, RateLimits
-from chatcore.fanout import Fanout
-from chatcore.registry import ConnectionRegistry
-from chatcore.store import ChatStore, Database
+from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.management import SignedManagementClient
+from chatcore.aws.registry import ConnectionRegistry
+from chatcore.postgres.database import Database
+from chatcore.postgres.migrate import apply_migrations
+from chatcore.postgres.store import ChatStore
+from chatcore.service.accounts import AccountService
+from chatcore.service.api import ApiServices
+from chatcore.service.chat import ChatService
+from chatcore.service.directory import DirectoryService
+from chatcore.service.fanout import Fanout
+from chatcore.service.gate import ConnectionGate
+from chatcore.service.profiles import ProfileService
+from chatcore.service.prune import Pruner
+from chatcore.service.rooms import RegistrySubscriptions, RoomService
+from chatcore.service.tags import TagService
+from chatcore.settings import ConfigurationError, Settings
+from chatcore.tokens import TokenService
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-_DEFAULT_LIMITS = RateLimits()
-
-
-def _origins(value: str | None) -> frozenset[str] | None:
-    if not value or value.strip() == "*":
-        return None
-    return frozenset(o.strip().rstrip("/") for o in value.split(",") if o.strip())
-
-
-class ConfigurationError(RuntimeError):
-    """A required setting is missing."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    connections_table: str | None = None
-    management_api_url: str | None = None
-    database_url: str | None = None
-    database_secret_arn: str | None = None
-    database_host: str | None = None
-    database_name: str | None = None
-    token_secret: str | None = None
-    token_secret_arn: str | None = None
-    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
-    broadcast_max_workers: int = DEFAULT_MAX_WORKERS
-    rate_limits: RateLimits = field(default_factory=RateLimits)
-    allowed_origins: frozenset[str] | None = None
-    """Web origins allowed to open WebSockets (``ALLOWED_ORIGINS``, comma-separated); None allows any."""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        return cls(
-            connections_table=env.get("CONNECTIONS_TABLE"),
-            management_api_url=env.get("MANAGEMENT_API_URL"),
-            database_url=env.get("DATABASE_URL"),
-            database_secret_arn=env.get("DATABASE_SECRET_ARN"),
-            database_host=env.get("DATABASE_HOST"),
-            database_name=env.get("DATABASE_NAME"),
-            token_secret=env.get("TOKEN_SECRET"),
-            token_secret_arn=env.get("TOKEN_SECRET_ARN"),
-            token_ttl_seconds=int(env.get("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS)),
-            broadcast_max_workers=int(env.get("BROADCAST_MAX_WORKERS", DEFAULT_MAX_WORKERS)),
-            allowed_origins=_origins(env.get("ALLOWED_ORIGINS")),
-            rate_limits=RateLimits(
-                frames=int(env.get("RATE_LIMIT_FRAMES", _DEFAULT_LIMITS.frames)),
-                messages=int(env.get("RATE_LIMIT_MESSAGES", _DEFAULT_LIMITS.messages)),
-                typing=int(env.get("RATE_LIMIT_TYPING", _DEFAULT_LIMITS.typing)),
-            ),
-        )
-
-    def require(self, name: str) -> str:
-        value = getattr(self, name)
-        if not value:
-            raise ConfigurationError(f"setting {name.upper()} is not configured")
-        return str(value)
+# ---------------------------------------------------------------- secrets and clients
 
 
 def _secret(arn: str) -> str:
@@ -142,6 +97,9 @@ def management_client(settings: Settings) -> SignedManagementClient:
     return SignedManagementClient(client, credentials, max_attempts=5, connect_timeout=2, read_timeout=5)
 
 
+# ---------------------------------------------------------------- the layer's parts
+
+
 def build_store(settings: Settings) -> ChatStore:
     return ChatStore(Database(lambda: database_conninfo(settings)))
 
@@ -159,11 +117,14 @@ def build_fanout(settings: Settings) -> Fanout:
     return Fanout(build_registry(settings), Broadcaster(management_client(settings), settings.broadcast_max_workers))
 
 
+# ---------------------------------------------------------------- one per function
+
+
 def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
-    """What ``$connect`` needs: PostgreSQL, DynamoDB and the token key; no Management API client."""
+    """``$connect``: PostgreSQL, DynamoDB and the token key; no Management API client."""
     settings = settings or Settings.from_env()
     return ConnectionGate(
-        store=build_store(settings),
+        users=build_store(settings),
         registry=build_registry(settings),
         tokens=build_tokens(settings),
         allowed_origins=settings.allowed_origins,
@@ -171,14 +132,40 @@ def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
 
 
 def build_chat_service(settings: Settings | None = None) -> ChatService:
-    """The chat service wired to PostgreSQL, DynamoDB and the Management API from ``settings``."""
+    """Every route after ``$connect``: PostgreSQL, DynamoDB and the Management API; no token key."""
     settings = settings or Settings.from_env()
     fanout = build_fanout(settings)
     return ChatService(
-        store=build_store(settings),
-        registry=fanout.registry,
-        fanout=fanout,
-        tokens=build_tokens(settings),
-        limits=settings.rate_limits,
-        allowed_origins=settings.allowed_origins,
+        store=build_store(settings), registry=fanout.registry, fanout=fanout, limits=settings.rate_limits
     )
+
+
+def build_disconnect(settings: Settings | None = None) -> Fanout:
+    """``$disconnect``: forgetting the connection needs DynamoDB and the Management API only."""
+    return build_fanout(settings or Settings.from_env())
+
+
+def build_pruner(settings: Settings | None = None) -> Pruner:
+    """The prune schedule: DynamoDB and the Management API only."""
+    settings = settings or Settings.from_env()
+    return Pruner(build_fanout(settings), stale_after_seconds=settings.prune_stale_after_seconds)
+
+
+def build_api_services(settings: Settings | None = None) -> ApiServices:
+    """The REST function: PostgreSQL and the token key, plus DynamoDB (built on first use) when the
+    connections table is configured, so a removed member's open WebSockets leave the room at once."""
+    settings = settings or Settings.from_env()
+    store = build_store(settings)
+    subscriptions = RegistrySubscriptions(lambda: build_registry(settings)) if settings.connections_table else None
+    return ApiServices(
+        accounts=AccountService(store, build_tokens(settings)),
+        profiles=ProfileService(store),
+        rooms=RoomService(store, subscriptions),
+        tags=TagService(store),
+        directory=DirectoryService(store),
+    )
+
+
+def run_migrations(settings: Settings | None = None) -> list[str]:
+    """The deploy-time migration step: the SQL migrations not yet applied; their names."""
+    return apply_migrations(database_conninfo(settings or Settings.from_env()))

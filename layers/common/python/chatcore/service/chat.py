@@ -1,4 +1,4 @@
-"""The chat service: what happens on connect and on every frame (``$disconnect`` is :mod:`chatcore.fanout`).
+"""The chat service: what happens on every frame after ``$connect`` (see :mod:`chatcore.service.gate`).
 
 Identity always comes from the connection record written at ``$connect`` (from the verified token),
 never from a frame. A message is broadcast only after PostgreSQL has stored it.
@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chatcore.access import can_read, can_write
-from chatcore.auth import TokenService
-from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
-from chatcore.fanout import Fanout
+from chatcore.errors import RegistryUnavailable, StoreUnavailable
+from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
 from chatcore.observability import logger
+from chatcore.ports import Connections, Store
 from chatcore.protocol import (
-    DEFAULT_HISTORY_LIMIT,
-    MAX_HISTORY_LIMIT,
-    ChatMessage,
     ClientFrame,
     ErrorCode,
     FrameError,
@@ -31,7 +24,6 @@ from chatcore.protocol import (
     LeaveFrame,
     ListFrame,
     ListOut,
-    Member,
     MemberJoinedOut,
     MemberLeftOut,
     MessageFrame,
@@ -40,56 +32,16 @@ from chatcore.protocol import (
     PongOut,
     ReadFrame,
     ReadOut,
-    RoomInfo,
     ServerFrame,
     TypingFrame,
     TypingOut,
     error_frame,
     parse_client_frame,
 )
-from chatcore.registry import RATE_WINDOW_SECONDS, ConnectionRecord, ConnectionRegistry
-from chatcore.store import ChatStore, GroupRow, MemberRow, MessageRow, Role
-
-
-def message_view(row: MessageRow) -> ChatMessage:
-    return ChatMessage(
-        id=row.id,
-        room_id=row.group_id,
-        sender_id=row.user_id,
-        sender=row.username,
-        text=row.content,
-        ts=row.ts,
-        client_msg_id=row.client_msg_id,
-    )
-
-
-def room_view(group: GroupRow) -> RoomInfo:
-    return RoomInfo(id=group.id, name=group.name, private=group.private, kind=group.kind)
-
-
-def member_views(members: Iterable[MemberRow], online_user_ids: set[int]) -> list[Member]:
-    return [
-        Member(
-            id=m.id,
-            username=m.username,
-            nickname=m.nickname,
-            online=m.id in online_user_ids,
-            last_read_message_id=m.last_read_message_id,
-        )
-        for m in members
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimits:
-    """Per-connection limits per rate window (:data:`chatcore.registry.RATE_WINDOW_SECONDS`)."""
-
-    frames: int = 120
-    messages: int = 50
-    typing: int = 5
-
-    def describe(self) -> str:
-        return f"{self.messages} messages and {self.frames} frames per {RATE_WINDOW_SECONDS} seconds"
+from chatcore.rows import ConnectionRecord, Role, RoomRow
+from chatcore.rules import RateLimits, can_read, can_write
+from chatcore.service.fanout import Fanout
+from chatcore.service.views import member_views, message_view, room_view
 
 
 class _Reject(Exception):
@@ -101,64 +53,22 @@ class _Reject(Exception):
         self.detail = detail
 
 
-class ConnectionGate:
-    """``$connect``: binds a verified identity to a new connection. Needs no Management API: it never posts."""
-
-    def __init__(
-        self,
-        store: ChatStore,
-        registry: ConnectionRegistry,
-        tokens: TokenService,
-        allowed_origins: frozenset[str] | None = None,
-    ) -> None:
-        self._store = store
-        self._registry = registry
-        self._tokens = tokens
-        self._allowed_origins = allowed_origins
-
-    def connect(self, connection_id: str, token: str | None, origin: str | None = None) -> ConnectionRecord:
-        """Bind the token's identity to the new connection.
-
-        :class:`Forbidden` refuses a browser page from another site (cross-site WebSocket hijacking: the
-        browser would attach nothing, but a stolen token in a page would); :class:`Unauthorized` refuses
-        a missing, forged or expired token or a deleted user. Non-browser clients send no ``Origin``.
-        """
-        if origin is not None and self._allowed_origins is not None and origin not in self._allowed_origins:
-            raise Forbidden("origin not allowed")
-        identity = self._tokens.verify(token)
-        user = self._store.get_user(identity.user_id)
-        if user is None or user.username != identity.username:
-            raise Unauthorized("user no longer exists")
-        return self._registry.add_connection(connection_id, user.id, user.username)
-
-
 class ChatService:
-    """Handles the WebSocket lifecycle and every client frame of the protocol."""
+    """Handles every client frame of the protocol."""
 
     def __init__(
         self,
-        store: ChatStore,
-        registry: ConnectionRegistry,
+        store: Store,
+        registry: Connections,
         fanout: Fanout,
-        tokens: TokenService,
         limits: RateLimits | None = None,
-        allowed_origins: frozenset[str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._registry = registry
         self._fanout = fanout
-        self._gate = ConnectionGate(store, registry, tokens, allowed_origins)
         self._limits = limits or RateLimits()
         self._clock = clock
-
-    # ------------------------------------------------------------ lifecycle
-
-    def connect(self, connection_id: str, token: str | None, origin: str | None = None) -> ConnectionRecord:
-        """Bind the token's identity to the new connection (see :meth:`ConnectionGate.connect`)."""
-        return self._gate.connect(connection_id, token, origin)
-
-    # ------------------------------------------------------------ frames
 
     def handle_frame(self, connection_id: str, body: str | None) -> None:
         """Parse one frame from ``connection_id`` and act on it; every failure becomes an ``error`` frame."""
@@ -170,7 +80,7 @@ class ChatService:
         room_id = getattr(frame, "room_id", None)
         client_msg_id = getattr(frame, "client_msg_id", None)
         try:
-            record, usage = self._registry.check_in(connection_id, frame.type)
+            record, usage = self._registry.count_frame(connection_id, frame.type)
             if record is None:
                 raise _Reject(ErrorCode.NOT_CONNECTED)
             logger.append_keys(user_id=record.user_id, frame_type=frame.type)
@@ -222,62 +132,62 @@ class ChatService:
                 self._typing(record, frame)
             case ReadFrame():
                 self._read(record, frame)
-            case PingFrame():  # check_in already refreshed last-seen
+            case PingFrame():  # count_frame already refreshed last-seen
                 self._send(record.connection_id, PongOut(ts=int(self._clock() * 1000)))
 
-    def _room_for(self, record: ConnectionRecord, room_id: int, *, write: bool = False) -> tuple[GroupRow, Role | None]:
+    def _room_for(self, record: ConnectionRecord, room_id: int, *, write: bool = False) -> tuple[RoomRow, Role | None]:
         """The room and the caller's role, or a rejection: unknown room, or no access."""
-        group, role = self._store.get_group_and_role(room_id, record.user_id)
-        if group is None:
+        room, role = self._store.room_and_role(room_id, record.user_id)
+        if room is None:
             raise _Reject(ErrorCode.ROOM_NOT_FOUND)
         if write and not can_write(role):
             raise _Reject(ErrorCode.FORBIDDEN, "Join the room before posting to it")
-        if not can_read(group, role):
+        if not can_read(room, role):
             raise _Reject(ErrorCode.FORBIDDEN, "This room is private")
-        return group, role
+        return room, role
 
     def _join(self, record: ConnectionRecord, frame: JoinFrame) -> None:
-        group, role = self._room_for(record, frame.room_id)
+        room, role = self._room_for(record, frame.room_id)
         if role is None:  # a public group: joining makes the caller a member
-            self._store.add_member(group.id, record.user_id)
-        before = self._registry.room_connections(group.id)
+            self._store.add_member(room.id, record.user_id)
+        before = self._registry.room_connections(room.id)
         already_here = any(c.connection_id == record.connection_id for c in before)
         user_was_present = any(c.user_id == record.user_id and c.connection_id != record.connection_id for c in before)
         if not already_here:
-            self._registry.subscribe(record, group.id)
+            self._registry.subscribe(record, room.id)
         online = {c.user_id for c in before} | {record.user_id}
-        members = self._store.list_members(group.id)
+        members = self._store.list_members(room.id)
         if frame.since is not None:
-            history, has_more = self._store.messages_after(group.id, frame.since, MAX_HISTORY_LIMIT)
+            history, has_more = self._store.messages_after(room.id, frame.since, MAX_HISTORY_LIMIT)
         else:
-            history, has_more = self._store.latest_messages(group.id, DEFAULT_HISTORY_LIMIT)
+            history, has_more = self._store.latest_messages(room.id, DEFAULT_HISTORY_LIMIT)
         self._send(
             record.connection_id,
             JoinedOut(
-                room_id=group.id,
-                room=room_view(group),
+                room_id=room.id,
+                room=room_view(room),
                 members=member_views(members, online),
                 history=[message_view(m) for m in history],
                 has_more=has_more,
             ),
         )
         if not already_here and not user_was_present:
-            announcement = MemberJoinedOut(room_id=group.id, user=record.username, client_id=record.connection_id)
+            announcement = MemberJoinedOut(room_id=room.id, user=record.username, client_id=record.connection_id)
             self._broadcast((c.connection_id for c in before if c.connection_id != record.connection_id), announcement)
 
     def _message(self, record: ConnectionRecord, frame: MessageFrame) -> None:
-        group, _role = self._room_for(record, frame.room_id, write=True)
-        saved = self._store.save_message(group.id, record.user_id, frame.text, frame.client_msg_id)
-        if saved.message.group_id != group.id:
+        room, _role = self._room_for(record, frame.room_id, write=True)
+        saved = self._store.save_message(room.id, record.user_id, frame.text, frame.client_msg_id)
+        if saved.message.room_id != room.id:
             raise _Reject(ErrorCode.INVALID_MESSAGE, "clientMsgId was already used for another room")
-        out = MessageOut(room_id=group.id, message=message_view(saved.message))
+        out = MessageOut(room_id=room.id, message=message_view(saved.message))
         if not saved.created:
             # A retry of a stored message: acknowledge to the sender only, never broadcast twice.
             self._send(record.connection_id, out)
             return
         try:
-            recipients = self._registry.room_connection_ids(group.id)
-        except (BotoCoreError, ClientError):
+            recipients = self._registry.room_connection_ids(room.id)
+        except RegistryUnavailable:
             # Stored, so never "save_failed" (a resend would only be acknowledged, never broadcast): the
             # sender learns it is saved, and the room gets it when its clients catch up with ``since``.
             logger.exception("room lookup failed after the message was stored; only its sender was told")
@@ -297,34 +207,34 @@ class ChatService:
         )
 
     def _list(self, record: ConnectionRecord, frame: ListFrame) -> None:
-        group, _role = self._room_for(record, frame.room_id)
-        online = {c.user_id for c in self._registry.room_connections(group.id)}
-        members = member_views(self._store.list_members(group.id), online)
-        self._send(record.connection_id, ListOut(room_id=group.id, members=members))
+        room, _role = self._room_for(record, frame.room_id)
+        online = {c.user_id for c in self._registry.room_connections(room.id)}
+        members = member_views(self._store.list_members(room.id), online)
+        self._send(record.connection_id, ListOut(room_id=room.id, members=members))
 
     def _history(self, record: ConnectionRecord, frame: HistoryFrame) -> None:
-        group, _role = self._room_for(record, frame.room_id)
+        room, _role = self._room_for(record, frame.room_id)
         if frame.before is not None:
-            page, has_more = self._store.messages_before(group.id, frame.before, frame.limit)
+            page, has_more = self._store.messages_before(room.id, frame.before, frame.limit)
         else:
-            page, has_more = self._store.latest_messages(group.id, frame.limit)
+            page, has_more = self._store.latest_messages(room.id, frame.limit)
         self._send(
             record.connection_id,
-            HistoryOut(room_id=group.id, messages=[message_view(m) for m in page], has_more=has_more),
+            HistoryOut(room_id=room.id, messages=[message_view(m) for m in page], has_more=has_more),
         )
 
     def _typing(self, record: ConnectionRecord, frame: TypingFrame) -> None:
-        group, _role = self._room_for(record, frame.room_id, write=True)
-        others = [c.connection_id for c in self._registry.room_connections(group.id) if c.user_id != record.user_id]
-        self._broadcast(others, TypingOut(room_id=group.id, user=record.username))
+        room, _role = self._room_for(record, frame.room_id, write=True)
+        others = [c.connection_id for c in self._registry.room_connections(room.id) if c.user_id != record.user_id]
+        self._broadcast(others, TypingOut(room_id=room.id, user=record.username))
 
     def _read(self, record: ConnectionRecord, frame: ReadFrame) -> None:
-        group, _role = self._room_for(record, frame.room_id, write=True)
-        marker = self._store.mark_read(group.id, record.user_id, frame.message_id)
+        room, _role = self._room_for(record, frame.room_id, write=True)
+        marker = self._store.mark_read(room.id, record.user_id, frame.message_id)
         if marker is None:
             raise _Reject(ErrorCode.FORBIDDEN, "Join the room first")
-        recipients = self._registry.room_connection_ids(group.id)
-        self._broadcast(recipients, ReadOut(room_id=group.id, user=record.username, message_id=marker))
+        recipients = self._registry.room_connection_ids(room.id)
+        self._broadcast(recipients, ReadOut(room_id=room.id, user=record.username, message_id=marker))
 
     # ------------------------------------------------------------ delivery
 

@@ -1,0 +1,95 @@
+"""``/groups``: list and create groups, a group's details, members and history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_DB_ID, MAX_HISTORY_LIMIT
+from chatcore.http.models import AddMemberRequest, CreateGroupRequest, GroupDetailOut, GroupOut, MemberOut, MessagePage
+from chatcore.http.routing import (
+    BEARER,
+    CONFLICT,
+    CREATED,
+    FORBIDDEN,
+    NO_CONTENT,
+    NOT_FOUND,
+    OK,
+    UNAUTHORIZED,
+    caller,
+    created,
+    documented,
+    no_content,
+    services,
+)
+from chatcore.http.views import group_view, member_view
+from chatcore.service.views import message_view
+
+router = APIGatewayHttpRouter()
+
+GroupId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Group (room) id")]
+
+
+@router.get("/groups", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["groups"])
+def list_groups() -> list[GroupOut]:
+    """Public groups and the private groups the caller belongs to (no direct chats)."""
+    return [group_view(g) for g in services(router).rooms.list_groups(caller(router))]
+
+
+@router.post("/groups", status_code=201, security=BEARER, responses=documented(CREATED, UNAUTHORIZED), tags=["groups"])
+def create_group(body: CreateGroupRequest) -> Response[GroupOut]:
+    """Create a group; the caller becomes its owner."""
+    return created(group_view(services(router).rooms.create_group(caller(router), body.name, private=body.private)))
+
+
+@router.get(
+    "/groups/<group_id>", security=BEARER, responses=documented(OK, UNAUTHORIZED, FORBIDDEN, NOT_FOUND), tags=["groups"]
+)
+def get_group(group_id: GroupId) -> GroupDetailOut:
+    """A group with its members (members only for a private group or a direct chat)."""
+    detail = services(router).rooms.room_detail(caller(router), group_id)
+    return GroupDetailOut(**group_view(detail.room).model_dump(), members=[member_view(m) for m in detail.members])
+
+
+@router.post(
+    "/groups/<group_id>/members",
+    status_code=201,
+    security=BEARER,
+    responses=documented(CREATED, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT),
+    tags=["groups"],
+)
+def add_member(group_id: GroupId, body: AddMemberRequest) -> Response[MemberOut]:
+    """The owner adds a user to the group."""
+    return created(member_view(services(router).rooms.add_member(caller(router), group_id, body.username)))
+
+
+@router.delete(
+    "/groups/<group_id>/members/<username>",
+    status_code=204,
+    security=BEARER,
+    responses=documented(NO_CONTENT, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
+    tags=["groups"],
+)
+def remove_member(group_id: GroupId, username: str) -> Response[None]:
+    """The owner removes a member, or a member removes himself (leaves)."""
+    services(router).rooms.remove_member(caller(router), group_id, username)
+    return no_content()
+
+
+@router.get(
+    "/groups/<group_id>/messages",
+    security=BEARER,
+    responses=documented(OK, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
+    tags=["groups"],
+)
+def group_messages(
+    group_id: GroupId,
+    before: Annotated[int | None, Query(ge=1, le=MAX_DB_ID, description="Only messages with a smaller id")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = DEFAULT_HISTORY_LIMIT,
+) -> MessagePage:
+    """A page of history, oldest first; page back with ``before`` = the first id of this page."""
+    page = services(router).rooms.history(caller(router), group_id, before=before, limit=limit)
+    return MessagePage(messages=[message_view(m) for m in page.messages], has_more=page.has_more)

@@ -1,0 +1,33 @@
+"""``/profile`` and ``/users/{username}``: the caller's own profile and other users' public ones."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from chatcore.http.models import ProfileOut, ProfileUpdate, UserOut
+from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, caller, documented, services
+from chatcore.http.views import profile_view
+
+router = APIGatewayHttpRouter()
+
+
+@router.get("/profile", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["profile"])
+def get_profile() -> ProfileOut:
+    """The caller's profile."""
+    return profile_view(services(router).profiles.own(caller(router)))
+
+
+@router.patch("/profile", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["profile"])
+def update_profile(body: ProfileUpdate) -> ProfileOut:
+    """Change nickname, avatar or email; a field left out stays, ``null`` clears it."""
+    identity = caller(router)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return profile_view(services(router).profiles.update(identity, changes))
+
+
+@router.get("/users/<username>", security=BEARER, responses=documented(OK, UNAUTHORIZED, NOT_FOUND), tags=["profile"])
+def get_user(username: str) -> UserOut:
+    """Another user's public profile."""
+    caller(router)  # only signed-in users look people up
+    user = services(router).profiles.by_username(username)
+    return UserOut(id=user.id, username=user.username, nickname=user.nickname, avatar=user.avatar)

@@ -1,0 +1,171 @@
+"""What the services need of the outside world, as protocols: the adapters implement them.
+
+:mod:`chatcore.postgres` implements the store ports, :mod:`chatcore.aws` the registry and delivery ports;
+the services see only these, so they never import psycopg, boto3 or botocore (an import contract in
+``pyproject.toml`` keeps it so), and tests can hand them anything of the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from chatcore.rows import (
+    ConnectionRecord,
+    Credentials,
+    DirectSummary,
+    MemberRow,
+    MessageRow,
+    PersonRow,
+    RemovedConnection,
+    Role,
+    RoomConnection,
+    RoomRow,
+    RoomSummary,
+    SavedMessage,
+    TagCount,
+    Usage,
+    UserRow,
+)
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+class Users(Protocol):
+    def create_user(
+        self, username: str, password_hash: str, *, email: str | None = None, nickname: str | None = None
+    ) -> UserRow: ...
+
+    def get_user(self, user_id: int) -> UserRow | None: ...
+
+    def get_user_by_username(self, username: str) -> UserRow | None: ...
+
+    def username_taken(self, username: str) -> bool: ...
+
+    def get_credentials(self, username: str) -> Credentials | None: ...
+
+    def update_profile(self, user_id: int, changes: dict[str, str | None]) -> UserRow: ...
+
+    def search_people(
+        self, prefix: str, *, limit: int, offset: int, exclude_user: int | None = None
+    ) -> list[PersonRow]: ...
+
+
+class Rooms(Protocol):
+    def create_group(self, name: str, *, private: bool, created_by: int) -> RoomRow: ...
+
+    def room_and_role(self, room_id: int, user_id: int) -> tuple[RoomRow | None, Role | None]: ...
+
+    def list_groups(self, user_id: int) -> list[RoomSummary]: ...
+
+    def room_summary(self, room_id: int, user_id: int) -> RoomSummary | None: ...
+
+    def add_member(self, room_id: int, user_id: int, role: Role = "member") -> bool: ...
+
+    def remove_member(self, room_id: int, user_id: int) -> bool: ...
+
+    def list_members(self, room_id: int) -> list[MemberRow]: ...
+
+    def get_or_create_direct(self, user_id: int, other_id: int) -> RoomRow: ...
+
+    def list_direct(self, user_id: int) -> list[DirectSummary]: ...
+
+
+class Messages(Protocol):
+    def save_message(self, room_id: int, user_id: int, text: str, client_msg_id: str | None) -> SavedMessage: ...
+
+    def latest_messages(self, room_id: int, limit: int) -> tuple[list[MessageRow], bool]: ...
+
+    def messages_before(self, room_id: int, before: int, limit: int) -> tuple[list[MessageRow], bool]: ...
+
+    def messages_after(self, room_id: int, since: int, limit: int) -> tuple[list[MessageRow], bool]: ...
+
+    def mark_read(self, room_id: int, user_id: int, message_id: int) -> int | None: ...
+
+
+class Tags(Protocol):
+    def list_tags(self, user_id: int) -> list[str]: ...
+
+    def top_tags(self, limit: int) -> list[TagCount]: ...
+
+    def add_tag(self, user_id: int, tag_name: str) -> bool: ...
+
+    def remove_tag(self, user_id: int, tag_name: str) -> bool: ...
+
+
+class LoginFailures(Protocol):
+    def login_failures(self, keys: list[str], window_seconds: int) -> dict[str, int]: ...
+
+    def record_login_failure(self, keys: list[str], window_seconds: int) -> None: ...
+
+    def clear_login_failures(self, key: str) -> None: ...
+
+
+class Store(Users, Rooms, Messages, Tags, LoginFailures, Protocol):
+    """Every PostgreSQL port at once (:class:`chatcore.postgres.store.ChatStore`)."""
+
+
+# ---------------------------------------------------------------- the connection registry (DynamoDB)
+
+
+class Connections(Protocol):
+    def add_connection(self, connection_id: str, user_id: int, username: str) -> ConnectionRecord: ...
+
+    def count_frame(self, connection_id: str, kind: str) -> tuple[ConnectionRecord | None, Usage]: ...
+
+    def touch(self, connection_id: str) -> bool: ...
+
+    def remove_connection(self, connection_id: str) -> RemovedConnection: ...
+
+    def stale_connections(
+        self, seen_before_ms: int, *, max_reads: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[ConnectionRecord], dict[str, Any] | None, int]: ...
+
+    def prune_cursor(self) -> dict[str, Any] | None: ...
+
+    def save_prune_cursor(self, cursor: dict[str, Any] | None) -> None: ...
+
+    def subscribe(self, record: ConnectionRecord, room_id: int) -> None: ...
+
+    def unsubscribe(self, connection_id: str, room_id: int) -> bool: ...
+
+    def room_connections(self, room_id: int) -> list[RoomConnection]: ...
+
+    def room_connection_ids(self, room_id: int) -> list[str]: ...
+
+
+# ---------------------------------------------------------------- delivery (the Management API)
+
+
+class Delivery(Enum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class BroadcastResult:
+    delivered: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    """Connections API Gateway no longer knows (410): the caller should forget them."""
+    failed: list[str] = field(default_factory=list)
+    """Connections whose post failed for another reason after the client's retries."""
+
+    def add(self, connection_id: str, outcome: Delivery) -> None:
+        {
+            Delivery.DELIVERED: self.delivered,
+            Delivery.GONE: self.gone,
+            Delivery.FAILED: self.failed,
+        }[outcome].append(connection_id)
+
+
+class Poster(Protocol):
+    """Posts encoded frames to connections (:class:`chatcore.aws.broadcaster.Broadcaster`)."""
+
+    def send(self, connection_id: str, data: bytes) -> Delivery: ...
+
+    def broadcast(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult: ...
+
+    def probe(self, connection_id: str) -> Delivery: ...

@@ -1,0 +1,149 @@
+"""Rooms (groups and direct chats) and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+from chatcore.postgres.database import Database
+from chatcore.rows import DirectSummary, MemberRow, Role, RoomRow, RoomSummary
+from chatcore.rules import direct_key
+
+_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at"
+
+# Unread messages of one user (%(u)s) in room r, counted up to 100 so a long-quiet reader costs no more
+# than a busy one.
+_UNREAD = """
+    (SELECT count(*) FROM (SELECT 1 FROM messages m
+      WHERE m.room_id = r.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s
+      LIMIT 100) unread_capped)::int
+"""
+
+# A room as one user (%(u)s) sees it; callers append the WHERE clause.
+_SUMMARY_SELECT = f"""
+    SELECT r.id, r.name, r.private, r.kind, r.created_at,
+           (SELECT count(*) FROM room_members c WHERE c.room_id = r.id)::int AS member_count,
+           me.role,
+           CASE WHEN me.role IS NULL THEN 0 ELSE {_UNREAD} END AS unread
+    FROM rooms r
+    LEFT JOIN room_members me ON me.room_id = r.id AND me.user_id = %(u)s
+"""  # noqa: S608 - constant SQL fragments
+
+
+class RoomQueries:
+    _db: Database
+
+    def create_group(self, name: str, *, private: bool, created_by: int) -> RoomRow:
+        """Create a group with ``created_by`` as its owner."""
+
+        def work(conn: psycopg.Connection[Any]) -> RoomRow:
+            with conn.cursor(row_factory=class_row(RoomRow)) as cur:
+                cur.execute(
+                    "INSERT INTO rooms (name, private, kind, created_by) VALUES (%s, %s, 'group', %s)"  # noqa: S608 - a constant column list
+                    f" RETURNING {_ROOM_COLUMNS}",
+                    (name, private, created_by),
+                )
+                room = cur.fetchone()
+                assert room is not None
+                cur.execute(
+                    "INSERT INTO room_members (user_id, room_id, role) VALUES (%s, %s, 'owner')",
+                    (created_by, room.id),
+                )
+            return room
+
+        # Not retried: a commit lost with the connection would create the group twice.
+        return self._db.transaction(work, idempotent=False)
+
+    def room_and_role(self, room_id: int, user_id: int) -> tuple[RoomRow | None, Role | None]:
+        """The room and the user's role in it (None when not a member), in one round trip."""
+        rows = self._db.values(
+            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, m.role"
+            " FROM rooms r LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = %s"
+            " WHERE r.id = %s",
+            (user_id, room_id),
+        )
+        if not rows:
+            return None, None
+        return RoomRow(*rows[0][:6]), rows[0][6]
+
+    def list_groups(self, user_id: int) -> list[RoomSummary]:
+        """Public groups and the private groups ``user_id`` belongs to, with counts; no direct chats."""
+        return self._db.all(
+            RoomSummary,
+            _SUMMARY_SELECT
+            + " WHERE r.kind = 'group' AND (NOT r.private OR me.user_id IS NOT NULL) ORDER BY r.name, r.id",
+            {"u": user_id},
+        )
+
+    def room_summary(self, room_id: int, user_id: int) -> RoomSummary | None:
+        """One room as ``user_id`` sees it (counts, role, unread); no access check."""
+        return self._db.one(RoomSummary, _SUMMARY_SELECT + " WHERE r.id = %(g)s", {"u": user_id, "g": room_id})
+
+    def add_member(self, room_id: int, user_id: int, role: Role = "member") -> bool:
+        """Add ``user_id`` to the room; False if already a member."""
+        added = self._db.execute(
+            "INSERT INTO room_members (user_id, room_id, role) VALUES (%s, %s, %s)"
+            " ON CONFLICT (user_id, room_id) DO NOTHING",
+            (user_id, room_id, role),
+        )
+        return added > 0
+
+    def remove_member(self, room_id: int, user_id: int) -> bool:
+        return self._db.execute("DELETE FROM room_members WHERE room_id = %s AND user_id = %s", (room_id, user_id)) > 0
+
+    def list_members(self, room_id: int) -> list[MemberRow]:
+        return self._db.all(
+            MemberRow,
+            "SELECT u.id, u.username, u.nickname, m.role, m.last_read_message_id"
+            " FROM room_members m JOIN users u ON u.id = m.user_id"
+            " WHERE m.room_id = %s ORDER BY u.username",
+            (room_id,),
+        )
+
+    # ------------------------------------------------------------ direct chats
+
+    def get_or_create_direct(self, user_id: int, other_id: int) -> RoomRow:
+        """The private 1:1 room of two users, created on first request (race-safe, so safe to retry)."""
+        key = direct_key(user_id, other_id)
+
+        def work(conn: psycopg.Connection[Any]) -> RoomRow:
+            with conn.cursor(row_factory=class_row(RoomRow)) as cur:
+                cur.execute(
+                    "INSERT INTO rooms (name, private, kind, direct_key, created_by)"  # noqa: S608 - a constant column list
+                    " VALUES (%s, true, 'direct', %s, %s) ON CONFLICT (direct_key) DO NOTHING"
+                    f" RETURNING {_ROOM_COLUMNS}",
+                    (f"direct:{key}", key, user_id),
+                )
+                room = cur.fetchone()
+                if room is not None:
+                    cur.execute(
+                        "INSERT INTO room_members (user_id, room_id, role)"
+                        " VALUES (%s, %s, 'member'), (%s, %s, 'member') ON CONFLICT DO NOTHING",
+                        (user_id, room.id, other_id, room.id),
+                    )
+                    return room
+                cur.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE direct_key = %s", (key,))  # noqa: S608
+                existing = cur.fetchone()
+                assert existing is not None
+                return existing
+
+        return self._db.transaction(work)
+
+    def list_direct(self, user_id: int) -> list[DirectSummary]:
+        return self._db.all(
+            DirectSummary,
+            f"""
+            SELECT r.id, o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
+                   {_UNREAD} AS unread,
+                   (SELECT max(m.id) FROM messages m WHERE m.room_id = r.id) AS last_message_id
+            FROM rooms r
+            JOIN room_members me ON me.room_id = r.id AND me.user_id = %(u)s
+            JOIN room_members om ON om.room_id = r.id AND om.user_id <> %(u)s
+            JOIN users o ON o.id = om.user_id
+            WHERE r.kind = 'direct'
+            ORDER BY last_message_id DESC NULLS LAST, r.id DESC
+            """,  # noqa: S608 - constant SQL fragments
+            {"u": user_id},
+        )

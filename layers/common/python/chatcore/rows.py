@@ -1,0 +1,161 @@
+"""The chat's records, as the stores return them and the services pass them around.
+
+Plain frozen dataclasses, free of any database or AWS type: PostgreSQL rows (users, rooms, members,
+messages, tags) and the connection registry's records (connections, their usage, a room's audience).
+A *room* is any conversation; its ``kind`` says whether it is a group or a direct (1:1) chat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+RoomKind = Literal["group", "direct"]
+Role = Literal["owner", "member"]
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    username: str
+    email: str | None
+    nickname: str | None
+    avatar: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    id: int
+    username: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRow:
+    id: int
+    name: str
+    private: bool
+    kind: RoomKind
+    created_by: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    """A room as listed to one user: with its member count, the caller's role and unread count."""
+
+    id: int
+    name: str
+    private: bool
+    kind: RoomKind
+    created_at: datetime
+    member_count: int
+    role: Role | None
+    unread: int
+    """Unread messages, counted up to 100."""
+
+
+@dataclass(frozen=True, slots=True)
+class DirectSummary:
+    """A 1:1 chat as listed to one of its two members."""
+
+    id: int
+    other_id: int
+    other_username: str
+    other_nickname: str | None
+    unread: int
+    """Unread messages, counted up to 100 (so a long-quiet reader costs no more than a busy one)."""
+    last_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    id: int
+    username: str
+    nickname: str | None
+    role: Role
+    last_read_message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: int
+    room_id: int
+    user_id: int
+    username: str
+    content: str
+    client_msg_id: str | None
+    created_at: datetime
+
+    @property
+    def ts(self) -> int:
+        """Creation time in epoch milliseconds, as the protocol sends it."""
+        return int(self.created_at.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedMessage:
+    message: MessageRow
+    created: bool
+    """False when this was a retry of an already stored ``clientMsgId``."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    tag_name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """A user as found by people search: who they are, nothing private."""
+
+    id: int
+    username: str
+    nickname: str | None
+
+
+# ---------------------------------------------------------------- the connection registry
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    connection_id: str
+    user_id: int
+    username: str
+    connected_at: int
+    """Epoch milliseconds."""
+    last_seen: int
+    """Epoch milliseconds of the last frame or ping."""
+    expires_at: int
+    """Epoch seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """How many frames of each kind a connection sent in the current rate-limit window."""
+
+    frames: int
+    messages: int
+    typing: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConnection:
+    connection_id: str
+    user_id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedConnection:
+    """What a deleted connection was: whose it was (None if nothing was stored) and the rooms it had joined."""
+
+    user_id: int | None
+    username: str | None
+    room_ids: list[int]

@@ -1,0 +1,71 @@
+"""Who may do what in a room, and the per-connection rate limits: the one rule set of REST and WebSocket.
+
+* **read** (details, members, history, ``join``): members of any room; anyone signed in for a public group;
+* **write** (post, type, mark read): members only; joining a public group makes the caller a member;
+* **manage** (add members): a group's owner; a direct chat's two members are fixed;
+* **remove**: the owner removes anyone but himself; a member removes only himself (leaves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatcore.errors import Forbidden
+from chatcore.rows import Role, RoomRow
+
+
+def can_read(room: RoomRow, role: Role | None) -> bool:
+    """Members read everything; anyone signed in reads a public group."""
+    return role is not None or (room.kind == "group" and not room.private)
+
+
+def can_write(role: Role | None) -> bool:
+    """Only members post, mark read or type."""
+    return role is not None
+
+
+def check_manage(room: RoomRow, role: Role | None) -> None:
+    """:class:`Forbidden` unless the caller may add members to ``room``."""
+    if room.kind == "direct":
+        raise Forbidden("a direct chat's members cannot change")
+    if role != "owner":
+        raise Forbidden("only the group's owner can add members")
+
+
+def check_remove(room: RoomRow, role: Role | None, *, leaving: bool) -> None:
+    """:class:`Forbidden` unless the caller may remove the member (``leaving``: the caller himself)."""
+    if room.kind == "direct":
+        raise Forbidden("a direct chat's members cannot change")
+    if role == "owner":
+        if leaving:
+            raise Forbidden("the owner cannot leave the group")
+        return
+    if role == "member":
+        if not leaving:
+            raise Forbidden("only the group's owner can remove other members")
+        return
+    if not can_read(room, role):
+        raise Forbidden("only members can see this group")
+    if not leaving:
+        raise Forbidden("only the group's owner can remove members")
+
+
+def direct_key(user_a: int, user_b: int) -> str:
+    """The unique key of the 1:1 room between two users, the same whichever side asks."""
+    low, high = sorted((user_a, user_b))
+    return f"{low}:{high}"
+
+
+RATE_WINDOW_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-connection limits per rate window of :data:`RATE_WINDOW_SECONDS`."""
+
+    frames: int = 120
+    messages: int = 50
+    typing: int = 5
+
+    def describe(self) -> str:
+        return f"{self.messages} messages and {self.frames} frames per {RATE_WINDOW_SECONDS} seconds"

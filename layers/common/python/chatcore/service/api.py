@@ -1,0 +1,22 @@
+"""The use cases behind the HTTP API, as one bundle the REST function builds once per container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatcore.service.accounts import AccountService
+from chatcore.service.directory import DirectoryService
+from chatcore.service.profiles import ProfileService
+from chatcore.service.rooms import RoomService
+from chatcore.service.tags import TagService
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """What the routes call; handed to each request through the resolver's context."""
+
+    accounts: AccountService
+    profiles: ProfileService
+    rooms: RoomService
+    tags: TagService
+    directory: DirectoryService

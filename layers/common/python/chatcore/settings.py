@@ -1,0 +1,89 @@
+"""The functions' settings, read from the environment into one typed model.
+
+The CDK app sets these variables on each function (only those it needs); the local stack sets the same
+names pointed at its stand-ins. A value of the wrong type, or a setting a function needs but lacks,
+raises :class:`ConfigurationError` naming the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from chatcore.aws.broadcaster import DEFAULT_MAX_WORKERS
+from chatcore.rules import RateLimits
+from chatcore.tokens import DEFAULT_TOKEN_TTL_SECONDS
+
+DEFAULT_PRUNE_STALE_AFTER_SECONDS = 300.0
+_DEFAULT_LIMITS = RateLimits()
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or has a value of the wrong type."""
+
+
+class Settings(BaseSettings):
+    """Every setting of every function; each function reads only what it uses (see :meth:`require`)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    connections_table: str | None = None
+    """``CONNECTIONS_TABLE``: the DynamoDB connection registry."""
+    management_api_url: str | None = None
+    """``MANAGEMENT_API_URL``: the WebSocket stage's callback URL (``https://{api}.execute-api.../{stage}``)."""
+    database_url: str | None = None
+    """``DATABASE_URL``: a libpq URL (the local stack); in AWS the secret below is used instead."""
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+    """``DATABASE_HOST``: the RDS Proxy endpoint, which the database secret does not hold."""
+    database_name: str | None = None
+    token_secret: str | None = None
+    """``TOKEN_SECRET``: the token signing key itself (the local stack); in AWS its secret's ARN."""
+    token_secret_arn: str | None = None
+    token_ttl_seconds: int = Field(default=DEFAULT_TOKEN_TTL_SECONDS, gt=0)
+    broadcast_max_workers: int = Field(default=DEFAULT_MAX_WORKERS, gt=0)
+    rate_limit_frames: int = Field(default=_DEFAULT_LIMITS.frames, gt=0)
+    rate_limit_messages: int = Field(default=_DEFAULT_LIMITS.messages, gt=0)
+    rate_limit_typing: int = Field(default=_DEFAULT_LIMITS.typing, ge=0)
+    allowed_origins: Annotated[frozenset[str] | None, NoDecode] = None
+    """``ALLOWED_ORIGINS``: web origins allowed to open WebSockets, comma-separated; unset or ``*`` allows any."""
+    prune_stale_after_seconds: float = Field(default=DEFAULT_PRUNE_STALE_AFTER_SECONDS, ge=0)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip() or value.strip() == "*":
+                return None
+            return frozenset(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``environ`` (the process environment by default)."""
+        try:
+            if environ is None:
+                return cls()
+            fields = {name.lower(): value for name, value in environ.items() if name.lower() in cls.model_fields}
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
+            )
+            raise ConfigurationError(f"bad settings: {problems}") from None
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        return RateLimits(
+            frames=self.rate_limit_frames, messages=self.rate_limit_messages, typing=self.rate_limit_typing
+        )
+
+    def require(self, name: str) -> str:
+        """The value of setting ``name``; :class:`ConfigurationError` naming its variable when unset."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"setting {name.upper()} is not configured")
+        return str(value)

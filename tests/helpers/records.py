@@ -1,0 +1,29 @@
+"""Reading and changing stored state the way only tests need: straight from PostgreSQL and DynamoDB."""
+
+from __future__ import annotations
+
+from chatcore.aws.registry import CONNECTION_SK, TTL_ATTRIBUTE, ConnectionRegistry
+from chatcore.postgres.store import ChatStore
+from chatcore.rows import ConnectionRecord
+
+
+def delete_user(store: ChatStore, user_id: int) -> bool:
+    """Delete a user outright (the product has no such operation; tests need a vanished user)."""
+    return store._db.execute("DELETE FROM users WHERE id = %s", (user_id,)) > 0
+
+
+def stored_connection(registry: ConnectionRegistry, connection_id: str) -> ConnectionRecord | None:
+    """The connection item as ``registry`` wrote it, or None if absent or expired by the registry's clock."""
+    item = registry._client.get_item(
+        TableName=registry._table, Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}}, ConsistentRead=True
+    ).get("Item")
+    if item is None or int(item[TTL_ATTRIBUTE]["N"]) <= registry._clock():
+        return None
+    return ConnectionRecord(
+        connection_id=item["pk"]["S"],
+        user_id=int(item["user_id"]["N"]),
+        username=item["username"]["S"],
+        connected_at=int(item["connected_at"]["N"]),
+        last_seen=int(item["last_seen"]["N"]),
+        expires_at=int(item[TTL_ATTRIBUTE]["N"]),
+    )
