@@ -86,7 +86,7 @@ class Database:
 
         def work(conn: psycopg.Connection[Any]) -> T | None:
             with conn.cursor(row_factory=class_row(row)) as cur:
-                cur.execute(sql, params)  # type: ignore[arg-type]  # callers pass constant SQL
+                cur.execute(sql, params)
                 return cur.fetchone()
 
         return self.run(work)
@@ -96,18 +96,18 @@ class Database:
 
         def work(conn: psycopg.Connection[Any]) -> list[T]:
             with conn.cursor(row_factory=class_row(row)) as cur:
-                cur.execute(sql, params)  # type: ignore[arg-type]
+                cur.execute(sql, params)
                 return cur.fetchall()
 
         return self.run(work)
 
     def values(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         """Every row of ``sql`` as a tuple."""
-        return self.run(lambda conn: conn.execute(sql, params).fetchall())  # type: ignore[arg-type]
+        return self.run(lambda conn: conn.execute(sql, params).fetchall())
 
     def execute(self, sql: str, params: Params = None, *, idempotent: bool = True) -> int:
         """Run ``sql``; the number of rows it touched."""
-        return self.run(lambda conn: conn.execute(sql, params).rowcount, idempotent=idempotent)  # type: ignore[arg-type]
+        return self.run(lambda conn: conn.execute(sql, params).rowcount, idempotent=idempotent)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from chatcore.http.models import AuthResponse, LoginRequest, RegisterRequest
-from chatcore.http.routing import CONFLICT, CREATED, OK, UNAUTHORIZED, created, documented, services
+from chatcore.http.routing import CONFLICT, CREATED, OK, UNAUTHORIZED, area_router, created, documented, services
 from chatcore.http.views import session_view
 
-router = APIGatewayHttpRouter()
+router = area_router()
 
 PUBLIC_PATHS = frozenset({"/auth/register", "/auth/login"})
 """The routes of this area, which need no bearer token."""

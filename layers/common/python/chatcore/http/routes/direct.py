@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
 from chatcore.http.models import DirectOut, DirectSummaryOut, OpenDirectRequest, UserBrief
-from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, caller, documented, services
+from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, area_router, caller, documented, services
 
-router = APIGatewayHttpRouter()
+router = area_router()
 
 
 @router.post("/direct", security=BEARER, responses=documented(OK, UNAUTHORIZED, NOT_FOUND), tags=["direct"])

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_DB_ID, MAX_HISTORY_LIMIT
 from chatcore.http.models import AddMemberRequest, CreateGroupRequest, GroupDetailOut, GroupOut, MemberOut, MessagePage
@@ -19,6 +18,7 @@ from chatcore.http.routing import (
     NOT_FOUND,
     OK,
     UNAUTHORIZED,
+    area_router,
     caller,
     created,
     documented,
@@ -28,7 +28,7 @@ from chatcore.http.routing import (
 from chatcore.http.views import group_view, member_view
 from chatcore.service.views import message_view
 
-router = APIGatewayHttpRouter()
+router = area_router()
 
 GroupId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Group (room) id")]
 

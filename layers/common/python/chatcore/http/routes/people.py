@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from chatcore.fields import MAX_SEARCH_LENGTH
 from chatcore.http.models import NicknamePage, SearchPrefix, UserBrief
-from chatcore.http.routing import BEARER, OK, UNAUTHORIZED, caller, documented, services
+from chatcore.http.routing import BEARER, OK, UNAUTHORIZED, area_router, caller, documented, services
 from chatcore.service.directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
-router = APIGatewayHttpRouter()
+router = area_router()
 
 
 @router.get("/nicknames", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["nicknames"])

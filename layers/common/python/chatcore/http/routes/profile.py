@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
 from chatcore.http.models import ProfileOut, ProfileUpdate, UserOut
-from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, caller, documented, services
+from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, area_router, caller, documented, services
 from chatcore.http.views import profile_view
 
-router = APIGatewayHttpRouter()
+router = area_router()
 
 
 @router.get("/profile", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["profile"])

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from chatcore.http.models import TagCountOut, TagCountsOut, TagListOut, TagOut, TagRequest
 from chatcore.http.routing import (
@@ -17,6 +16,7 @@ from chatcore.http.routing import (
     NOT_FOUND,
     OK,
     UNAUTHORIZED,
+    area_router,
     caller,
     created,
     documented,
@@ -25,7 +25,7 @@ from chatcore.http.routing import (
 )
 from chatcore.service.tags import DEFAULT_TOP_TAGS, MAX_TOP_TAGS
 
-router = APIGatewayHttpRouter()
+router = area_router()
 
 
 @router.get("/tags", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["tags"])
