@@ -14,7 +14,7 @@ from chatcore.tokens import TokenService
 
 from tests.conftest import TOKEN_SECRET
 from tests.helpers.handlers import load_handler
-from tests.unit.functions.rest_support import Rest
+from tests.unit.chatcore.http.rest_support import Rest
 
 _TABLES = "users, rooms, room_members, messages, user_tags, login_failures"
 

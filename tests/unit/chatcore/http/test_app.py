@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.functions.rest_support import Rest
+from tests.unit.chatcore.http.rest_support import Rest
 
 ROUTES = {
     ("post", "/auth/register"): ("201", "AuthResponse"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
+from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
 
 
 def test_add_tag_trims_and_lower_cases(rest: Rest) -> None:

@@ -61,16 +61,3 @@ def test_management_client_retries_throttling_with_standard_mode(aws: None) -> N
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.retries["total_max_attempts"] >= 4
     assert client.meta.config.max_pool_connections >= 16
-
-
-def test_settings_read_limits_and_origins_from_the_environment() -> None:
-    """Rate limits and allowed origins come from the environment, with '*' meaning any origin."""
-    settings = Settings.from_env(
-        {
-            "RATE_LIMIT_MESSAGES": "7",
-            "ALLOWED_ORIGINS": "https://a.example/, https://b.example",
-        }
-    )
-    assert settings.rate_limits.messages == 7
-    assert settings.allowed_origins == frozenset({"https://a.example", "https://b.example"})
-    assert Settings.from_env({"ALLOWED_ORIGINS": "*"}).allowed_origins is None

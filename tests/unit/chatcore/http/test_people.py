@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
+from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
 
 
 def _names(reply_body: dict[str, object]) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
+from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
 
 
 def test_get_profile_shows_every_profile_field(rest: Rest) -> None:

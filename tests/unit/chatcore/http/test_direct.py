@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
+from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
 
 
 def test_open_direct_returns_the_pairs_room_from_either_side(rest: Rest) -> None:

@@ -11,7 +11,7 @@ from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
 from tests.helpers.records import delete_user
-from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid, password_hash
+from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid, password_hash
 
 UNAUTHORIZED = {"statusCode": 401, "message": "Invalid or missing credentials"}
 

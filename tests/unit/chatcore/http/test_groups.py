@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from chatcore.tokens import Identity
 
-from tests.unit.functions.rest_support import Rest, assert_error, assert_invalid
+from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
 
 GROUP_FIELDS = {"id", "name", "private", "kind", "createdAt", "memberCount", "isMember", "role", "unread"}
 

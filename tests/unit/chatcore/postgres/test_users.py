@@ -1,0 +1,105 @@
+"""Users in PostgreSQL: accounts, profiles, people search and hostile text (real embedded PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from chatcore.errors import Conflict
+from chatcore.postgres.store import ChatStore
+from chatcore.rows import UserRow
+
+from tests.unit.chatcore.postgres.conftest import HASH
+
+
+def test_user_is_created_and_read_back(store: ChatStore) -> None:
+    """A new user is readable by id and username, and its credentials carry the stored hash."""
+    created = store.create_user("alice", HASH, email="a@example.com", nickname="Al")
+    assert store.get_user(created.id) == created
+    assert store.get_user_by_username("alice") == created
+    assert (created.username, created.email, created.nickname, created.avatar) == ("alice", "a@example.com", "Al", None)
+    credentials = store.get_credentials("alice")
+    assert credentials is not None and (credentials.id, credentials.password_hash) == (created.id, HASH)
+    assert store.get_user(created.id + 1000) is None
+    assert store.get_credentials("nobody") is None
+
+
+def test_duplicate_username_is_a_conflict(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """A taken username raises Conflict and leaves the first user untouched; the store stays usable."""
+    first = user("alice")
+    with pytest.raises(Conflict):
+        store.create_user("alice", "other-hash")
+    assert store.get_credentials("alice").password_hash == HASH  # type: ignore[union-attr]
+    assert store.get_user(first.id) == first
+    assert user("bob").username == "bob"
+
+
+def test_profile_update_changes_only_allowed_columns(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """nickname/avatar/email change; any other column is refused before touching the database."""
+    alice = user("alice")
+    updated = store.update_profile(alice.id, {"nickname": "Ali", "avatar": "https://x/a.png"})
+    assert (updated.nickname, updated.avatar, updated.username) == ("Ali", "https://x/a.png", "alice")
+    with pytest.raises(ValueError, match="username"):
+        store.update_profile(alice.id, {"username": "root"})
+    assert store.get_user(alice.id).username == "alice"  # type: ignore[union-attr]
+
+
+def test_nickname_search_is_a_case_insensitive_prefix(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """Usernames or nicknames starting with the prefix match, in any case, sorted, paged, minus the caller."""
+    alice = user("alice", nickname="Wonder")
+    user("Alfred")
+    user("bob", nickname="ALbert")
+    user("malice")
+
+    def search(prefix: str, limit: int = 10, offset: int = 0, exclude_user: int | None = None) -> list[str]:
+        rows = store.search_people(prefix, limit=limit, offset=offset, exclude_user=exclude_user)
+        return [r.username for r in rows]
+
+    assert search("al") == ["Alfred", "alice", "bob"]
+    assert search("AL") == ["Alfred", "alice", "bob"]
+    assert search("won") == ["alice"]
+    assert search("al", limit=1, offset=1) == ["alice"]
+    assert search("al", exclude_user=alice.id) == ["Alfred", "bob"]
+    assert search("lice") == []
+
+
+def test_like_wildcards_in_the_prefix_are_literal(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """``%``, ``_`` and ``\\`` in the prefix match only themselves, never as LIKE wildcards."""
+    for name in ("a_b", "axb", "100%", "1000", "back\\slash", "backxslash", "%admin"):
+        user(name)
+
+    def search(prefix: str) -> list[str]:
+        return [r.username for r in store.search_people(prefix, limit=10, offset=0)]
+
+    assert search("a_") == ["a_b"]
+    assert search("100%") == ["100%"]
+    assert search("back\\") == ["back\\slash"]
+    assert search("%") == ["%admin"]
+    assert search("_") == []
+
+
+HOSTILE = [
+    "'; DROP TABLE users; --",
+    "Robert'); DELETE FROM messages; --",
+    "%s %(u)s {0} $1 ? :name",
+    '"quoted" \\ backslash \\\' mixed',
+    "<script>alert(1)</script>",
+    "emoji 👩‍💻 RTL \u202e text \u200b zero-width",
+    "line\nbreak\ttab\r",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_strings_round_trip_unchanged(store: ChatStore, text: str) -> None:
+    """SQL metacharacters and odd Unicode are stored and read back byte for byte, and harm nothing."""
+    member = store.create_user(text, HASH, nickname=text, email=text)
+    assert store.get_user_by_username(text) == member
+    group = store.create_group(text, private=False, created_by=member.id)
+    saved = store.save_message(group.id, member.id, text, text[:64]).message
+    assert (saved.content, saved.client_msg_id, saved.username) == (text, text[:64], text)
+    assert store.save_message(group.id, member.id, "retry", text[:64]).created is False
+    assert store.latest_messages(group.id, 5)[0] == [saved]
+    assert store.add_tag(member.id, text) and store.list_tags(member.id) == [text]
+    assert store.update_profile(member.id, {"nickname": text, "avatar": text}).avatar == text
+    assert [g.name for g in store.list_groups(member.id)] == [text]
+    assert [r.id for r in store.search_people(text, limit=5, offset=0)] == [member.id]
