@@ -145,7 +145,7 @@ class Section:
 
 @dataclass
 class Target:
-    """A target of issue 7 and whether this run met it."""
+    """A target and whether this run met it."""
 
     what: str
     goal: str

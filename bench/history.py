@@ -87,7 +87,7 @@ def _middle_id(url: str) -> int:
 
 
 def _calls(store: Any, middle: int) -> dict[str, Callable[[], Any]]:
-    from chatcore.protocol import DEFAULT_HISTORY_LIMIT
+    from chatcore.fields import DEFAULT_HISTORY_LIMIT
 
     def join() -> None:
         store.room_and_role(ROOM, 2)

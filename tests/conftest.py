@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,31 +90,45 @@ def registry(dynamodb: Any) -> ConnectionRegistry:
     return ConnectionRegistry(dynamodb, TABLE)
 
 
-class GoneAwareClient:
-    """moto's Management API client, except that ids in ``gone`` answer 410 as API Gateway would.
+def _gone(exceptions: Any, operation: str) -> BaseException:
+    response: Any = {"Error": {"Code": "GoneException", "Message": "gone"}, "ResponseMetadata": {"HTTPStatusCode": 410}}
+    return exceptions.GoneException(response, operation)  # type: ignore[no-any-return]
 
-    moto accepts any connection id and never raises ``GoneException``; this is the one path faked.
+
+class ManagementFake:
+    """moto's Management API client, faking only what moto cannot do (it accepts any id and never fails).
+
+    Ids in ``gone`` answer 410 ``GoneException`` to POST and GET, as API Gateway does for a closed
+    connection; ids in ``errors`` raise that error on POST and GET; every GET is counted in ``probed``.
+    The one Management API fake of the test suite.
     """
 
     def __init__(self, real: Any) -> None:
         self._real = real
         self.exceptions = real.exceptions
         self.gone: set[str] = set()
+        self.errors: dict[str, BaseException] = {}
+        self.probed: Counter[str] = Counter()
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> Any:
         if ConnectionId in self.gone:
-            raise self.exceptions.GoneException(
-                {"Error": {"Code": "GoneException", "Message": "gone"}, "ResponseMetadata": {"HTTPStatusCode": 410}},
-                "PostToConnection",
-            )
+            raise _gone(self.exceptions, "PostToConnection")
+        if ConnectionId in self.errors:
+            raise self.errors[ConnectionId]
         return self._real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
+
+    def get_connection(self, *, ConnectionId: str) -> Any:
+        self.probed[ConnectionId] += 1
+        if ConnectionId in self.gone:
+            raise _gone(self.exceptions, "GetConnection")
+        if ConnectionId in self.errors:
+            raise self.errors[ConnectionId]
+        return self._real.get_connection(ConnectionId=ConnectionId)
 
 
 @pytest.fixture
-def management(aws: None) -> GoneAwareClient:
-    return GoneAwareClient(
-        boto3.client("apigatewaymanagementapi", endpoint_url=MANAGEMENT_URL, region_name="us-east-1")
-    )
+def management(aws: None) -> ManagementFake:
+    return ManagementFake(boto3.client("apigatewaymanagementapi", endpoint_url=MANAGEMENT_URL, region_name="us-east-1"))
 
 
 def delivered(connection_id: str) -> list[dict[str, Any]]:
@@ -121,7 +136,7 @@ def delivered(connection_id: str) -> list[dict[str, Any]]:
     import json
 
     from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
 
     connections = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].connections
     raw = connections[connection_id].data if connection_id in connections else b""
@@ -140,9 +155,9 @@ def tokens() -> TokenService:
 
 @pytest.fixture
 def chat(
-    store: ChatStore, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService
+    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
 ) -> ChatService:
-    fanout = Fanout(registry, Broadcaster(management, max_workers=8))  # type: ignore[arg-type]
+    fanout = Fanout(registry, Broadcaster(management, max_workers=8))
     return ChatService(store, registry, fanout)
 
 

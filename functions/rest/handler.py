@@ -22,5 +22,5 @@ def services() -> ApiServices:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    app.append_context(services=services())
+    app.append_context(services=services())  # type: ignore[no-untyped-call]  # unannotated in Powertools
     return app.resolve(event, context)

@@ -22,6 +22,10 @@ from infra.chat_infra.functions import ChatFunction
 FIVE_MINUTES = Duration.minutes(5)
 
 
+#: Every metric the functions emit through Powertools (``metrics.add_metric``); each is charted.
+FUNCTION_METRICS = ("Connected", "ConnectRefused", "ConnectUnavailable", "Disconnected", "Frames", "PrunedConnections")
+
+
 class Monitoring(Construct):
     """Alarms on every function's errors and throttles, API 5xx, the prune schedule, the migration and RDS."""
 
@@ -207,7 +211,7 @@ class Monitoring(Construct):
                         statistic="Sum",
                         period=FIVE_MINUTES,
                     )
-                    for name in ("Connected", "ConnectRefused", "Disconnected", "Frames", "PrunedConnections")
+                    for name in FUNCTION_METRICS
                 ],
                 width=8,
             ),

@@ -100,7 +100,7 @@ def migrations_digest() -> str:
 
 
 class ChatStack(Stack):
-    """Everything DESIGN section 8 lists, configured by :class:`ChatConfig`."""
+    """APIs, functions, state, web UI, schedule, migration and monitoring, configured by :class:`ChatConfig`."""
 
     def __init__(
         self,

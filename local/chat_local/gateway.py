@@ -262,7 +262,8 @@ class Gateway:
                     await self.close_connection(connection_id, 1001, "Going away")
 
     async def close_connection(self, connection_id: str, code: int, reason: str, *, notify: bool = True) -> bool:
-        connection = self.connections.get(connection_id)
+        # Gone for the Management API at once (410), as in API Gateway, not only once the socket has wound down.
+        connection = self.connections.pop(connection_id, None)
         if connection is None:
             return False
         connection.close_code, connection.close_reason = code, reason

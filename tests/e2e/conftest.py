@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from tests.helpers.clients import Api, ChatClient
 from tests.helpers.stack import StackProcess
@@ -26,8 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 375, "height": 740}
 
 OpenPage = Callable[..., Page]
 
@@ -92,7 +92,7 @@ def open_page(browser: Browser, stack: StackProcess) -> Iterator[OpenPage]:
     contexts = []
     errors: list[str] = []
 
-    def open_(viewport: dict[str, int] | None = None, *, fake_clock: bool = False) -> Page:
+    def open_(viewport: ViewportSize | None = None, *, fake_clock: bool = False) -> Page:
         context = browser.new_context(viewport=viewport or DESKTOP, base_url=stack.url)
         context.set_default_timeout(10_000)
         if fake_clock:

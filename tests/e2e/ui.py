@@ -156,7 +156,8 @@ class Person:
         expect(self.member(username)).to_have_attribute("data-online", "true" if online else "false", timeout=timeout)
 
     def member_usernames(self) -> list[str]:
-        return self.page.locator("#members > li").evaluate_all("ns => ns.map(n => n.dataset.username)")
+        names: list[str] = self.page.locator("#members > li").evaluate_all("ns => ns.map(n => n.dataset.username)")
+        return names
 
     def leave(self) -> None:
         """The Leave button: back on the home page."""

@@ -134,3 +134,26 @@ class ChatClient:
     def close(self) -> None:
         self.socket.close()
         self.closed = True
+
+
+def before_marker(watcher: ChatClient, actor: ChatClient, room_id: int) -> list[Frame]:
+    """Every frame ``watcher`` received before a marker message that ``actor`` posts to ``room_id`` now; consumed.
+
+    The positive control of "nothing arrives": ``actor`` sends the marker after the action under test, so
+    a frame that action caused would have been posted to ``watcher`` first; no fixed wait is involved.
+    """
+    return before_marker_everywhere([watcher], actor, room_id)[0]
+
+
+def before_marker_everywhere(watchers: list[ChatClient], actor: ChatClient, room_id: int) -> list[list[Frame]]:
+    """:func:`before_marker` for several watchers of one room, with one marker."""
+    text = f"marker {uuid.uuid4().hex}"
+    actor.send({"type": "message", "roomId": room_id, "text": text})
+    earlier = []
+    for watcher in watchers:
+        watcher.wait_for(
+            lambda f: f.get("type") == "message" and f["message"]["text"] == text, what=f"the marker in room {room_id}"
+        )
+        earlier.append(watcher.frames)
+        watcher.frames = []
+    return earlier

@@ -13,7 +13,8 @@ EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 @cache
 def _raw(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    return event
 
 
 def load_event(name: str, **overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatcore.aws.registry import CONNECTION_SK, TTL_ATTRIBUTE, ConnectionRegistry
+from chatcore.aws.registry import CONNECTION_SK, TTL_ATTRIBUTE, ConnectionRegistry, connection_record
 from chatcore.postgres.store import ChatStore
 from chatcore.rows import ConnectionRecord
 
@@ -19,11 +19,4 @@ def stored_connection(registry: ConnectionRegistry, connection_id: str) -> Conne
     ).get("Item")
     if item is None or int(item[TTL_ATTRIBUTE]["N"]) <= registry._clock():
         return None
-    return ConnectionRecord(
-        connection_id=item["pk"]["S"],
-        user_id=int(item["user_id"]["N"]),
-        username=item["username"]["S"],
-        connected_at=int(item["connected_at"]["N"]),
-        last_seen=int(item["last_seen"]["N"]),
-        expires_at=int(item[TTL_ATTRIBUTE]["N"]),
-    )
+    return connection_record(item)

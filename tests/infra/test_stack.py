@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from aws_cdk.assertions import Match
 from chatcore.aws.registry import TTL_ATTRIBUTE, table_definition
 
+from infra.chat_infra.monitoring import FUNCTION_METRICS
 from infra.chat_infra.paths import FUNCTIONS_DIR
 from infra.chat_infra.stack import MESSAGE_ROUTES
 from tests.infra import template_tools as tt
@@ -505,3 +508,15 @@ def test_alarms_watch_errors_throttles_5xx_schedule_and_migration(synth: Synth) 
     assert all(topic in a["Properties"]["AlarmActions"] for a in alarms)
     synth.assertions().resource_count_is("AWS::CloudWatch::Dashboard", 1)
     synth.assertions().has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+
+
+def test_every_metric_the_functions_emit_is_charted(synth: Synth) -> None:
+    """Each ``metrics.add_metric`` name in functions/ is on the dashboard, and the dashboard charts no other."""
+    emitted = set()
+    for handler in FUNCTIONS_DIR.glob("*/handler.py"):
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', handler.read_text()))
+    assert emitted == set(FUNCTION_METRICS)
+    # The dashboard body is a JSON string inside the template: each metric appears as "Chat","<name>".
+    body = json.dumps(next(iter(tt.of_type(synth, "AWS::CloudWatch::Dashboard").values()))["Properties"])
+    charted = set(re.findall(r'\\"Chat\\",\\"(\w+)\\"', body))
+    assert charted == set(FUNCTION_METRICS)

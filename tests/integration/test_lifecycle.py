@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.helpers.clients import Account, Api, ChatClient
+from tests.helpers.clients import Account, Api, ChatClient, before_marker
 from tests.helpers.stack import StackProcess
 
 
@@ -18,7 +19,7 @@ def connect(stack: StackProcess, clients: list[ChatClient], account: Account) ->
     return client
 
 
-def join(client: ChatClient, room_id: int, **extra: object) -> dict:
+def join(client: ChatClient, room_id: int, **extra: object) -> dict[str, Any]:
     return client.request({"type": "join", "roomId": room_id, **extra}, "joined")
 
 
@@ -33,7 +34,10 @@ def test_prune_removes_a_connection_dropped_without_disconnect(
     join(b, room_id)
     bob_connection = a.expect("member_joined", user=bob.username)["clientId"]
     assert Api(stack.url).call("POST", f"/_local/connections/{bob_connection}/drop")[0] == 204
-    assert a.messages("member_left", wait=0.5) == []  # no $disconnect: nobody knows yet
+    # A marker in a room of Alice's own (a post to the room would find Bob gone and clean up before prune).
+    alone = api.create_group(alice, "alone")
+    join(a, alone)
+    assert [f for f in before_marker(a, a, alone) if f["type"] == "member_left"] == []  # no $disconnect yet
 
     status, report = Api(stack.url).call("POST", "/_local/schedules/prune")
 
@@ -57,16 +61,18 @@ def test_closing_one_of_two_tabs_keeps_the_user_online(
     tab1, tab2 = connect(stack, clients, bob), connect(stack, clients, bob)
     join(tab1, room_id)
     join(tab2, room_id)
-    assert len(a.messages("member_joined", wait=0.5)) == 1  # one announcement per user, not per tab
+    assert a.expect("member_joined")["user"] == bob.username
+    # One announcement per user, not per tab.
+    assert [f for f in before_marker(a, tab2, room_id) if f["type"] == "member_joined"] == []
 
     tab1.close()
-    assert a.messages("member_left", wait=1.0) == []
     members = {m["username"]: m["online"] for m in a.request({"type": "list", "roomId": room_id}, "list")["members"]}
     assert members[bob.username] is True
 
     tab2.close()
-    left = a.messages("member_left", wait=1.5)
-    assert [f["user"] for f in left] == [bob.username]
+    assert a.expect("member_left")["user"] == bob.username
+    # Exactly one in all: neither the first tab's close nor the second announced twice.
+    assert [f for f in before_marker(a, a, room_id) if f["type"] == "member_left"] == []
 
 
 def test_typing_reaches_the_others_and_unread_counts_follow_read(
@@ -81,12 +87,14 @@ def test_typing_reaches_the_others_and_unread_counts_follow_read(
 
     a.send({"type": "typing", "roomId": room_id})
     assert b.expect("typing")["user"] == alice.username
-    assert a.messages("typing", wait=0.5) == []
+    alone = api.create_group(alice, "alone")  # the marker's room: a message there is nobody's unread
+    join(a, alone)
+    assert [f for f in before_marker(a, a, alone) if f["type"] == "typing"] == []  # not to the typist
 
     def unread(account: Account) -> int:
         status, groups = api.call("GET", "/groups", token=account.token)
         assert status == 200
-        return next(g["unread"] for g in groups if g["id"] == room_id)
+        return int(next(g["unread"] for g in groups if g["id"] == room_id))
 
     assert unread(bob) == 0
     last_id = 0

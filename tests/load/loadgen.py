@@ -192,6 +192,25 @@ def register_accounts(api: Api, count: int, prefix: str = "load") -> list[Accoun
         return list(pool.map(lambda _: api.register(prefix), range(count)))
 
 
+class Progress:
+    """What a running load has done so far, for fault injection that waits on events rather than time."""
+
+    def __init__(self, clients: list[LoadClient]) -> None:
+        self._clients = clients
+
+    def acknowledged(self) -> int:
+        return sum(len(c.acked) for c in self._clients)
+
+    def errors(self, code: str) -> int:
+        return sum(c.errors[code] for c in self._clients)
+
+    async def until(self, condition: Any) -> None:
+        """Return once ``condition()`` holds; a minute at most (TimeoutError)."""
+        async with asyncio.timeout(60):
+            while not condition():  # noqa: ASYNC110 - polling the clients' counters
+                await asyncio.sleep(0.05)
+
+
 async def run_load(
     *,
     ws_url: str,
@@ -205,7 +224,8 @@ async def run_load(
 ) -> LoadResult:
     """Connect every account to a room (round robin), send, wait until every client has every message.
 
-    ``during`` is an optional coroutine function run once the senders are going (fault injection).
+    ``during`` is an optional coroutine function run once the senders are going (fault injection); it is
+    given a :class:`Progress` of the run, so it can time its fault by what has happened, not by the clock.
     """
     rng = random.Random(seed)
     clients = [
@@ -219,7 +239,7 @@ async def run_load(
     await asyncio.wait_for(asyncio.gather(*(c._joined.wait() for c in clients)), settle_timeout)
     senders = [asyncio.create_task(c.sender()) for c in clients]
     if during is not None:
-        await during()
+        await during(Progress(clients))
     await asyncio.gather(*senders)
 
     expected = len(clients) * messages_each

@@ -1,6 +1,6 @@
 """Load without loss, and faults in the middle of it: clients, rooms and messages over the local stack.
 
-The normal suite runs about 50 clients; the issue's full run (200 clients in 4 rooms, 25 messages each)
+The normal suite runs about 50 clients; the full run (200 clients in 4 rooms, 25 messages each)
 is ``LOAD_CLIENTS=200 LOAD_MESSAGES=25 uv run pytest tests/load -k exactly_once -s`` (about 15 minutes).
 """
 
@@ -17,7 +17,7 @@ from chat_local.processes import free_port
 
 from tests.helpers.clients import Api
 from tests.helpers.stack import StackProcess
-from tests.load.loadgen import register_accounts, run_load, verify
+from tests.load.loadgen import Progress, register_accounts, run_load, verify
 
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "48"))
 MESSAGES = int(os.environ.get("LOAD_MESSAGES", "8"))
@@ -62,10 +62,10 @@ def test_postgres_outage_mid_load_loses_nothing_acknowledged(
     accounts = register_accounts(api, 16)
     rooms = [api.create_group(accounts[i], f"outage-{i}") for i in range(2)]
 
-    async def outage() -> None:
-        await asyncio.sleep(1.5)
+    async def outage(progress: Progress) -> None:
+        await progress.until(lambda: progress.acknowledged() >= 10)  # the load is under way
         pg_server.stop()
-        await asyncio.sleep(2.0)
+        await progress.until(lambda: progress.errors("save_failed") >= 3)  # and the outage is felt
         pg_server.start()  # on this (the main) thread, which outlives the server
 
     result = asyncio.run(
@@ -92,13 +92,12 @@ def test_gateway_killed_and_restarted_mid_load_clients_catch_up(tmp_path: Path, 
     rooms = [api.create_group(accounts[i], f"restart-{i}") for i in range(2)]
     holder = {"stack": first}
 
-    async def crash_and_restart() -> None:
-        await asyncio.sleep(1.5)
+    async def crash_and_restart(progress: Progress) -> None:
+        await progress.until(lambda: progress.acknowledged() >= 10)  # the load is under way
         process = holder["stack"].process
         assert process is not None
         process.kill()
         await asyncio.to_thread(process.wait, 10)
-        await asyncio.sleep(0.5)
         holder["stack"] = await asyncio.to_thread(start)
 
     try:

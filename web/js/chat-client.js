@@ -1,4 +1,4 @@
-// The one WebSocket client of the UI (the role of the seed's useWebSocket hook), for one room.
+// The one WebSocket client of the UI, for one room: it reconnects, resends and catches up.
 //
 // It connects with the token, joins the room, keeps the connection alive with `ping`, reconnects with
 // exponential backoff and jitter whenever the socket closes (API Gateway's idle timeout, its 2-hour

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from chatcore.aws.registry import ConnectionRegistry, create_table
 from chatcore.composition import dynamodb_client, management_client
 from chatcore.settings import Settings
@@ -35,7 +36,9 @@ def _throttle_first(count: int, calls: list[str]) -> Any:
                 "message": "Rate of requests exceeds the allowed throughput",
             }
         ).encode()
-        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        return AWSResponse(request.url, 400, headers, _Raw(body))
 
     return hook
 
@@ -52,7 +55,7 @@ def test_dynamodb_throttling_is_retried_until_it_succeeds(aws: None) -> None:
 
     assert len(calls) == 4  # three throttled attempts, then success
     assert stored_connection(registry, "c-1") == record
-    assert client.meta.config.retries["mode"] == "adaptive"
+    assert client.meta.config.retries["mode"] == "adaptive"  # type: ignore[attr-defined]  # unannotated in botocore
 
 
 def test_management_client_retries_throttling_with_standard_mode(aws: None) -> None:

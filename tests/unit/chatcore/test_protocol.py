@@ -6,11 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_FRAME_BYTES, MAX_TEXT_LENGTH
 from chatcore.protocol import (
     CLIENT_FRAME_TYPES,
-    DEFAULT_HISTORY_LIMIT,
-    MAX_FRAME_BYTES,
-    MAX_TEXT_LENGTH,
     ChatMessage,
     ErrorCode,
     ErrorOut,
@@ -358,7 +356,7 @@ def test_server_frames_serialise_camel_case_without_nulls(frame: ServerFrame, ex
 
 
 def test_seed_error_messages_are_kept() -> None:
-    """Codes the seed had keep its strings; every code has a human message."""
+    """The first codes keep the strings early clients matched on; every code has a human message."""
     assert error_frame(ErrorCode.INVALID_MESSAGE).message == "invalid_message"
     assert error_frame(ErrorCode.UNKNOWN_TYPE).message == "unknown_type"
     assert error_frame(ErrorCode.SAVE_FAILED).message == "Failed to save message"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,22 +13,15 @@ from chatcore.tokens import Identity, TokenService
 from tests.conftest import TOKEN_SECRET
 from tests.helpers.events import load_event
 from tests.helpers.records import stored_connection
+from tests.unit.functions.conftest import Logs
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,
-    capture_logs,
     configure,
     fresh_handler,
     invoke,
     log_messages,
     unreachable_database_url,
 )
-
-Logs = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Logs:
-    return capture_logs(capsys, monkeypatch)
 
 
 @pytest.fixture

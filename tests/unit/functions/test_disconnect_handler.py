@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from chatcore.aws.registry import ConnectionRegistry
 
 from tests.helpers.events import load_event
 from tests.helpers.records import stored_connection
+from tests.unit.functions.conftest import Logs
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,
-    capture_logs,
     configure,
     delivered_to,
     fresh_handler,
@@ -20,13 +17,6 @@ from tests.unit.functions.ws_support import (
     log_messages,
     unreachable_database_url,
 )
-
-Logs = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Logs:
-    return capture_logs(capsys, monkeypatch)
 
 
 def _left(connection_id: str) -> list[tuple[int, str]]:

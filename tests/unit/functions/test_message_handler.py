@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -11,9 +10,9 @@ import pytest
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.postgres.store import ChatStore
 
+from tests.unit.functions.conftest import Logs
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,
-    capture_logs,
     configure,
     delivered_to,
     fresh_handler,
@@ -21,13 +20,6 @@ from tests.unit.functions.ws_support import (
     message_event,
     unreachable_database_url,
 )
-
-Logs = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Logs:
-    return capture_logs(capsys, monkeypatch)
 
 
 @pytest.fixture

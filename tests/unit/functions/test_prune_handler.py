@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,14 +11,8 @@ from chatcore.aws.registry import ConnectionRegistry
 from tests.conftest import TABLE
 from tests.helpers.events import load_event
 from tests.helpers.records import stored_connection
-from tests.unit.functions.ws_support import capture_logs, configure, fresh_handler, invoke
-
-Logs = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Logs:
-    return capture_logs(capsys, monkeypatch)
+from tests.unit.functions.conftest import Logs
+from tests.unit.functions.ws_support import configure, fresh_handler, invoke
 
 
 def test_prune_checks_quiet_connections_and_returns_its_report(

@@ -6,16 +6,12 @@ gets, events from ``tests/events/*.json``, and the function's stdout read back a
 
 from __future__ import annotations
 
-import json
 import socket
-import sys
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from chatcore.observability import logger
 
 from tests.conftest import MANAGEMENT_URL, TABLE, TOKEN_SECRET, delivered
 from tests.helpers.events import load_event
@@ -83,33 +79,6 @@ def message_event(body: str, connection_id: str = CONNECTION_ID, route: str = "$
     return load_event(
         "ws_message", body=body, requestContext__connectionId=connection_id, requestContext__routeKey=route
     )
-
-
-class _CurrentStdout:
-    """Writes to whatever ``sys.stdout`` is at the time (capsys swaps it between test phases)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-def capture_logs(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[[], list[dict[str, Any]]]:
-    """A reader of what the function printed, each line parsed as JSON (a non-JSON line fails the test).
-
-    Powertools' logger keeps the ``sys.stdout`` it saw at import, before capsys replaced it, so its
-    handler is pointed at the current stdout for this test.
-    """
-    monkeypatch.setattr(logger.logger_handler, "stream", _CurrentStdout())
-
-    def read() -> list[dict[str, Any]]:
-        captured = capsys.readouterr().out
-        return [json.loads(line) for line in captured.splitlines() if line.strip()]
-
-    return read
 
 
 def log_messages(lines: list[dict[str, Any]]) -> list[str]:

@@ -41,7 +41,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-# The seed design's strings, kept where the seed had one so existing clients keep working.
+# For the first three codes the message is the string the first clients matched on, so they keep working.
 ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_MESSAGE: "invalid_message",
     ErrorCode.UNKNOWN_TYPE: "unknown_type",
@@ -57,7 +57,7 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
 
 
 class _Frame(BaseModel):
-    # Unknown fields (the seed's ``sender``/``username``) are accepted and dropped.
+    # Unknown fields (``sender``/``username`` that older clients send) are accepted and dropped.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.chatcore.http.rest_support import Rest
+from tests.unit.chatcore.http.rest_support import Rest, assert_error
 
 ROUTES = {
     ("post", "/auth/register"): ("201", "AuthResponse"),
@@ -73,3 +73,33 @@ def test_request_models_carry_their_limits(document: dict[str, Any]) -> None:
     assert register["additionalProperties"] is False
     assert schemas["TagRequest"]["properties"]["name"]["maxLength"] == 32
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+#: A body each protected route would accept from a member, so only the missing token can refuse it.
+_VALID_BODIES: dict[tuple[str, str], Any] = {
+    ("patch", "/profile"): {"nickname": "Anon"},
+    ("post", "/groups"): {"name": "anonymous"},
+    ("post", "/groups/{group_id}/members"): {"username": "bob"},
+    ("post", "/direct"): {"username": "bob"},
+    ("post", "/tags"): {"name": "rock"},
+}
+
+
+def _row_counts(rest: Rest) -> dict[str, int]:
+    tables = ("users", "rooms", "room_members", "messages", "user_tags", "login_failures")
+    return {t: rest.store._db.values(f"SELECT count(*) FROM {t}")[0][0] for t in tables}  # noqa: S608
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(set(ROUTES) - PUBLIC))
+def test_every_protected_route_needs_a_token(rest: Rest, method: str, path: str) -> None:
+    """Without a token each protected route answers 401 with the generic body and changes nothing."""
+    alice, bob = rest.user("alice"), rest.user("bob")
+    group = rest.store.create_group("public", private=False, created_by=alice.user_id)
+    rest.store.add_member(group.id, bob.user_id)
+    rest.store.add_tag(alice.user_id, "rock")
+    before = _row_counts(rest)
+    concrete = path.replace("{group_id}", str(group.id)).replace("{username}", "bob").replace("{name}", "rock")
+    body = _VALID_BODIES.get((method, path))
+    reply = rest.call(method.upper(), concrete, body) if body is not None else rest.call(method.upper(), concrete)
+    assert_error(reply, 401, "Invalid or missing credentials")
+    assert _row_counts(rest) == before

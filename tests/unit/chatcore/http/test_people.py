@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
+from tests.unit.chatcore.http.rest_support import Rest, assert_invalid
 
 
 def _names(reply_body: dict[str, object]) -> list[str]:
@@ -84,8 +84,3 @@ def test_invalid_paging_or_query_is_refused(rest: Rest, query: dict[str, str], f
     """A limit outside 1..100, a negative offset or an over-long query answers 422 naming it."""
     caller = rest.user("zed")
     assert_invalid(rest.call("GET", "/nicknames", token=rest.token(caller), query=query), field)
-
-
-def test_nicknames_need_a_token(rest: Rest) -> None:
-    """``GET /nicknames`` without a token answers 401."""
-    assert_error(rest.call("GET", "/nicknames", query={"q": "a"}), 401)

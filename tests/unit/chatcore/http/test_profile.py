@@ -73,13 +73,6 @@ def test_patch_profile_invalid_field_is_refused_and_nothing_changes(
     assert rest.call("GET", "/profile", token=token).body == before
 
 
-def test_profile_routes_need_a_token(rest: Rest) -> None:
-    """Reading or changing a profile without a token answers 401."""
-    assert_error(rest.call("GET", "/profile"), 401)
-    assert_error(rest.call("PATCH", "/profile", {"nickname": "x"}), 401)
-    assert_error(rest.call("GET", "/users/alice"), 401)
-
-
 def test_get_user_shows_the_public_profile_only(rest: Rest) -> None:
     """``GET /users/{username}`` answers id, username, nickname and avatar, never the email."""
     alice, bob = rest.user("alice"), rest.user("bob", nickname="Bobby")

@@ -19,7 +19,7 @@ from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
 
-from tests.conftest import GoneAwareClient, delivered
+from tests.conftest import ManagementFake, delivered
 from tests.helpers.records import stored_connection
 
 
@@ -172,7 +172,7 @@ def test_retry_with_same_client_msg_id_is_stored_and_broadcast_once(room: Room, 
 def test_database_failure_gives_save_failed_and_broadcasts_nothing(
     chat: ChatService,
     registry: ConnectionRegistry,
-    management: GoneAwareClient,
+    management: ManagementFake,
     tokens: TokenService,
     database_url: str,
 ) -> None:
@@ -180,7 +180,7 @@ def test_database_failure_gives_save_failed_and_broadcasts_nothing(
     conninfo = [database_url]
     db = Database(lambda: conninfo[0], connect_timeout=2)
     store = ChatStore(db)
-    service = ChatService(store, registry, Fanout(registry, Broadcaster(management)))  # type: ignore[arg-type]
+    service = ChatService(store, registry, Fanout(registry, Broadcaster(management)))
     room = Room(service, store, tokens, registry)
     alice, bob = room.user("alice"), room.user("bob")
     group = store.create_group("general", private=False, created_by=alice.user_id)
@@ -237,7 +237,7 @@ def test_room_lookup_failure_after_saving_acknowledges_the_sender_instead_of_sav
 
 
 def test_gone_recipient_is_removed_and_the_others_still_receive(
-    room: Room, store: ChatStore, management: GoneAwareClient, registry: ConnectionRegistry
+    room: Room, store: ChatStore, management: ManagementFake, registry: ConnectionRegistry
 ) -> None:
     """A 410 from one recipient removes it, the rest get the message, and the room hears member_left."""
     alice, bob, carol = room.user("alice"), room.user("bob"), room.user("carol")
@@ -371,13 +371,18 @@ def test_history_pages_backwards_and_join_since_catches_up(room: Room, store: Ch
 def test_ping_answers_pong_and_refreshes_last_seen(room: Room, registry: ConnectionRegistry) -> None:
     """``ping`` gets ``pong`` and moves the connection's last-seen time forward."""
     a = room.connect(room.user("alice"), "a1")
+    registry._client.update_item(  # as if the connection had been quiet for a minute
+        TableName=registry._table,
+        Key={"pk": {"S": a}, "sk": {"S": "#conn"}},
+        UpdateExpression="SET last_seen = last_seen - :minute",
+        ExpressionAttributeValues={":minute": {"N": "60000"}},
+    )
     first = stored_connection(registry, a)
     assert first is not None
-    time.sleep(0.01)
     room.send(a, {"type": "ping"})
-    assert room.one(a, "pong")["ts"] >= first.last_seen
+    assert room.one(a, "pong")["ts"] >= first.last_seen + 60000
     second = stored_connection(registry, a)
-    assert second is not None and second.last_seen > first.last_seen
+    assert second is not None and second.last_seen >= first.last_seen + 60000
 
 
 def test_frames_from_an_unregistered_connection_are_refused(room: Room) -> None:
@@ -406,10 +411,10 @@ def test_typing_reaches_the_others_and_read_is_stored_and_broadcast(room: Room, 
 
 
 def test_messages_over_the_rate_limit_get_rate_limited_and_are_not_stored(
-    store: ChatStore, registry: ConnectionRegistry, management: GoneAwareClient, tokens: TokenService
+    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
 ) -> None:
     """Past the per-connection limit a message gets ``rate_limited`` and is not stored; typing is dropped."""
-    fanout = Fanout(registry, Broadcaster(management))  # type: ignore[arg-type]
+    fanout = Fanout(registry, Broadcaster(management))
     service = ChatService(store, registry, fanout, limits=RateLimits(frames=100, messages=3, typing=1))
     room = Room(service, store, tokens, registry)
     alice, bob = room.user("alice"), room.user("bob")

@@ -19,7 +19,7 @@ from chatcore.tokens import Identity, TokenService
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import GoneAwareClient
+from tests.conftest import ManagementFake
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 KNOWN_TYPES = ["join", "message", "leave", "list", "history", "typing", "read", "ping"]
@@ -105,7 +105,7 @@ class _Outbox:
 
     def __init__(self, connection_id: str) -> None:
         from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
 
         self._connections = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].connections
         self._id = connection_id
@@ -126,14 +126,14 @@ class _Outbox:
 def test_every_hostile_frame_gets_exactly_one_error_and_writes_nothing(
     store: ChatStore,
     registry: ConnectionRegistry,
-    management: GoneAwareClient,
+    management: ManagementFake,
     tokens: TokenService,
     database_url: str,
 ) -> None:
     """Generated bad frames (wrong types, missing fields, huge numbers, deep nesting, bad UTF-8, oversize)."""
     # Limits out of the way: this is about input handling, and a dropped typing frame answers nothing.
     unlimited = RateLimits(frames=10**9, messages=10**9, typing=10**9)
-    chat = ChatService(store, registry, Fanout(registry, Broadcaster(management)), limits=unlimited)  # type: ignore[arg-type]
+    chat = ChatService(store, registry, Fanout(registry, Broadcaster(management)), limits=unlimited)
     owner = store.create_user("owner", hash_password("pw-for-tests"))
     store.create_group("secret", private=True, created_by=owner.id)  # a private room the fuzzer may hit
     user = store.create_user("fuzzer", hash_password("pw-for-tests"))

@@ -13,7 +13,7 @@ from chatcore.protocol import PongOut
 from chatcore.rows import RemovedConnection
 from chatcore.service.fanout import Fanout
 
-from tests.conftest import TABLE, GoneAwareClient, delivered
+from tests.conftest import TABLE, ManagementFake, delivered
 from tests.helpers.records import stored_connection
 
 
@@ -35,7 +35,7 @@ def counting(dynamodb: Any) -> CountingRegistry:
 
 
 @pytest.fixture
-def fanout(counting: CountingRegistry, management: GoneAwareClient) -> Fanout:
+def fanout(counting: CountingRegistry, management: ManagementFake) -> Fanout:
     return Fanout(counting, Broadcaster(cast(Any, management), max_workers=4))  # a stand-in for boto3's client
 
 
@@ -76,7 +76,7 @@ def test_forgetting_an_unknown_connection_announces_nothing(fanout: Fanout, coun
 
 
 def test_dead_connections_found_while_announcing_are_forgotten_once_each(
-    fanout: Fanout, counting: CountingRegistry, management: GoneAwareClient
+    fanout: Fanout, counting: CountingRegistry, management: ManagementFake
 ) -> None:
     """Announcing member_left may hit more gone connections: each is forgotten once, announced once."""
     for connection_id, user_id, name in [("a1", 1, "alice"), ("b1", 2, "bob"), ("c1", 3, "carol"), ("d1", 4, "dave")]:
@@ -92,7 +92,7 @@ def test_dead_connections_found_while_announcing_are_forgotten_once_each(
 
 
 def test_send_to_a_gone_connection_forgets_it(
-    fanout: Fanout, counting: CountingRegistry, management: GoneAwareClient
+    fanout: Fanout, counting: CountingRegistry, management: ManagementFake
 ) -> None:
     """A 410 on a direct reply removes the connection and tells its room."""
     _join(counting, "a1", 1, "alice", 3)
@@ -106,7 +106,7 @@ def test_send_to_a_gone_connection_forgets_it(
 
 
 def test_broadcast_forgets_the_gone_after_trying_everyone(
-    fanout: Fanout, counting: CountingRegistry, management: GoneAwareClient
+    fanout: Fanout, counting: CountingRegistry, management: ManagementFake
 ) -> None:
     """The live recipients get the frame; the gone one is forgotten and the others hear member_left."""
     for connection_id, user_id, name in [("a1", 1, "alice"), ("b1", 2, "bob"), ("c1", 3, "carol")]:

@@ -1,7 +1,7 @@
 """The prune sweep over moto's DynamoDB and Management API, faking only GET answers moto cannot give.
 
-moto's ``get_connection`` answers 200 for any id (it creates the connection on the spot), so a client
-that answers 410 for chosen ids is the one fake here.
+moto's ``get_connection`` answers 200 for any id (it creates the connection on the spot), so the suite's
+one Management API fake answers 410 for chosen ids.
 """
 
 from __future__ import annotations
@@ -17,41 +17,15 @@ from chatcore.aws.registry import ConnectionRegistry
 from chatcore.service.fanout import Fanout
 from chatcore.service.prune import Pruner, PruneReport
 
-from tests.conftest import TABLE, GoneAwareClient, delivered
+from tests.conftest import TABLE, ManagementFake, delivered
 from tests.helpers.records import stored_connection
 
 STALE_AFTER = 300.0
 
 
-class ProbeAwareClient(GoneAwareClient):
-    """moto's Management API; ids in ``gone`` answer 410 to GET and POST, ids in ``broken`` fail GET with 500."""
-
-    def __init__(self, real: Any) -> None:
-        super().__init__(real)
-        self.broken: set[str] = set()
-        self.probed: Counter[str] = Counter()
-
-    def get_connection(self, *, ConnectionId: str) -> Any:
-        self.probed[ConnectionId] += 1
-        if ConnectionId in self.gone:
-            raise self.exceptions.GoneException(
-                {"Error": {"Code": "GoneException", "Message": "gone"}, "ResponseMetadata": {"HTTPStatusCode": 410}},
-                "GetConnection",
-            )
-        if ConnectionId in self.broken:
-            failure: Any = {"Error": {"Code": "InternalServerError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
-            raise ClientError(failure, "GetConnection")
-        return self._real.get_connection(ConnectionId=ConnectionId)
-
-
 @pytest.fixture
-def client(management: GoneAwareClient) -> ProbeAwareClient:
-    return ProbeAwareClient(management._real)
-
-
-@pytest.fixture
-def fanout(registry: ConnectionRegistry, client: ProbeAwareClient) -> Fanout:
-    return Fanout(registry, Broadcaster(cast(Any, client), max_workers=4))  # a stand-in for boto3's client
+def fanout(registry: ConnectionRegistry, management: ManagementFake) -> Fanout:
+    return Fanout(registry, Broadcaster(cast(Any, management), max_workers=4))  # a stand-in for boto3's client
 
 
 def _connect(dynamodb: Any, connection_id: str, user_id: int, *rooms: int, quiet_for: float = 0.0) -> None:
@@ -63,13 +37,13 @@ def _connect(dynamodb: Any, connection_id: str, user_id: int, *rooms: int, quiet
 
 
 def test_gone_stale_connections_are_removed_and_live_ones_kept(
-    fanout: Fanout, client: ProbeAwareClient, registry: ConnectionRegistry, dynamodb: Any
+    fanout: Fanout, management: ManagementFake, registry: ConnectionRegistry, dynamodb: Any
 ) -> None:
     """Quiet connections answering 410 are forgotten with member_left; live quiet ones touched; fresh ones skipped."""
     _connect(dynamodb, "dead", 1, 5, quiet_for=900)
     _connect(dynamodb, "quiet", 2, 5, quiet_for=900)
     _connect(dynamodb, "fresh", 3, 5)
-    client.gone = {"dead"}
+    management.gone = {"dead"}
     before = time.time() * 1000
 
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER).run()
@@ -82,17 +56,18 @@ def test_gone_stale_connections_are_removed_and_live_ones_kept(
     ]
     quiet = stored_connection(registry, "quiet")
     assert quiet is not None and quiet.last_seen >= before  # touched: not asked again next run
-    assert client.probed == Counter({"dead": 1, "quiet": 1})  # the fresh one was never probed
+    assert management.probed == Counter({"dead": 1, "quiet": 1})  # the fresh one was never probed
 
     assert Pruner(fanout, stale_after_seconds=STALE_AFTER).run() == PruneReport(0, 0, 0, 0, read=4, complete=True)
 
 
 def test_unanswered_probe_keeps_the_connection_for_next_time(
-    fanout: Fanout, client: ProbeAwareClient, registry: ConnectionRegistry, dynamodb: Any
+    fanout: Fanout, management: ManagementFake, registry: ConnectionRegistry, dynamodb: Any
 ) -> None:
     """A probe that fails (500) counts as unknown: the connection is neither removed nor touched."""
     _connect(dynamodb, "c1", 1, 5, quiet_for=900)
-    client.broken = {"c1"}
+    failure: Any = {"Error": {"Code": "InternalServerError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+    management.errors = {"c1": ClientError(failure, "GetConnection")}
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER).run()
     assert report == PruneReport(checked=1, removed=0, alive=0, unknown=1, read=2, complete=True)
     record = stored_connection(registry, "c1")
@@ -100,12 +75,12 @@ def test_unanswered_probe_keeps_the_connection_for_next_time(
 
 
 def test_a_run_is_bounded_and_the_next_runs_carry_on(
-    fanout: Fanout, client: ProbeAwareClient, registry: ConnectionRegistry, dynamodb: Any
+    fanout: Fanout, management: ManagementFake, registry: ConnectionRegistry, dynamodb: Any
 ) -> None:
     """A run stops after max_reads with complete=False; later runs carry on where it stopped, each probed once."""
     for i in range(5):
         _connect(dynamodb, f"c{i}", i, quiet_for=900)
-    client.gone = {"c1", "c3"}
+    management.gone = {"c1", "c3"}
     pruner = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=2, max_reads=2)
 
     first = pruner.run()
@@ -118,27 +93,27 @@ def test_a_run_is_bounded_and_the_next_runs_carry_on(
     assert reports[-1].complete
     assert sum(r.removed for r in reports) == 2
     assert sum(r.alive for r in reports) == 3
-    assert client.probed == Counter({f"c{i}": 1 for i in range(5)})
+    assert management.probed == Counter({f"c{i}": 1 for i in range(5)})
     assert sorted(c for c in (f"c{i}" for i in range(5)) if stored_connection(registry, c)) == ["c0", "c2", "c4"]
 
 
-def test_a_run_never_reads_more_than_max_reads(fanout: Fanout, client: ProbeAwareClient, dynamodb: Any) -> None:
+def test_a_run_never_reads_more_than_max_reads(fanout: Fanout, management: ManagementFake, dynamodb: Any) -> None:
     """max_reads bounds the items one run reads (and so probes) even when it is not a multiple of the page size."""
     for i in range(6):
         _connect(dynamodb, f"c{i}", i, quiet_for=900)
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=2, max_reads=3).run()
     assert report.read == 3
     assert report.checked <= 3
-    assert sum(client.probed.values()) <= 3
+    assert sum(management.probed.values()) <= 3
 
 
 def test_a_table_of_mostly_subscriptions_costs_no_more_reads_per_run(
-    fanout: Fanout, client: ProbeAwareClient, registry: ConnectionRegistry, dynamodb: Any
+    fanout: Fanout, management: ManagementFake, registry: ConnectionRegistry, dynamodb: Any
 ) -> None:
     """Subscriptions count against the bound too, so a run reads at most max_reads items; runs still finish."""
     _connect(dynamodb, "dead-1", 1, *range(1, 40), quiet_for=900)
     _connect(dynamodb, "dead-2", 2, *range(40, 79), quiet_for=900)  # rooms of its own: found by the sweep
-    client.gone = {"dead-1", "dead-2"}
+    management.gone = {"dead-1", "dead-2"}
     scans: list[int] = []
     dynamodb.meta.events.register("after-call.dynamodb.Scan", lambda parsed, **_: scans.append(parsed["ScannedCount"]))
     pruner = Pruner(fanout, stale_after_seconds=STALE_AFTER, page_size=10, max_reads=25)

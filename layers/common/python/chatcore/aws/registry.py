@@ -194,7 +194,7 @@ class ConnectionRegistry:
         usage = Usage(int(item["rl_f"]["N"]), int(item["rl_m"]["N"]), int(item["rl_t"]["N"]))
         if not self._live(item):
             return None, usage
-        return _record(item), usage
+        return connection_record(item), usage
 
     @_translated
     def touch(self, connection_id: str) -> bool:
@@ -252,7 +252,7 @@ class ConnectionRegistry:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self._client.scan(**kwargs)
-        records = [_record(item) for item in response.get("Items", [])]
+        records = [connection_record(item) for item in response.get("Items", [])]
         return records, response.get("LastEvaluatedKey"), int(response.get("ScannedCount", 0))
 
     @_translated
@@ -362,7 +362,8 @@ class ConnectionRegistry:
                 raise RegistryUnavailable(f"{left} items still unprocessed after {_BATCH_WRITE_ROUNDS} rounds")
 
 
-def _record(item: dict[str, Any]) -> ConnectionRecord:
+def connection_record(item: dict[str, Any]) -> ConnectionRecord:
+    """The connection item (DynamoDB's attribute-value form) as a record."""
     return ConnectionRecord(
         connection_id=item["pk"]["S"],
         user_id=int(item["user_id"]["N"]),
