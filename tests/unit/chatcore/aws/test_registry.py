@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from chatcore.aws.registry import (
     BY_ROOM_INDEX,
     CONNECTION_SK,
@@ -13,6 +14,7 @@ from chatcore.aws.registry import (
     ConnectionRegistry,
     table_definition,
 )
+from chatcore.errors import RegistryUnavailable
 from chatcore.rows import RemovedConnection, RoomConnection, Usage
 from chatcore.rules import RATE_WINDOW_SECONDS
 
@@ -221,3 +223,33 @@ def test_items_expire_a_little_after_the_two_hour_connection_limit(registry: Con
     """With the real clock, the TTL lies past API Gateway's 2-hour limit but within the same day."""
     record = registry.add_connection("a1", 1, "alice")
     assert time.time() + 2 * 3600 < record.expires_at < time.time() + 3 * 3600
+
+
+@pytest.mark.parametrize(("stubborn_rounds", "raises"), [(2, False), (8, True)], ids=["recovers", "gives-up"])
+def test_unprocessed_deletes_are_resent_with_growing_pauses_then_reported(
+    dynamodb: Any, stubborn_rounds: int, raises: bool
+) -> None:
+    """Deletes DynamoDB leaves unprocessed are resent after growing pauses; still left after 8 rounds, it raises."""
+    pauses: list[float] = []
+    registry = ConnectionRegistry(dynamodb, TABLE, sleep=pauses.append)
+    record = registry.add_connection("c1", 1, "alice")
+    registry.subscribe(record, 10)
+    real = dynamodb.batch_write_item
+    rounds: list[int] = []
+
+    def throttled(**request: Any) -> Any:
+        rounds.append(len(request["RequestItems"][TABLE]))
+        if len(rounds) <= stubborn_rounds:  # DynamoDB processed nothing this round
+            return {"UnprocessedItems": request["RequestItems"]}
+        return real(**request)
+
+    dynamodb.batch_write_item = throttled
+    if raises:
+        with pytest.raises(RegistryUnavailable, match="2 items still unprocessed after 8 rounds"):
+            registry.remove_connection("c1")
+        assert _items(dynamodb, "c1") == ["#conn", "room#10"]  # nothing was deleted, and the caller knows
+    else:
+        assert registry.remove_connection("c1").room_ids == [10]
+        assert _items(dynamodb, "c1") == []
+    assert pauses == [0.05 * n for n in range(1, min(stubborn_rounds, 7) + 1)]
+    assert pauses == sorted(pauses)
