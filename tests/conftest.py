@@ -109,8 +109,11 @@ class ManagementFake:
         self.gone: set[str] = set()
         self.errors: dict[str, BaseException] = {}
         self.probed: Counter[str] = Counter()
+        self.largest_post = 0
+        """The size in bytes of the largest frame posted so far (moto takes any size; API Gateway does not)."""
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> Any:
+        self.largest_post = max(self.largest_post, len(Data))
         if ConnectionId in self.gone:
             raise _gone(self.exceptions, "PostToConnection")
         if ConnectionId in self.errors:

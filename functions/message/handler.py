@@ -28,6 +28,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     connection_id = request.request_context.connection_id
     logger.append_keys(connection_id=connection_id, route=request.request_context.route_key)
     body = request.body if isinstance(request.body, str) else None
-    chat_service().handle_frame(connection_id, body)
+    chat_service().handle_frame(connection_id, request.request_context.route_key, body)
     metrics.add_metric(name="Frames", unit=MetricUnit.Count, value=1)
     return {"statusCode": 200}

@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chatcore.protocol import CLIENT_FRAME_TYPES
+
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 
@@ -27,3 +29,13 @@ def load_event(name: str, **overrides: Any) -> dict[str, Any]:
             target = target.setdefault(key, {})
         target[leaf] = value
     return event
+
+
+def route_of(body: str | bytes | None) -> str:
+    """The route API Gateway selects for ``body`` with ``$request.body.type``: the type if it is a route."""
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, RecursionError):
+        return "$default"
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) and kind in CLIENT_FRAME_TYPES else "$default"

@@ -274,3 +274,36 @@ def test_history_survives_a_restart_and_stop_leaves_no_processes(tmp_path_factor
     assert code == 0
     assert wait_until(lambda: _postgres_processes(data_dir / "postgres") == [], 10)
     assert subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True).stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "count"),
+    [("group", "\U0001f600" * 4000, 9), ("direct", "\u0001" * 4000, 6)],
+    ids=["emoji-in-a-group", "controls-in-a-direct-chat"],
+)
+def test_a_room_of_maximum_size_messages_can_still_be_opened(
+    stack: StackProcess, api: Api, clients: list[ChatClient], kind: str, text: str, count: int
+) -> None:
+    """The attack that made a room impossible to open: worst-case messages, then joined still arrives, in pages."""
+    alice, bob = api.register("alice"), api.register("bob")
+    if kind == "group":
+        room_id = api.create_group(alice, "heavy")
+    else:
+        status, body = api.call("POST", "/direct", {"username": bob.username}, alice.token)
+        assert status == 200
+        room_id = body["id"]
+    a = connect(stack, clients, alice)
+    join(a, room_id)
+    for n in range(count):
+        a.send({"type": "message", "roomId": room_id, "text": text, "clientMsgId": f"big-{n}"})
+        assert a.expect("message")["message"]["clientMsgId"] == f"big-{n}"
+
+    b = connect(stack, clients, bob)
+    joined = join(b, room_id)  # before the fix the 128 KB post was refused and this never came
+    assert joined["hasMore"] is True and 1 <= len(joined["history"]) < count
+    texts = [m["text"] for m in joined["history"]]
+    while len(texts) < count:
+        page = b.request({"type": "history", "roomId": room_id, "before": joined["history"][0]["id"]}, "history")
+        joined["history"] = page["messages"] + joined["history"]
+        texts = [m["text"] for m in joined["history"]]
+    assert texts == [text] * count

@@ -291,6 +291,7 @@ _SERVER_FRAMES: list[tuple[ServerFrame, dict[str, Any]]] = [
             "roomId": 2,
             "room": {"id": 2, "name": "general", "private": False, "kind": "group"},
             "members": [{"id": 3, "username": "alice", "online": True, "lastReadMessageId": 0}],
+            "membersHasMore": False,
             "history": [
                 {"id": 5, "roomId": 2, "senderId": 3, "sender": "alice", "text": "hi", "ts": 1_700_000_000_000}
             ],
@@ -324,6 +325,7 @@ _SERVER_FRAMES: list[tuple[ServerFrame, dict[str, Any]]] = [
             "type": "list",
             "roomId": 2,
             "members": [{"id": 3, "username": "alice", "nickname": "Al", "online": False, "lastReadMessageId": 0}],
+            "hasMore": False,
         },
     ),
     (

@@ -16,6 +16,13 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, 
 MAX_FRAME_BYTES = 128 * 1024
 """API Gateway refuses WebSocket frames (and Management API posts) over 128 KB."""
 
+MAX_POST_BYTES = 128_000
+"""What every frame the server sends must fit in: 128 KB read as the smaller 128,000 bytes, since API
+Gateway's quota page does not say which it means and a post over the limit is dropped without a trace."""
+
+MEMBER_PAGE_SIZE = 100
+"""Members per page of ``joined`` and ``list`` (fewer when their encoded size demands)."""
+
 MAX_TEXT_LENGTH = 4000
 """Longest message text accepted, in characters; longer text gets ``message_too_long``."""
 

@@ -20,6 +20,7 @@ from chatcore.fields import (
     MAX_HISTORY_LIMIT,
     MAX_TEXT_LENGTH,
     Count,
+    EncodableText,
     MessageId,
     StorableText,
 )
@@ -39,6 +40,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     NOT_CONNECTED = "not_connected"
     INTERNAL_ERROR = "internal_error"
+    FRAME_TOO_LARGE = "frame_too_large"
 
 
 # For the first three codes the message is the string the first clients matched on, so they keep working.
@@ -53,6 +55,7 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UNAVAILABLE: "The service is temporarily unavailable; try again",
     ErrorCode.NOT_CONNECTED: "This connection is not registered; reconnect",
     ErrorCode.INTERNAL_ERROR: "Something went wrong on our side",
+    ErrorCode.FRAME_TOO_LARGE: "The answer would not fit in one frame; ask for less",
 }
 
 
@@ -87,6 +90,8 @@ class LeaveFrame(_Frame):
 class ListFrame(_Frame):
     type: Literal["list"]
     room_id: RoomId = Field(alias="roomId")
+    after: EncodableText | None = Field(default=None, max_length=64)
+    """The username the previous page ended with: members sort by username."""
 
 
 class HistoryFrame(_Frame):
@@ -159,7 +164,10 @@ class JoinedOut(_Out):
     room_id: int = Field(alias="roomId")
     room: RoomInfo
     members: list[Member]
+    """The first page of members, by username; ``list`` with ``after`` gives the rest."""
+    members_has_more: bool = Field(default=False, alias="membersHasMore")
     history: list[ChatMessage]
+    """The newest messages that fit (all after ``since`` when asked, as many as fit); older ones by ``history``."""
     has_more: bool = Field(alias="hasMore")
 
 
@@ -186,6 +194,8 @@ class ListOut(_Out):
     type: Literal["list"] = "list"
     room_id: int = Field(alias="roomId")
     members: list[Member]
+    has_more: bool = Field(default=False, alias="hasMore")
+    """More members after the last one here: ask again with ``after`` = its username."""
 
 
 class HistoryOut(_Out):
@@ -237,8 +247,8 @@ ServerFrame = (
 )
 
 
-def encode(frame: ServerFrame) -> bytes:
-    """Serialise a server frame once, for posting to one or many connections."""
+def encode(frame: ServerFrame | ChatMessage | Member) -> bytes:
+    """Serialise a server frame (or a part of one) once, for posting to one or many connections."""
     return frame.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 

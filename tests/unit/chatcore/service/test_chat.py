@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.registry import ConnectionRegistry
+from chatcore.fields import MAX_POST_BYTES, MAX_TEXT_LENGTH
 from chatcore.passwords import hash_password
 from chatcore.postgres.database import Database
 from chatcore.postgres.store import ChatStore
@@ -20,6 +21,7 @@ from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import ManagementFake, delivered
+from tests.helpers.events import route_of
 from tests.helpers.records import stored_connection
 
 
@@ -40,7 +42,8 @@ class Room:
         return connection_id
 
     def send(self, connection_id: str, frame: dict[str, Any] | str) -> None:
-        self.chat.handle_frame(connection_id, frame if isinstance(frame, str) else json.dumps(frame))
+        body = frame if isinstance(frame, str) else json.dumps(frame)
+        self.chat.handle_frame(connection_id, route_of(body), body)
 
     def new(self, connection_id: str) -> list[dict[str, Any]]:
         """Frames delivered to ``connection_id`` since the last call."""
@@ -438,3 +441,88 @@ def test_messages_over_the_rate_limit_get_rate_limited_and_are_not_stored(
     # Another connection has its own budget.
     room.send(b, {"type": "message", "roomId": group.id, "text": "bob's turn"})
     assert room.one(b, "message")["message"]["text"] == "bob's turn"
+
+
+def test_a_flood_of_bad_frames_is_rate_limited_like_any_other(
+    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
+) -> None:
+    """Every frame counts before it is parsed: past the limit unknown and malformed frames get rate_limited too."""
+    service = ChatService(store, registry, Fanout(registry, Broadcaster(management)), limits=RateLimits(frames=10))
+    room = Room(service, store, tokens, registry)
+    a = room.connect(room.user("alice"), "a1")
+    for n in range(15):
+        room.send(a, {"type": "bogus"} if n % 2 else "not json at all")
+    codes = [f["code"] for f in room.new(a)]
+    assert codes[:10] == ["unknown_type" if n % 2 else "invalid_message" for n in range(10)]
+    assert codes[10:] == ["rate_limited"] * 5
+
+
+_LARGEST_TEXTS = {
+    "emoji": "\U0001f600" * MAX_TEXT_LENGTH,  # 4 bytes each in UTF-8: 16 KB of JSON
+    "control": "\u0001" * MAX_TEXT_LENGTH,  # escaped as \u0001 in JSON: 6 bytes each, 24 KB
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_LARGEST_TEXTS))
+def test_a_room_full_of_the_largest_messages_still_opens_and_pages_back(
+    room: Room, store: ChatStore, management: ManagementFake, kind: str
+) -> None:
+    """joined and history carry as many of the newest worst-case messages as fit in one frame, never more."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("heavy", private=False, created_by=alice.user_id)
+    store.add_member(group.id, bob.user_id)
+    ids = [store.save_message(group.id, alice.user_id, _LARGEST_TEXTS[kind], f"c-{n}").message.id for n in range(30)]
+    b = room.connect(bob, "b1")
+
+    room.send(b, {"type": "join", "roomId": group.id})
+    joined = room.one(b, "joined")
+    assert joined["hasMore"] is True
+    assert [m["id"] for m in joined["history"]] == ids[-len(joined["history"]) :]  # the newest, in order
+    assert 1 <= len(joined["history"]) < 30
+    seen = [m["id"] for m in joined["history"]]
+    while True:  # page back as a client does, with before = the oldest id it has
+        room.send(b, {"type": "history", "roomId": group.id, "before": seen[0], "limit": 200})
+        page = room.one(b, "history")
+        assert page["messages"], page
+        seen = [m["id"] for m in page["messages"]] + seen
+        if not page["hasMore"]:
+            break
+    assert seen == ids  # every message, once, in order
+    assert management.largest_post <= MAX_POST_BYTES
+
+
+def test_a_large_room_sends_its_members_a_page_at_a_time(
+    room: Room, store: ChatStore, management: ManagementFake
+) -> None:
+    """joined carries the first page of members; list with after= gives the rest, each page one frame."""
+    owner = room.user("owner")
+    group = store.create_group("crowd", private=False, created_by=owner.user_id)
+    for n in range(250):
+        store.add_member(group.id, store.create_user(f"member{n:03}", "x", nickname="\u00e9" * 40).id)
+    a = room.connect(owner, "o1")
+    room.send(a, {"type": "join", "roomId": group.id})
+    joined = room.one(a, "joined")
+    assert joined["membersHasMore"] is True
+    names = [m["username"] for m in joined["members"]]
+    while True:
+        room.send(a, {"type": "list", "roomId": group.id, "after": names[-1]})
+        page = room.one(a, "list")
+        names += [m["username"] for m in page["members"]]
+        if not page["hasMore"]:
+            break
+    assert names == sorted(["owner"] + [f"member{n:03}" for n in range(250)])
+    assert management.largest_post <= MAX_POST_BYTES
+
+
+def test_an_answer_that_cannot_fit_becomes_a_frame_too_large_error(
+    room: Room, store: ChatStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply that would not fit in one frame is never dropped silently: the sender gets frame_too_large."""
+    alice = room.user("alice")
+    group = store.create_group("g" * 80, private=False, created_by=alice.user_id)
+    a = room.connect(alice, "a1")
+    monkeypatch.setattr("chatcore.service.chat.MAX_POST_BYTES", 120)  # smaller than any joined frame
+    room.send(a, {"type": "join", "roomId": group.id})
+    error = room.one(a, "error")
+    assert (error["code"], error["requestType"], error["roomId"]) == ("frame_too_large", "join", group.id)
+    assert [f for f in room.new(a) if f["type"] == "joined"] == []

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ManagementFake
+from tests.helpers.events import route_of
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 KNOWN_TYPES = ["join", "message", "leave", "list", "history", "typing", "read", "ping"]
@@ -151,7 +152,7 @@ def test_every_hostile_frame_gets_exactly_one_error_and_writes_nothing(
     )
     @given(frame=bad_frames)
     def one_error_each(frame: str | bytes) -> None:
-        chat.handle_frame("fuzz-1", frame)  # type: ignore[arg-type]
+        chat.handle_frame("fuzz-1", route_of(frame), frame)  # type: ignore[arg-type]
         replies = outbox.new_frames()
         assert len(replies) == 1, (frame, replies)
         assert replies[0]["type"] == "error", (frame, replies)

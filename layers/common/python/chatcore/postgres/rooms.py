@@ -102,6 +102,18 @@ class RoomQueries:
             (room_id,),
         )
 
+    def members_page(self, room_id: int, *, after: str | None, limit: int) -> tuple[list[MemberRow], bool]:
+        """Up to ``limit`` members by username, after ``after`` if given, and whether more follow."""
+        rows = self._db.all(
+            MemberRow,
+            "SELECT u.id, u.username, u.nickname, m.role, m.last_read_message_id"
+            " FROM room_members m JOIN users u ON u.id = m.user_id"
+            " WHERE m.room_id = %(r)s AND (%(after)s::text IS NULL OR u.username > %(after)s::text)"
+            " ORDER BY u.username LIMIT %(n)s",
+            {"r": room_id, "after": after, "n": limit + 1},
+        )
+        return rows[:limit], len(rows) > limit
+
     # ------------------------------------------------------------ direct chats
 
     def get_or_create_direct(self, user_id: int, other_id: int) -> RoomRow:

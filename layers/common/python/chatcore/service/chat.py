@@ -6,14 +6,17 @@ never from a frame. A message is broadcast only after PostgreSQL has stored it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from chatcore.errors import RegistryUnavailable, StoreUnavailable
-from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_POST_BYTES, MEMBER_PAGE_SIZE
 from chatcore.observability import logger
 from chatcore.ports import Connections, Store
 from chatcore.protocol import (
+    CLIENT_FRAME_TYPES,
     ClientFrame,
     ErrorCode,
     FrameError,
@@ -35,13 +38,33 @@ from chatcore.protocol import (
     ServerFrame,
     TypingFrame,
     TypingOut,
+    encode,
     error_frame,
     parse_client_frame,
 )
 from chatcore.rows import ConnectionRecord, Role, RoomRow
 from chatcore.rules import RateLimits, can_read, can_write
 from chatcore.service.fanout import Fanout
-from chatcore.service.views import member_views, message_view, room_view
+from chatcore.service.views import first_that_fit, member_views, message_view, newest_that_fit, room_view
+
+# ``joined`` gives members at most this much of the frame; the newest history that fits gets the rest.
+_MEMBERS_BUDGET = MAX_POST_BYTES // 3
+
+# The request each reply answers, for the error a reply too large to send turns into.
+_REPLY_TO = {"joined": "join", "list": "list", "history": "history", "pong": "ping"}
+
+
+def _request_type(frame: ServerFrame) -> str | None:
+    return _REPLY_TO.get(frame.type)
+
+
+def _fields(body: str | None) -> dict[str, Any]:
+    """The top-level fields of a JSON object frame, or nothing (for echoing them in an error)."""
+    try:
+        data = json.loads(body or "")
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class _Reject(Exception):
@@ -70,8 +93,30 @@ class ChatService:
         self._limits = limits or RateLimits()
         self._clock = clock
 
-    def handle_frame(self, connection_id: str, body: str | None) -> None:
-        """Parse one frame from ``connection_id`` and act on it; every failure becomes an ``error`` frame."""
+    def handle_frame(self, connection_id: str, route: str, body: str | None) -> None:
+        """Count one frame from ``connection_id`` against its limits, then parse it and act on it.
+
+        ``route`` is the route API Gateway chose (the frame's ``type``, or ``$default``). Counting comes
+        before any other work, so a flood of malformed or unknown frames is ``rate_limited`` like any other;
+        every failure becomes one ``error`` frame to the sender.
+        """
+        kind = route if route in CLIENT_FRAME_TYPES else "$default"
+        try:
+            record, usage = self._registry.count_frame(connection_id, kind)
+        except Exception:
+            logger.exception("counting the frame failed")
+            self._reply_error(connection_id, ErrorCode.INTERNAL_ERROR, kind=kind, body=body)
+            return
+        if record is None:
+            self._reply_error(connection_id, ErrorCode.NOT_CONNECTED, kind=kind, body=body)
+            return
+        logger.append_keys(user_id=record.user_id, frame_type=kind)
+        if kind == "typing" and usage.typing > self._limits.typing:
+            return  # typing indicators beyond the limit are dropped, not errors
+        if usage.frames > self._limits.frames or (kind == "message" and usage.messages > self._limits.messages):
+            detail = f"Limit is {self._limits.describe()}"
+            self._reply_error(connection_id, ErrorCode.RATE_LIMITED, kind=kind, body=body, detail=detail)
+            return
         try:
             frame = parse_client_frame(body)
         except FrameError as exc:
@@ -80,15 +125,6 @@ class ChatService:
         room_id = getattr(frame, "room_id", None)
         client_msg_id = getattr(frame, "client_msg_id", None)
         try:
-            record, usage = self._registry.count_frame(connection_id, frame.type)
-            if record is None:
-                raise _Reject(ErrorCode.NOT_CONNECTED)
-            logger.append_keys(user_id=record.user_id, frame_type=frame.type)
-            if frame.type == "typing" and usage.typing > self._limits.typing:
-                return  # typing indicators beyond the limit are dropped, not errors
-            over_messages = frame.type == "message" and usage.messages > self._limits.messages
-            if usage.frames > self._limits.frames or over_messages:
-                raise _Reject(ErrorCode.RATE_LIMITED, f"Limit is {self._limits.describe()}")
             self._dispatch(record, frame)
         except _Reject as rejection:
             self._send(
@@ -115,6 +151,22 @@ class ChatService:
                 connection_id,
                 error_frame(code, request_type=frame.type, room_id=room_id, client_msg_id=client_msg_id),
             )
+
+    def _reply_error(
+        self, connection_id: str, code: ErrorCode, *, kind: str, body: str | None, detail: str | None = None
+    ) -> None:
+        """An ``error`` frame for a frame refused before it was parsed, echoing what it can of the request."""
+        echoed = FrameError(code, detail or "", _fields(body)).to_frame()
+        self._send(
+            connection_id,
+            error_frame(
+                code,
+                detail=detail,
+                request_type=echoed.request_type or (None if kind == "$default" else kind),
+                room_id=echoed.room_id,
+                client_msg_id=echoed.client_msg_id,
+            ),
+        )
 
     def _dispatch(self, record: ConnectionRecord, frame: ClientFrame) -> None:
         match frame:
@@ -156,20 +208,24 @@ class ChatService:
         if not already_here:
             self._registry.subscribe(record, room.id)
         online = {c.user_id for c in before} | {record.user_id}
-        members = self._store.list_members(room.id)
+        rows, more_members = self._store.members_page(room.id, after=None, limit=MEMBER_PAGE_SIZE)
+        members, cut = first_that_fit(member_views(rows, online), _MEMBERS_BUDGET)
         if frame.since is not None:
             history, has_more = self._store.messages_after(room.id, frame.since, MAX_HISTORY_LIMIT)
         else:
             history, has_more = self._store.latest_messages(room.id, DEFAULT_HISTORY_LIMIT)
+        joined = JoinedOut(
+            room_id=room.id,
+            room=room_view(room),
+            members=members,
+            members_has_more=more_members or cut,
+            history=[],
+            has_more=has_more,
+        )
+        messages, older_cut = newest_that_fit([message_view(m) for m in history], MAX_POST_BYTES - len(encode(joined)))
         self._send(
             record.connection_id,
-            JoinedOut(
-                room_id=room.id,
-                room=room_view(room),
-                members=member_views(members, online),
-                history=[message_view(m) for m in history],
-                has_more=has_more,
-            ),
+            joined.model_copy(update={"history": messages, "has_more": has_more or older_cut}),
         )
         if not already_here and not user_was_present:
             announcement = MemberJoinedOut(room_id=room.id, user=record.username, client_id=record.connection_id)
@@ -209,8 +265,10 @@ class ChatService:
     def _list(self, record: ConnectionRecord, frame: ListFrame) -> None:
         room, _role = self._room_for(record, frame.room_id)
         online = {c.user_id for c in self._registry.room_connections(room.id)}
-        members = member_views(self._store.list_members(room.id), online)
-        self._send(record.connection_id, ListOut(room_id=room.id, members=members))
+        rows, more = self._store.members_page(room.id, after=frame.after, limit=MEMBER_PAGE_SIZE)
+        envelope = len(encode(ListOut(room_id=room.id, members=[], has_more=True)))
+        members, cut = first_that_fit(member_views(rows, online), MAX_POST_BYTES - envelope)
+        self._send(record.connection_id, ListOut(room_id=room.id, members=members, has_more=more or cut))
 
     def _history(self, record: ConnectionRecord, frame: HistoryFrame) -> None:
         room, _role = self._room_for(record, frame.room_id)
@@ -218,10 +276,9 @@ class ChatService:
             page, has_more = self._store.messages_before(room.id, frame.before, frame.limit)
         else:
             page, has_more = self._store.latest_messages(room.id, frame.limit)
-        self._send(
-            record.connection_id,
-            HistoryOut(room_id=room.id, messages=[message_view(m) for m in page], has_more=has_more),
-        )
+        envelope = len(encode(HistoryOut(room_id=room.id, messages=[], has_more=True)))
+        messages, cut = newest_that_fit([message_view(m) for m in page], MAX_POST_BYTES - envelope)
+        self._send(record.connection_id, HistoryOut(room_id=room.id, messages=messages, has_more=has_more or cut))
 
     def _typing(self, record: ConnectionRecord, frame: TypingFrame) -> None:
         room, _role = self._room_for(record, frame.room_id, write=True)
@@ -239,6 +296,12 @@ class ChatService:
     # ------------------------------------------------------------ delivery
 
     def _send(self, connection_id: str, frame: ServerFrame) -> None:
+        """Post ``frame`` to one connection; a frame that cannot fit becomes a ``frame_too_large`` error instead."""
+        data = encode(frame)
+        if len(data) > MAX_POST_BYTES:
+            logger.error("frame too large to post", extra={"frame_type": frame.type, "bytes": len(data)})
+            room_id = getattr(frame, "room_id", None)
+            frame = error_frame(ErrorCode.FRAME_TOO_LARGE, request_type=_request_type(frame), room_id=room_id)
         self._fanout.send(connection_id, frame)
 
     def _broadcast(self, connection_ids: Iterable[str], frame: ServerFrame) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chatcore.protocol import ChatMessage, Member, RoomInfo
+from chatcore.protocol import ChatMessage, Member, RoomInfo, encode
 from chatcore.rows import MemberRow, MessageRow, RoomRow
 
 
@@ -35,3 +35,31 @@ def member_views(members: Iterable[MemberRow], online_user_ids: set[int]) -> lis
         )
         for m in members
     ]
+
+
+def newest_that_fit(messages: list[ChatMessage], budget: int) -> tuple[list[ChatMessage], bool]:
+    """The newest of ``messages`` (oldest first) whose JSON fits in ``budget`` bytes, and whether any were cut.
+
+    History pages are cut by encoded size, not only by count: 4,000 characters of text can take 24 KB as
+    JSON (``\\u0001`` escapes to six bytes), so a count alone cannot keep a frame under API Gateway's limit.
+    """
+    kept: list[ChatMessage] = []
+    used = 0
+    for message in reversed(messages):
+        size = len(encode(message)) + 1  # and the comma that separates it from the next
+        if used + size > budget:
+            break
+        kept.append(message)
+        used += size
+    kept.reverse()
+    return kept, len(kept) < len(messages)
+
+
+def first_that_fit(members: list[Member], budget: int) -> tuple[list[Member], bool]:
+    """The first of ``members`` whose JSON fits in ``budget`` bytes, and whether any were cut."""
+    used = 0
+    for count, member in enumerate(members):
+        used += len(encode(member)) + 1
+        if used > budget:
+            return members[:count], True
+    return members, False
