@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from chatcore.aws.events import ConnectEvent
 from chatcore.composition import build_connection_gate
-from chatcore.errors import Forbidden, StoreUnavailable, Unauthorized
+from chatcore.errors import Forbidden, LimitExceeded, StoreUnavailable, Unauthorized
 from chatcore.observability import logger, metrics, tracer
 from chatcore.service.gate import ConnectionGate
 
@@ -38,6 +38,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("connection refused", extra={"reason": str(exc)})
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
         return {"statusCode": 401, "body": "Unauthorized"}
+    except LimitExceeded as exc:
+        logger.info("connection refused", extra={"reason": str(exc)})
+        metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
+        return {"statusCode": 429, "body": "Too Many Connections"}
     except StoreUnavailable:
         logger.exception("database unavailable during connect")
         metrics.add_metric(name="ConnectUnavailable", unit=MetricUnit.Count, value=1)

@@ -270,9 +270,19 @@ class ChatStack(Stack):
 
         # ------------------------------------------------------------ permissions (exactly what each uses)
         table_arn = self.table.table_arn
-        connect.grant_table(table_arn, ["dynamodb:PutItem"])
+        # The connection item (PutItem), the user's set of connections (UpdateItem, capped), and on a full
+        # set the check of which listed connections still exist (GetItem, BatchGetItem).
+        connect.grant_table(
+            table_arn, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"]
+        )
         message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS, indexes=[BY_ROOM_INDEX])
-        disconnect.grant_table(table_arn, ["dynamodb:Query", "dynamodb:BatchWriteItem"], indexes=[BY_ROOM_INDEX])
+        # Forgetting the connection: its items (Query + BatchWriteItem), its entry in the user's set (UpdateItem,
+        # DeleteItem of an emptied set), the rooms' remaining connections (by_room).
+        disconnect.grant_table(
+            table_arn,
+            ["dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            indexes=[BY_ROOM_INDEX],
+        )
         # RegistrySubscriptions.drop: the room's connections from by_room, then DeleteItem per subscription.
         rest.grant_table(table_arn, ["dynamodb:DeleteItem"], indexes=[BY_ROOM_INDEX])
         # Scan for stale connections (its place kept in one item: GetItem/PutItem/DeleteItem), touch the live

@@ -47,7 +47,7 @@ EXPECTED_ENV = {
     "migrate": {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME"},
 }
 EXPECTED_TABLE_ACTIONS = {
-    "connect": {"dynamodb:PutItem"},
+    "connect": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
     "message": {
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
@@ -55,7 +55,7 @@ EXPECTED_TABLE_ACTIONS = {
         "dynamodb:Query",
         "dynamodb:BatchWriteItem",
     },
-    "disconnect": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
+    "disconnect": {"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
     "rest": {"dynamodb:DeleteItem", "dynamodb:Query"},  # Query on by_room only (see below)
     "prune": {
         "dynamodb:Scan",

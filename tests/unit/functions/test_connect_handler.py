@@ -130,3 +130,33 @@ def test_foreign_origin_is_refused_with_403(
     assert invoke(fresh_handler("connect"), "connect", event)["statusCode"] == 403
     assert stored_connection(registry, CONNECTION_ID) is None
     assert "connection refused: origin not allowed" in log_messages(logs())
+
+
+def test_connections_past_the_per_user_cap_are_refused_with_429(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, store: ChatStore, tokens: TokenService, dynamodb: Any
+) -> None:
+    """A user with MAX_CONNECTIONS_PER_USER open connections gets 429 for the next one; other users do not."""
+    configure(monkeypatch, database_url)
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_USER", "2")
+    alice = store.create_user("alice", "x")
+    bob = store.create_user("bob", "x")
+    module = fresh_handler("connect")
+    replies = [
+        invoke(
+            module,
+            "connect",
+            load_event(
+                "ws_connect",
+                requestContext__connectionId=f"a{n}=",
+                queryStringParameters={"token": tokens.issue(Identity(alice.id, "alice"))},
+            ),
+        )["statusCode"]
+        for n in range(3)
+    ]
+    assert replies == [200, 200, 429]
+    bob_event = load_event(
+        "ws_connect",
+        requestContext__connectionId="b0=",
+        queryStringParameters={"token": tokens.issue(Identity(bob.id, "bob"))},
+    )
+    assert invoke(module, "connect", bob_event)["statusCode"] == 200

@@ -29,7 +29,7 @@ def test_prune_checks_quiet_connections_and_returns_its_report(
     report = invoke(fresh_handler("prune"), "prune", load_event("schedule"))
 
     # moto answers every GET /@connections/{id}: both quiet connections are alive (the 410 path is in test_prune)
-    assert report == {"checked": 2, "removed": 0, "alive": 2, "unknown": 0, "read": 3, "complete": True}
+    assert report == {"checked": 2, "removed": 0, "alive": 2, "unknown": 0, "read": 5, "complete": True}
     for connection_id in ("quiet-1=", "quiet-2="):
         record = stored_connection(registry, connection_id)
         assert record is not None and record.last_seen > (time.time() - 60) * 1000  # touched

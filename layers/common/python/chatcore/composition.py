@@ -128,6 +128,7 @@ def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
         registry=build_registry(settings),
         tokens=build_tokens(settings),
         allowed_origins=settings.allowed_origins,
+        max_connections_per_user=settings.max_connections_per_user,
     )
 
 

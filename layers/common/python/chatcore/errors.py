@@ -39,6 +39,14 @@ class TooManyAttempts(ChatError):
         self.retry_after = retry_after
 
 
+class LimitExceeded(ChatError):
+    """A cap on what one account may do or hold (see the README's caps); ``retry_after`` when it is a rate."""
+
+    def __init__(self, message: str, retry_after: int | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(ChatError):
     """A backing service could not be reached or failed mid-request."""
 

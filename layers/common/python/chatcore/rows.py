@@ -159,3 +159,5 @@ class RemovedConnection:
     user_id: int | None
     username: str | None
     room_ids: list[int]
+    last_of_user: bool = False
+    """True when this was the user's last open connection (the user is now offline)."""

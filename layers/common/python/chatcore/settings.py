@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     rate_limit_typing: int = Field(default=_DEFAULT_LIMITS.typing, ge=0)
     allowed_origins: Annotated[frozenset[str] | None, NoDecode] = None
     """``ALLOWED_ORIGINS``: web origins allowed to open WebSockets, comma-separated; unset or ``*`` allows any."""
+    max_connections_per_user: int = Field(default=10, gt=0)
+    """``MAX_CONNECTIONS_PER_USER``: WebSocket connections one account may hold open at once."""
     prune_stale_after_seconds: float = Field(default=DEFAULT_PRUNE_STALE_AFTER_SECONDS, ge=0)
 
     @field_validator("allowed_origins", mode="before")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -14,7 +15,7 @@ from chatcore.aws.registry import (
     ConnectionRegistry,
     table_definition,
 )
-from chatcore.errors import RegistryUnavailable
+from chatcore.errors import LimitExceeded, RegistryUnavailable
 from chatcore.rows import RemovedConnection, RoomConnection, Usage
 from chatcore.rules import RATE_WINDOW_SECONDS
 
@@ -145,7 +146,9 @@ def test_remove_connection_deletes_everything_and_reports_it(registry: Connectio
     other = registry.add_connection("b1", 2, "bob")
     registry.subscribe(other, 3)
 
-    assert registry.remove_connection("a1") == RemovedConnection(user_id=1, username="alice", room_ids=[3, 12, 40])
+    assert registry.remove_connection("a1") == RemovedConnection(
+        user_id=1, username="alice", room_ids=[3, 12, 40], last_of_user=True
+    )
     assert _items(dynamodb, "a1") == []
     assert [c.connection_id for c in registry.room_connections(3)] == ["b1"]
     assert registry.remove_connection("a1") == RemovedConnection(user_id=None, username=None, room_ids=[])
@@ -158,7 +161,8 @@ def test_orphan_subscriptions_are_still_attributed_and_removed(registry: Connect
     registry.subscribe(record, 6)
     dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "a1"}, "sk": {"S": CONNECTION_SK}})
 
-    assert registry.remove_connection("a1") == RemovedConnection(user_id=1, username="alice", room_ids=[5, 6])
+    removed = registry.remove_connection("a1")
+    assert removed == RemovedConnection(user_id=1, username="alice", room_ids=[5, 6], last_of_user=True)
     assert _items(dynamodb, "a1") == []
 
 
@@ -253,3 +257,51 @@ def test_unprocessed_deletes_are_resent_with_growing_pauses_then_reported(
         assert _items(dynamodb, "c1") == []
     assert pauses == [0.05 * n for n in range(1, min(stubborn_rounds, 7) + 1)]
     assert pauses == sorted(pauses)
+
+
+def test_a_users_open_connections_are_one_read_and_capped(registry: ConnectionRegistry) -> None:
+    """Every tab of a user is listed from one item; past the cap a new connection is refused with LimitExceeded."""
+    for n in range(3):
+        registry.add_connection(f"a{n}", 1, "alice", max_per_user=3)
+    registry.add_connection("b0", 2, "bob", max_per_user=3)
+    assert registry.user_connection_ids(1) == ["a0", "a1", "a2"]
+    assert registry.user_connection_ids(2) == ["b0"]
+    assert registry.user_connection_ids(3) == []
+    with pytest.raises(LimitExceeded):
+        registry.add_connection("a3", 1, "alice", max_per_user=3)
+    assert stored_connection(registry, "a3") is None
+    registry.remove_connection("a0")  # a tab closed: room for another
+    registry.add_connection("a3", 1, "alice", max_per_user=3)
+    assert registry.user_connection_ids(1) == ["a1", "a2", "a3"]
+
+
+def test_connections_lost_without_disconnect_do_not_count_against_the_cap(
+    registry: ConnectionRegistry, dynamodb: Any
+) -> None:
+    """A full set whose connections vanished (item gone, no $disconnect) makes room for a new one."""
+    for n in range(2):
+        registry.add_connection(f"a{n}", 1, "alice", max_per_user=2)
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "a0"}, "sk": {"S": CONNECTION_SK}})  # lost
+    registry.add_connection("a2", 1, "alice", max_per_user=2)
+    assert registry.user_connection_ids(1) == ["a1", "a2"]
+
+
+def test_of_two_tabs_closing_at_once_exactly_one_is_the_last(registry: ConnectionRegistry) -> None:
+    """Removals race on the user's one item, so exactly one of two simultaneous closes reports last_of_user."""
+
+    def close(connection_id: str, together: threading.Barrier, results: list[RemovedConnection]) -> None:
+        together.wait()
+        results.append(registry.remove_connection(connection_id))
+
+    for attempt in range(5):
+        ids = [f"t{attempt}-1", f"t{attempt}-2"]
+        for connection_id in ids:
+            registry.add_connection(connection_id, 7, "tabby")
+        together = threading.Barrier(2, timeout=10)
+        results: list[RemovedConnection] = []
+        threads = [threading.Thread(target=close, args=(c, together, results)) for c in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sorted(r.last_of_user for r in results) == [False, True], attempt

@@ -48,7 +48,7 @@ def test_gone_stale_connections_are_removed_and_live_ones_kept(
 
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER).run()
 
-    assert report == PruneReport(checked=2, removed=1, alive=1, unknown=0, read=6, complete=True)
+    assert report == PruneReport(checked=2, removed=1, alive=1, unknown=0, read=9, complete=True)
     assert stored_connection(registry, "dead") is None
     assert sorted(c.connection_id for c in registry.room_connections(5)) == ["fresh", "quiet"]
     assert [f for f in delivered("fresh") if f["type"] == "member_left"] == [
@@ -58,7 +58,7 @@ def test_gone_stale_connections_are_removed_and_live_ones_kept(
     assert quiet is not None and quiet.last_seen >= before  # touched: not asked again next run
     assert management.probed == Counter({"dead": 1, "quiet": 1})  # the fresh one was never probed
 
-    assert Pruner(fanout, stale_after_seconds=STALE_AFTER).run() == PruneReport(0, 0, 0, 0, read=4, complete=True)
+    assert Pruner(fanout, stale_after_seconds=STALE_AFTER).run() == PruneReport(0, 0, 0, 0, read=6, complete=True)
 
 
 def test_unanswered_probe_keeps_the_connection_for_next_time(
@@ -69,7 +69,7 @@ def test_unanswered_probe_keeps_the_connection_for_next_time(
     failure: Any = {"Error": {"Code": "InternalServerError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
     management.errors = {"c1": ClientError(failure, "GetConnection")}
     report = Pruner(fanout, stale_after_seconds=STALE_AFTER).run()
-    assert report == PruneReport(checked=1, removed=0, alive=0, unknown=1, read=2, complete=True)
+    assert report == PruneReport(checked=1, removed=0, alive=0, unknown=1, read=3, complete=True)
     record = stored_connection(registry, "c1")
     assert record is not None and record.last_seen < (time.time() - 600) * 1000
 

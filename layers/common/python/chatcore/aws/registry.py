@@ -6,6 +6,9 @@ One table. Every item's partition key ``pk`` is the connection id:
   counters of the current window, and the TTL;
 * one subscription item per joined room (``sk = "room#<id>"``) with ``room_key`` (``ROOM#<id>``) for the
   ``by_room`` index, so a room's connections are one Query, never a Scan;
+* one item per connected user (``pk = "user#<id>"``, ``sk = "#conns"``) holding the set of that user's
+  connection ids: one read answers "which tabs does this user have open", and adding to or deleting from
+  the set is atomic, which caps a user's open connections and tells exactly one closer it was the last;
 * one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs.
 
 Items carry ``expires_at`` (the table's TTL attribute) a little past API Gateway's two-hour connection
@@ -15,6 +18,7 @@ DynamoDB itself (after the client's retries) surface as :class:`chatcore.errors.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatcore.errors import RegistryUnavailable
+from chatcore.errors import LimitExceeded, RegistryUnavailable
 from chatcore.rows import ConnectionRecord, RemovedConnection, RoomConnection, Usage
 from chatcore.rules import RATE_WINDOW_SECONDS
 
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CONNECTION_SK = "#conn"
+USER_SK = "#conns"
 ROOM_SK_PREFIX = "room#"
 BY_ROOM_INDEX = "by_room"
 TTL_ATTRIBUTE = "expires_at"
@@ -86,6 +91,10 @@ def _room_key(room_id: int) -> str:
     return f"ROOM#{room_id}"
 
 
+def _user_key(user_id: int) -> dict[str, Any]:
+    return {"pk": {"S": f"user#{user_id}"}, "sk": {"S": USER_SK}}
+
+
 def _translated(method: Callable[P, T]) -> Callable[P, T]:
     """DynamoDB's own failures, after the client's retries, as the domain's :class:`RegistryUnavailable`."""
 
@@ -127,7 +136,14 @@ class ConnectionRegistry:
     # ------------------------------------------------------------ connections
 
     @_translated
-    def add_connection(self, connection_id: str, user_id: int, username: str) -> ConnectionRecord:
+    def add_connection(
+        self, connection_id: str, user_id: int, username: str, *, max_per_user: int | None = None
+    ) -> ConnectionRecord:
+        """Register a new connection of ``user_id``; :class:`LimitExceeded` if the user has ``max_per_user`` open.
+
+        Connections that vanished without a ``$disconnect`` (their item gone or expired) do not count: when
+        the cap is hit they are dropped from the user's set and the connection is tried once more.
+        """
         now_ms = self._now_ms()
         record = ConnectionRecord(
             connection_id=connection_id,
@@ -137,6 +153,10 @@ class ConnectionRegistry:
             last_seen=now_ms,
             expires_at=now_ms // 1000 + self._ttl,
         )
+        if not self._claim_slot(record, max_per_user):
+            self._evict_vanished(user_id)
+            if not self._claim_slot(record, max_per_user):
+                raise LimitExceeded(f"at most {max_per_user} connections open at once", retry_after=None)
         self._client.put_item(
             TableName=self._table,
             Item={
@@ -150,6 +170,70 @@ class ConnectionRegistry:
             },
         )
         return record
+
+    def _claim_slot(self, record: ConnectionRecord, max_per_user: int | None) -> bool:
+        """Add the connection to its user's set, unless the set is already full."""
+        condition = (
+            {}
+            if max_per_user is None
+            else {
+                "ConditionExpression": "attribute_not_exists(conns) OR size(conns) < :max",
+            }
+        )
+        values: dict[str, Any] = {":c": {"SS": [record.connection_id]}, ":exp": {"N": str(record.expires_at)}}
+        if max_per_user is not None:
+            values[":max"] = {"N": str(max_per_user)}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_user_key(record.user_id),
+                UpdateExpression=f"ADD conns :c SET {TTL_ATTRIBUTE} = :exp",
+                ExpressionAttributeValues=values,
+                **condition,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _evict_vanished(self, user_id: int) -> None:
+        """Drop from the user's set the connections whose item is gone or expired (lost without $disconnect)."""
+        listed = self.user_connection_ids(user_id)
+        live = {record.connection_id for record in self._connections(listed)}
+        vanished = [connection_id for connection_id in listed if connection_id not in live]
+        if vanished:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_user_key(user_id),
+                UpdateExpression="DELETE conns :c",
+                ExpressionAttributeValues={":c": {"SS": vanished}},
+            )
+
+    def _connections(self, connection_ids: list[str]) -> list[ConnectionRecord]:
+        """The live connection items of ``connection_ids`` (BatchGetItem, 100 keys at a time)."""
+        found: list[ConnectionRecord] = []
+        for start in range(0, len(connection_ids), 100):
+            keys: list[Any] = [
+                {"pk": {"S": c}, "sk": {"S": CONNECTION_SK}} for c in connection_ids[start : start + 100]
+            ]
+            pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for round_number in range(1, _BATCH_WRITE_ROUNDS + 1):
+                response = self._client.batch_get_item(RequestItems=pending)
+                found += [connection_record(item) for item in response["Responses"].get(self._table, [])]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                self._sleep(0.05 * round_number)
+            else:
+                raise RegistryUnavailable("connection reads still unprocessed after every round")
+        return [record for record in found if record.expires_at > self._clock()]
+
+    @_translated
+    def user_connection_ids(self, user_id: int) -> list[str]:
+        """The ids of every connection ``user_id`` has open (every tab), from the user's one item."""
+        item = self._client.get_item(TableName=self._table, Key=_user_key(user_id), ConsistentRead=True).get("Item")
+        if item is None or "conns" not in item or not self._live(item):
+            return []
+        return sorted(item["conns"]["SS"])
 
     @_translated
     def count_frame(self, connection_id: str, kind: str) -> tuple[ConnectionRecord | None, Usage]:
@@ -231,7 +315,25 @@ class ConnectionRegistry:
             if sk.startswith(ROOM_SK_PREFIX):
                 room_ids.append(int(sk.removeprefix(ROOM_SK_PREFIX)))
         self._delete_keys([(connection_id, item["sk"]["S"]) for item in items])
-        return RemovedConnection(user_id=user_id, username=username, room_ids=sorted(room_ids))
+        last_of_user = False
+        if user_id is not None:
+            # Atomic on the user's one item: of two tabs closing at once, exactly one sees the set empty.
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_user_key(user_id),
+                UpdateExpression="DELETE conns :c",
+                ExpressionAttributeValues={":c": {"SS": [connection_id]}},
+                ReturnValues="ALL_NEW",
+            )
+            last_of_user = "conns" not in response.get("Attributes", {})
+            if last_of_user:  # the empty set's item goes too, unless a new connection came in meanwhile
+                with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                    self._client.delete_item(
+                        TableName=self._table, Key=_user_key(user_id), ConditionExpression="attribute_not_exists(conns)"
+                    )
+        return RemovedConnection(
+            user_id=user_id, username=username, room_ids=sorted(room_ids), last_of_user=last_of_user
+        )
 
     @_translated
     def stale_connections(
