@@ -97,7 +97,7 @@ def _calls(store: Any, middle: int) -> dict[str, Callable[[], Any]]:
     return {
         "join": join,
         "history": lambda: store.messages_before(ROOM, middle, DEFAULT_HISTORY_LIMIT),
-        "list_groups": lambda: store.list_groups(2),
+        "list_groups": lambda: store.groups_page(2),
     }
 
 

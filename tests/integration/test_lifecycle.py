@@ -94,7 +94,7 @@ def test_typing_reaches_the_others_and_unread_counts_follow_read(
     def unread(account: Account) -> int:
         status, groups = api.call("GET", "/groups", token=account.token)
         assert status == 200
-        return int(next(g["unread"] for g in groups if g["id"] == room_id))
+        return int(next(g["unread"] for g in groups["groups"] if g["id"] == room_id))
 
     assert unread(bob) == 0
     last_id = 0

@@ -61,8 +61,12 @@ export class Api {
   updateProfile(changes) {
     return this.request("PATCH", "/profile", changes);
   }
-  groups() {
-    return this.request("GET", "/groups");
+  /** One page of groups ({groups, next}); `mine` for the caller's own only, `cursor` = the previous page's next. */
+  groups({ mine = false, cursor = null, limit = 100 } = {}) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (mine) query.set("mine", "true");
+    if (cursor) query.set("cursor", cursor);
+    return this.request("GET", `/groups?${query}`);
   }
   createGroup(name, isPrivate) {
     return this.request("POST", "/groups", { name, private: isPrivate });
@@ -76,8 +80,11 @@ export class Api {
   removeMember(groupId, username) {
     return this.request("DELETE", `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(username)}`);
   }
-  directChats() {
-    return this.request("GET", "/direct");
+  /** One page of direct chats ({chats, next}), most recently active first. */
+  directChats({ cursor = null, limit = 100 } = {}) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor) query.set("cursor", cursor);
+    return this.request("GET", `/direct?${query}`);
   }
   openDirect(username) {
     return this.request("POST", "/direct", { username });

@@ -221,16 +221,32 @@ function initial(name) {
   return (Array.from(String(name ?? "").trim())[0] ?? "?").toUpperCase();
 }
 
+/** Every item of a paged list, following `next` for at most `maxPages` pages. */
+async function allPages(fetchPage, key, maxPages = 5) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page += 1) {
+    const body = await fetchPage(cursor);
+    items.push(...body[key]);
+    cursor = body.next;
+    if (!cursor) break;
+  }
+  return items;
+}
+
 async function refreshLists() {
-  const [groups, direct] = await Promise.allSettled([api.groups(), api.directChats()]);
-  for (const result of [groups, direct]) {
+  const [myGroups, publicGroups, direct] = await Promise.allSettled([
+    allPages((cursor) => api.groups({ mine: true, cursor }), "groups"),
+    api.groups(), // the first page of public groups, by name
+    allPages((cursor) => api.directChats({ cursor }), "chats"),
+  ]);
+  for (const result of [myGroups, publicGroups, direct]) {
     if (result.status === "rejected" && handleAuthFailure(result.reason)) return;
   }
   let unread = 0;
-  if (groups.status === "fulfilled") {
-    const all = groups.value.filter((g) => g.kind !== "direct");
-    const mine = all.filter((g) => g.isMember);
-    const others = all.filter((g) => !g.isMember && !g.private);
+  if (myGroups.status === "fulfilled" && publicGroups.status === "fulfilled") {
+    const mine = myGroups.value;
+    const others = publicGroups.value.groups.filter((g) => !g.isMember && !g.private);
     unread += mine.reduce((sum, g) => sum + (g.unread ?? 0), 0);
     replace(byId("my-groups"), mine.map(groupRow));
     byId("my-groups-empty").hidden = mine.length > 0;
@@ -238,7 +254,7 @@ async function refreshLists() {
     byId("public-empty").hidden = others.length > 0;
   }
   if (direct.status === "fulfilled") {
-    const chats = [...direct.value].sort((a, b) => (b.lastMessageId ?? 0) - (a.lastMessageId ?? 0));
+    const chats = direct.value; // most recently active first, as the API lists them
     unread += chats.reduce((sum, c) => sum + (c.unread ?? 0), 0);
     replace(byId("direct-chats"), chats.map(directRow));
     byId("direct-empty").hidden = chats.length > 0;

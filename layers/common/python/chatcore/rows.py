@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
 
 RoomKind = Literal["group", "direct"]
 Role = Literal["owner", "member"]
@@ -118,6 +120,14 @@ class PersonRow:
     id: int
     username: str
     nickname: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, and where the next one starts (None when this is the last)."""
+
+    items: list[T]
+    next: tuple[Any, ...] | None
 
 
 # ---------------------------------------------------------------- the connection registry

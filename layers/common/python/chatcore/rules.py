@@ -69,3 +69,17 @@ class RateLimits:
 
     def describe(self) -> str:
         return f"{self.messages} messages and {self.frames} frames per {RATE_WINDOW_SECONDS} seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """What one account may create or hold, so nobody can fill the database or everyone's lists.
+
+    Connections open at once are capped at ``$connect`` (``MAX_CONNECTIONS_PER_USER``); messages and frames
+    per connection by :class:`RateLimits`.
+    """
+
+    groups_per_hour: int = 20
+    direct_chats_per_hour: int = 60
+    tags: int = 30
+    window_seconds: int = 3600

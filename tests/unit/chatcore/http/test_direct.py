@@ -40,7 +40,7 @@ def test_open_direct_with_oneself_is_invalid(rest: Rest) -> None:
     """A direct chat with oneself answers 422 naming ``username``; no room is made."""
     alice = rest.user("alice")
     assert_invalid(rest.call("POST", "/direct", {"username": "alice"}, token=rest.token(alice)), "username")
-    assert rest.call("GET", "/direct", token=rest.token(alice)).body == []
+    assert rest.call("GET", "/direct", token=rest.token(alice)).body == {"chats": [], "next": None}
 
 
 @pytest.mark.parametrize(("body", "field"), [({}, "username"), ({"username": 5}, "username"), ({"user": "b"}, "user")])
@@ -63,7 +63,8 @@ def test_list_direct_shows_each_chat_with_the_other_user_unread_and_last_message
     reply = rest.call("GET", "/direct", token=rest.token(alice))
 
     assert reply.status == 200
-    assert reply.body == [
+    assert reply.body["next"] is None
+    assert reply.body["chats"] == [
         {
             "id": with_carol,
             "other": {"id": carol.user_id, "username": "carol", "nickname": "Caz"},
@@ -74,8 +75,41 @@ def test_list_direct_shows_each_chat_with_the_other_user_unread_and_last_message
             "id": with_bob,
             "other": {"id": bob.user_id, "username": "bob", "nickname": None},
             "unread": 1,
-            "lastMessageId": reply.body[1]["lastMessageId"],
+            "lastMessageId": reply.body["chats"][1]["lastMessageId"],
         },
     ]
-    assert rest.call("GET", "/direct", token=rest.token(carol)).body[0]["other"]["username"] == "alice"
-    assert rest.call("GET", "/direct", token=rest.token(rest.user("dave"))).body == []
+    assert rest.call("GET", "/direct", token=rest.token(carol)).body["chats"][0]["other"]["username"] == "alice"
+    assert rest.call("GET", "/direct", token=rest.token(rest.user("dave"))).body["chats"] == []
+
+
+def test_direct_chats_come_a_page_at_a_time_most_recent_first(rest: Rest) -> None:
+    """``GET /direct`` pages with a cursor, most recently active first, every chat once."""
+    alice = rest.user("alice")
+    rooms = []
+    for n in range(7):
+        other = rest.user(f"friend{n}")
+        room = rest.store.get_or_create_direct(alice.user_id, other.user_id)
+        if n % 2:
+            rest.store.save_message(room.id, other.user_id, f"hi {n}", None)
+        rooms.append(room.id)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        query = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        body = rest.call("GET", "/direct", token=rest.token(alice), query=query).body
+        seen += [c["id"] for c in body["chats"]]
+        if (cursor := body["next"]) is None:
+            break
+    talked = [r for n, r in enumerate(rooms) if n % 2]
+    quiet = [r for n, r in enumerate(rooms) if not n % 2]
+    assert seen == talked[::-1] + quiet[::-1]  # latest message first, then the newest quiet rooms
+
+
+def test_an_account_opens_at_most_sixty_new_direct_chats_an_hour(rest: Rest) -> None:
+    """The 61st new direct chat within an hour answers 429; reopening an existing one always works."""
+    alice = rest.user("alice")
+    token = rest.token(alice)
+    for n in range(60):
+        assert rest.call("POST", "/direct", {"username": rest.user(f"p{n:02}").username}, token=token).status == 200
+    assert_error(rest.call("POST", "/direct", {"username": rest.user("late").username}, token=token), 429)
+    assert rest.call("POST", "/direct", {"username": "p00"}, token=token).status == 200

@@ -57,7 +57,7 @@ def test_unexpected_error_is_a_500_without_a_stack_trace(rest: Rest, monkeypatch
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals at /var/task/chatcore/rooms.py")
 
-    monkeypatch.setattr(rest.module.services().rooms, "list_groups", broken)
+    monkeypatch.setattr(rest.module.services().rooms, "groups", broken)
     reply = rest.call("GET", "/groups", token=rest.token(alice))
     assert_error(reply, 500, "Internal server error")
     assert "secret internals" not in reply.text and 'File "' not in reply.text

@@ -48,8 +48,8 @@ def test_list_groups_shows_public_and_own_private_groups_with_counts(world: Worl
     store = world.rest.store
     store.create_group("other secret", private=True, created_by=world.carol.user_id)
 
-    as_bob = world.call(world.bob, "GET", "/groups").body
-    as_carol = world.call(world.carol, "GET", "/groups").body
+    as_bob = world.call(world.bob, "GET", "/groups").body["groups"]
+    as_carol = world.call(world.carol, "GET", "/groups").body["groups"]
 
     assert [(g["name"], g["memberCount"], g["isMember"], g["role"]) for g in as_bob] == [
         ("lobby", 2, True, "member"),
@@ -70,7 +70,7 @@ def test_list_groups_counts_unread_messages_from_others(world: World) -> None:
     store.save_message(world.public, world.bob.user_id, "mine", None)
     store.mark_read(world.public, world.bob.user_id, first.id)
 
-    lobby = next(g for g in world.call(world.bob, "GET", "/groups").body if g["id"] == world.public)
+    lobby = next(g for g in world.call(world.bob, "GET", "/groups").body["groups"] if g["id"] == world.public)
     assert lobby["unread"] == 1
 
 
@@ -112,7 +112,7 @@ def test_create_group_makes_the_caller_owner(world: World) -> None:
 def test_create_group_invalid_body_is_refused(world: World, body: dict[str, Any], field: str) -> None:
     """A missing, blank, too long or control-character name, or an unknown field: 422 naming it."""
     assert_invalid(world.call(world.carol, "POST", "/groups", body), field)
-    assert world.call(world.carol, "GET", "/groups").body[-1]["name"] == "lobby"
+    assert world.call(world.carol, "GET", "/groups").body["groups"][-1]["name"] == "lobby"
 
 
 # ---------------------------------------------------------------- GET /groups/{id}
@@ -122,7 +122,7 @@ def test_group_detail_lists_members_with_roles(world: World) -> None:
     """A member sees the group with its members and their roles."""
     reply = world.call(world.bob, "GET", f"/groups/{world.private}")
     assert reply.status == 200
-    assert set(reply.body) == GROUP_FIELDS | {"members"}
+    assert set(reply.body) == GROUP_FIELDS | {"members", "membersNext"}
     assert (reply.body["name"], reply.body["role"], reply.body["memberCount"]) == ("secret", "member", 2)
     assert reply.body["members"] == [
         {"id": world.alice.user_id, "username": "alice", "nickname": None, "role": "owner"},
@@ -237,7 +237,7 @@ def test_member_leaves(world: World) -> None:
     """A member removes himself (leaves): 204, and the group is gone from his private list."""
     assert world.call(world.bob, "DELETE", f"/groups/{world.private}/members/bob").status == 204
     assert world.members(world.private) == ["alice"]
-    assert [g["name"] for g in world.call(world.bob, "GET", "/groups").body] == ["lobby"]
+    assert [g["name"] for g in world.call(world.bob, "GET", "/groups").body["groups"]] == ["lobby"]
 
 
 def test_owner_cannot_leave(world: World) -> None:
@@ -346,3 +346,61 @@ def test_public_history_is_readable_by_non_members(world: World) -> None:
 def test_history_with_invalid_paging_is_refused(world: World, query: dict[str, str], field: str) -> None:
     """A limit outside 1..200 or a malformed ``before`` answers 422 naming the parameter."""
     assert_invalid(world.call(world.alice, "GET", f"/groups/{world.public}/messages", query=query), field)
+
+
+# ---------------------------------------------------------------- pages and caps
+
+
+def test_group_lists_come_a_page_at_a_time_and_every_group_once(world: World) -> None:
+    """``GET /groups`` pages by name with an opaque cursor; following ``next`` visits every group once."""
+    for n in range(119):
+        world.rest.store.create_group(f"g{n:03}", private=False, created_by=world.carol.user_id)
+    names: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": "50"} | ({"cursor": cursor} if cursor else {})
+        body = world.call(world.bob, "GET", "/groups", query=query).body
+        names += [g["name"] for g in body["groups"]]
+        pages += 1
+        cursor = body["next"]
+        if cursor is None:
+            break
+    assert pages == 3  # 119 + lobby + secret = 121 groups
+    assert names == sorted(names) and len(names) == len(set(names)) == 121
+    mine = world.call(world.bob, "GET", "/groups", query={"mine": "true"}).body
+    assert [g["name"] for g in mine["groups"]] == ["lobby", "secret"] and mine["next"] is None
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "WyJ4Il0", "e30", "W251bGwsIG51bGxd"])
+def test_a_cursor_the_api_did_not_give_is_invalid(world: World, cursor: str) -> None:
+    """A malformed or foreign cursor answers 422 naming ``cursor``."""
+    assert_invalid(world.call(world.bob, "GET", "/groups", query={"cursor": cursor}), "cursor")
+
+
+def test_members_come_a_page_at_a_time(world: World) -> None:
+    """A group's members: the first page with its details, then ``/members`` pages until ``next`` is null."""
+    for n in range(130):
+        world.rest.store.add_member(world.public, world.rest.user(f"member{n:03}").user_id)
+    detail = world.call(world.bob, "GET", f"/groups/{world.public}").body
+    names = [m["username"] for m in detail["members"]]
+    cursor = detail["membersNext"]
+    assert len(names) == 100 and cursor
+    while cursor:
+        page = world.call(world.bob, "GET", f"/groups/{world.public}/members", query={"cursor": cursor}).body
+        names += [m["username"] for m in page["members"]]
+        cursor = page["next"]
+    assert names == sorted(["alice", "bob"] + [f"member{n:03}" for n in range(130)])
+    assert_error(world.call(world.carol, "GET", f"/groups/{world.private}/members"), 403)
+
+
+def test_an_account_creates_at_most_twenty_groups_an_hour(world: World) -> None:
+    """The 21st group within an hour answers 429 with Retry-After; an hour later creating works again."""
+    for n in range(20):
+        assert world.call(world.carol, "POST", "/groups", {"name": f"mine {n}"}).status == 201
+    refused = world.call(world.carol, "POST", "/groups", {"name": "one too many"})
+    assert_error(refused, 429)
+    assert "20 new groups an hour" in refused.body["message"] and int(refused.headers["Retry-After"]) > 0
+    assert world.call(world.bob, "POST", "/groups", {"name": "bob's own"}).status == 201  # others unaffected
+    world.rest.store._db.execute("UPDATE rooms SET created_at = created_at - interval '61 minutes'")
+    assert world.call(world.carol, "POST", "/groups", {"name": "next hour"}).status == 201

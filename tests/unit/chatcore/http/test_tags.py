@@ -99,3 +99,15 @@ def test_removing_a_tag_the_caller_lacks_is_not_found(rest: Rest, name: str) -> 
     rest.store.add_tag(bob.user_id, "rock")
     assert_error(rest.call("DELETE", f"/tags/{name}", token=rest.token(alice)), 404)
     assert rest.store.list_tags(bob.user_id) == ["rock"]
+
+
+def test_an_account_holds_at_most_thirty_tags(rest: Rest) -> None:
+    """The 31st tag answers 429 and is not stored; removing one makes room."""
+    alice = rest.user("alice")
+    token = rest.token(alice)
+    for n in range(30):
+        assert rest.call("POST", "/tags", {"name": f"tag{n}"}, token=token).status == 201
+    assert_error(rest.call("POST", "/tags", {"name": "one more"}, token=token), 429)
+    assert len(rest.call("GET", "/tags", token=token).body["tags"]) == 30
+    assert rest.call("DELETE", "/tags/tag0", token=token).status == 204
+    assert rest.call("POST", "/tags", {"name": "one more"}, token=token).status == 201

@@ -48,15 +48,15 @@ def test_list_groups_shows_public_and_my_private_groups_with_counts(
     hidden = store.create_group("a-hidden", private=True, created_by=alice.id)
     store.get_or_create_direct(bob.id, carol.id)
 
-    listed = store.list_groups(bob.id)
+    listed = store.groups_page(bob.id)[0]
     assert [(g.name, g.private, g.member_count, g.role) for g in listed] == [
         ("b-public", False, 2, None),
         ("c-mine", True, 1, "owner"),
     ]
     assert hidden.id not in {g.id for g in listed}
     assert all(g.kind == "group" for g in listed)
-    assert {g.id for g in store.list_groups(alice.id)} == {public.id, hidden.id}
-    assert mine.id not in {g.id for g in store.list_groups(carol.id)}
+    assert {g.id for g in store.groups_page(alice.id)[0]} == {public.id, hidden.id}
+    assert mine.id not in {g.id for g in store.groups_page(carol.id)[0]}
 
 
 def test_unread_counts_others_messages_after_the_read_marker(store: ChatStore, user: Callable[..., UserRow]) -> None:
@@ -69,7 +69,7 @@ def test_unread_counts_others_messages_after_the_read_marker(store: ChatStore, u
     store.save_message(group.id, alice.id, "mine", None)
 
     def unread(user_id: int) -> int:
-        return next(g.unread for g in store.list_groups(user_id) if g.id == group.id)
+        return next(g.unread for g in store.groups_page(user_id)[0] if g.id == group.id)
 
     assert unread(alice.id) == 2
     assert unread(bob.id) == 1
@@ -130,12 +130,12 @@ def test_list_direct_shows_the_other_side_and_unread(store: ChatStore, user: Cal
     store.save_message(with_bob.id, bob.id, "hey", None)
     last = store.save_message(with_bob.id, alice.id, "yo", None).message
 
-    mine = store.list_direct(alice.id)
+    mine = store.direct_page(alice.id)[0]
     assert [(d.id, d.other_username, d.unread) for d in mine] == [(with_bob.id, "bob", 1), (with_carol.id, "carol", 1)]
     assert mine[0].last_message_id == last.id
-    bobs = store.list_direct(bob.id)
+    bobs = store.direct_page(bob.id)[0]
     assert [(d.other_id, d.other_nickname, d.unread) for d in bobs] == [(alice.id, "Al", 1)]
-    assert store.list_groups(alice.id) == []  # direct chats are not groups
+    assert store.groups_page(alice.id)[0] == []  # direct chats are not groups
 
 
 def test_unread_counts_stop_at_one_hundred(store: ChatStore) -> None:
@@ -149,8 +149,8 @@ def test_unread_counts_stop_at_one_hundred(store: ChatStore) -> None:
             "INSERT INTO messages (room_id, user_id, content) SELECT %s, %s, 'm' FROM generate_series(1, 105)",
             (group.id, alice.id),
         )
-    assert next(g.unread for g in store.list_groups(bob.id) if g.id == group.id) == 100
+    assert next(g.unread for g in store.groups_page(bob.id)[0] if g.id == group.id) == 100
     direct = store.get_or_create_direct(alice.id, bob.id)
     for n in range(3):
         store.save_message(direct.id, alice.id, f"d{n}", None)
-    assert [d.unread for d in store.list_direct(bob.id)] == [3]
+    assert [d.unread for d in store.direct_page(bob.id)[0]] == [3]

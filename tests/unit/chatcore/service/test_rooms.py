@@ -40,7 +40,7 @@ def test_direct_chat_is_created_once_when_both_sides_ask_at_the_same_time(store:
     assert len(room_ids) == 1
     room_id = room_ids.pop()
     assert [(m.username, m.role) for m in store.list_members(room_id)] == [("alice", "member"), ("bob", "member")]
-    assert [d.id for d in store.list_direct(alice.user_id)] == [room_id]
+    assert [d.id for d in store.direct_page(alice.user_id)[0]] == [room_id]
 
 
 @pytest.fixture

@@ -173,24 +173,17 @@ class ConnectionRegistry:
 
     def _claim_slot(self, record: ConnectionRecord, max_per_user: int | None) -> bool:
         """Add the connection to its user's set, unless the set is already full."""
-        condition = (
-            {}
-            if max_per_user is None
-            else {
-                "ConditionExpression": "attribute_not_exists(conns) OR size(conns) < :max",
-            }
-        )
-        values: dict[str, Any] = {":c": {"SS": [record.connection_id]}, ":exp": {"N": str(record.expires_at)}}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _user_key(record.user_id),
+            "UpdateExpression": f"ADD conns :c SET {TTL_ATTRIBUTE} = :exp",
+            "ExpressionAttributeValues": {":c": {"SS": [record.connection_id]}, ":exp": {"N": str(record.expires_at)}},
+        }
         if max_per_user is not None:
-            values[":max"] = {"N": str(max_per_user)}
+            request["ConditionExpression"] = "attribute_not_exists(conns) OR size(conns) < :max"
+            request["ExpressionAttributeValues"][":max"] = {"N": str(max_per_user)}
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_user_key(record.user_id),
-                UpdateExpression=f"ADD conns :c SET {TTL_ATTRIBUTE} = :exp",
-                ExpressionAttributeValues=values,
-                **condition,
-            )
+            self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True

@@ -14,6 +14,7 @@ from chatcore.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    LimitExceeded,
     NotFound,
     TooManyAttempts,
     Unauthorized,
@@ -60,6 +61,11 @@ def domain_error(exc: ChatError) -> Response[dict[str, Any]]:
     if isinstance(exc, TooManyAttempts):
         response = error_response(HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts; try again later")
         response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, LimitExceeded):
+        response = error_response(HTTPStatus.TOO_MANY_REQUESTS, f"Limit reached: {exc}")
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, Unavailable):
         logger.exception("backing service unavailable")

@@ -153,8 +153,25 @@ class MemberOut(UserBrief):
     role: Literal["owner", "member"]
 
 
+class GroupPage(_Out):
+    """A page of groups by name; ``next`` is the cursor of the following page (null on the last)."""
+
+    groups: list[GroupOut]
+    next: str | None = None
+
+
+class MemberPage(_Out):
+    """A page of members by username; ``next`` is the cursor of the following page (null on the last)."""
+
+    members: list[MemberOut]
+    next: str | None = None
+
+
 class GroupDetailOut(GroupOut):
     members: list[MemberOut]
+    """The first page of members, by username."""
+    members_next: str | None = Field(default=None, alias="membersNext")
+    """The cursor of the next page of members (``GET /groups/{id}/members?cursor=``), null when this was all."""
 
 
 class AddMemberRequest(_In):
@@ -187,6 +204,13 @@ class DirectSummaryOut(_Out):
     other: UserBrief
     unread: int
     last_message_id: int | None = Field(alias="lastMessageId")
+
+
+class DirectPage(_Out):
+    """A page of direct chats, most recently active first; ``next`` is the following page's cursor."""
+
+    chats: list[DirectSummaryOut]
+    next: str | None = None
 
 
 # ---------------------------------------------------------------- tags and nicknames

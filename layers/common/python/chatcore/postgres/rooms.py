@@ -8,7 +8,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from chatcore.postgres.database import Database
-from chatcore.rows import DirectSummary, MemberRow, Role, RoomRow, RoomSummary
+from chatcore.rows import DirectSummary, MemberRow, Role, RoomKind, RoomRow, RoomSummary
 from chatcore.rules import direct_key
 
 _ROOM_COLUMNS = "id, name, private, kind, created_by, created_at"
@@ -68,14 +68,39 @@ class RoomQueries:
             return None, None
         return RoomRow(*rows[0][:6]), rows[0][6]
 
-    def list_groups(self, user_id: int) -> list[RoomSummary]:
-        """Public groups and the private groups ``user_id`` belongs to, with counts; no direct chats."""
-        return self._db.all(
+    def groups_page(
+        self, user_id: int, *, mine: bool = False, after: tuple[str, int] | None = None, limit: int = 50
+    ) -> tuple[list[RoomSummary], bool]:
+        """Public groups and ``user_id``'s private ones (only the user's own with ``mine``), by name then id,
+        after the (name, id) ``after`` if given; and whether more follow. No direct chats."""
+        scope = "me.user_id IS NOT NULL" if mine else "(NOT r.private OR me.user_id IS NOT NULL)"
+        rows = self._db.all(
             RoomSummary,
-            _SUMMARY_SELECT
-            + " WHERE r.kind = 'group' AND (NOT r.private OR me.user_id IS NOT NULL) ORDER BY r.name, r.id",
-            {"u": user_id},
+            _SUMMARY_SELECT + f" WHERE r.kind = 'group' AND {scope}"
+            " AND (%(after_name)s::text IS NULL OR (r.name, r.id) > (%(after_name)s::text, %(after_id)s::bigint))"
+            " ORDER BY r.name, r.id LIMIT %(n)s",
+            {
+                "u": user_id,
+                "after_name": after[0] if after else None,
+                "after_id": after[1] if after else 0,
+                "n": limit + 1,
+            },
         )
+        return rows[:limit], len(rows) > limit
+
+    def rooms_created_since(self, user_id: int, kind: RoomKind, seconds: int) -> int:
+        """How many rooms of ``kind`` ``user_id`` created in the last ``seconds`` (for the account's caps)."""
+        rows = self._db.values(
+            "SELECT count(*) FROM rooms WHERE created_by = %s AND kind = %s"
+            " AND created_at > now() - make_interval(secs => %s)",
+            (user_id, kind, seconds),
+        )
+        return int(rows[0][0])
+
+    def direct_room(self, user_id: int, other_id: int) -> RoomRow | None:
+        """The 1:1 room of two users if it exists."""
+        sql = f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE direct_key = %s"  # noqa: S608 - a constant column list
+        return self._db.one(RoomRow, sql, (direct_key(user_id, other_id),))
 
     def room_summary(self, room_id: int, user_id: int) -> RoomSummary | None:
         """One room as ``user_id`` sees it (counts, role, unread); no access check."""
@@ -143,19 +168,34 @@ class RoomQueries:
 
         return self._db.transaction(work)
 
-    def list_direct(self, user_id: int) -> list[DirectSummary]:
-        return self._db.all(
+    def direct_page(
+        self, user_id: int, *, after: tuple[int, int] | None = None, limit: int = 50
+    ) -> tuple[list[DirectSummary], bool]:
+        """``user_id``'s direct chats, most recently active first (then newest room), after the
+        (last message id, room id) ``after`` if given; and whether more follow."""
+        rows = self._db.all(
             DirectSummary,
             f"""
-            SELECT r.id, o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
-                   {_UNREAD} AS unread,
-                   (SELECT max(m.id) FROM messages m WHERE m.room_id = r.id) AS last_message_id
-            FROM rooms r
-            JOIN room_members me ON me.room_id = r.id AND me.user_id = %(u)s
-            JOIN room_members om ON om.room_id = r.id AND om.user_id <> %(u)s
-            JOIN users o ON o.id = om.user_id
-            WHERE r.kind = 'direct'
-            ORDER BY last_message_id DESC NULLS LAST, r.id DESC
+            SELECT * FROM (
+                SELECT r.id, o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
+                       {_UNREAD} AS unread,
+                       (SELECT max(m.id) FROM messages m WHERE m.room_id = r.id) AS last_message_id
+                FROM rooms r
+                JOIN room_members me ON me.room_id = r.id AND me.user_id = %(u)s
+                JOIN room_members om ON om.room_id = r.id AND om.user_id <> %(u)s
+                JOIN users o ON o.id = om.user_id
+                WHERE r.kind = 'direct'
+            ) chats
+            WHERE %(after_last)s::bigint IS NULL
+               OR (coalesce(last_message_id, 0), id) < (%(after_last)s::bigint, %(after_id)s::bigint)
+            ORDER BY coalesce(last_message_id, 0) DESC, id DESC
+            LIMIT %(n)s
             """,  # noqa: S608 - constant SQL fragments
-            {"u": user_id},
+            {
+                "u": user_id,
+                "after_last": after[0] if after else None,
+                "after_id": after[1] if after else 0,
+                "n": limit + 1,
+            },
         )
+        return rows[:limit], len(rows) > limit

@@ -21,6 +21,9 @@ class TagQueries:
             (limit,),
         )
 
+    def count_tags(self, user_id: int) -> int:
+        return int(self._db.values("SELECT count(*) FROM user_tags WHERE user_id = %s", (user_id,))[0][0])
+
     def add_tag(self, user_id: int, tag_name: str) -> bool:
         """Tag the user; False if the tag was already there."""
         return (

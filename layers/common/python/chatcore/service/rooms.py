@@ -9,13 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatcore.errors import Conflict, Forbidden, InvalidInput, NotFound
-from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, valid_username
+from chatcore.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
+from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MEMBER_PAGE_SIZE, valid_username
 from chatcore.observability import logger
 from chatcore.ports import Connections, Store
-from chatcore.rows import DirectSummary, MemberRow, MessageRow, Role, RoomRow, RoomSummary, UserRow
-from chatcore.rules import can_read, check_manage, check_remove
+from chatcore.rows import DirectSummary, MemberRow, MessageRow, Page, Role, RoomRow, RoomSummary, UserRow
+from chatcore.rules import Quotas, can_read, check_manage, check_remove
 from chatcore.tokens import Identity
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+def _bounded(limit: int) -> int:
+    return min(max(limit, 1), MAX_PAGE_SIZE)
 
 
 class RoomSubscriptions(Protocol):
@@ -46,7 +53,8 @@ class RegistrySubscriptions:
 @dataclass(frozen=True, slots=True)
 class RoomDetail:
     room: RoomSummary
-    members: list[MemberRow]
+    members: Page[MemberRow]
+    """The first page of members."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +70,28 @@ class DirectChat:
 
 
 class RoomService:
-    def __init__(self, store: Store, subscriptions: RoomSubscriptions | None = None) -> None:
+    def __init__(
+        self, store: Store, subscriptions: RoomSubscriptions | None = None, quotas: Quotas | None = None
+    ) -> None:
         self._store = store
         self._subscriptions = subscriptions
+        self._quotas = quotas or Quotas()
 
     # ------------------------------------------------------------ groups
 
-    def list_groups(self, caller: Identity) -> list[RoomSummary]:
-        """Public groups and the caller's private groups, with member counts and unread counts."""
-        return self._store.list_groups(caller.user_id)
+    def groups(
+        self, caller: Identity, *, mine: bool = False, after: tuple[str, int] | None = None, limit: int = PAGE_SIZE
+    ) -> Page[RoomSummary]:
+        """A page of public groups and the caller's private ones (only the caller's with ``mine``), by name,
+        with member counts and unread counts."""
+        rows, more = self._store.groups_page(caller.user_id, mine=mine, after=after, limit=_bounded(limit))
+        return Page(rows, (rows[-1].name, rows[-1].id) if more else None)
 
     def create_group(self, caller: Identity, name: str, *, private: bool) -> RoomSummary:
-        """A new group owned by the caller."""
+        """A new group owned by the caller; :class:`LimitExceeded` past the groups one account may create an hour."""
+        quotas = self._quotas
+        if self._store.rooms_created_since(caller.user_id, "group", quotas.window_seconds) >= quotas.groups_per_hour:
+            raise LimitExceeded(f"at most {quotas.groups_per_hour} new groups an hour", quotas.window_seconds)
         room = self._store.create_group(name, private=private, created_by=caller.user_id)
         return RoomSummary(
             id=room.id,
@@ -101,7 +119,22 @@ class RoomService:
         summary = self._store.room_summary(room_id, caller.user_id)
         if summary is None:  # deleted in between
             raise NotFound("group not found")
-        return RoomDetail(room=summary, members=self._store.list_members(room_id))
+        return RoomDetail(room=summary, members=self.members(caller, room_id, checked=True))
+
+    def members(
+        self,
+        caller: Identity,
+        room_id: int,
+        *,
+        after: str | None = None,
+        limit: int = MEMBER_PAGE_SIZE,
+        checked: bool = False,
+    ) -> Page[MemberRow]:
+        """A page of the room's members by username, after ``after``; ``checked`` when access already was."""
+        if not checked:
+            self.readable_room(caller, room_id)
+        rows, more = self._store.members_page(room_id, after=after, limit=min(max(limit, 1), MEMBER_PAGE_SIZE))
+        return Page(rows, (rows[-1].username,) if more else None)
 
     def history(
         self, caller: Identity, room_id: int, *, before: int | None = None, limit: int = DEFAULT_HISTORY_LIMIT
@@ -158,11 +191,26 @@ class RoomService:
         other = self._user(username)
         if other.id == caller.user_id:
             raise InvalidInput("username", "cannot start a direct chat with yourself")
+        existing = self._store.direct_room(caller.user_id, other.id)
+        if existing is not None:
+            return DirectChat(room=existing, other=other)
+        quotas = self._quotas
+        if (
+            self._store.rooms_created_since(caller.user_id, "direct", quotas.window_seconds)
+            >= quotas.direct_chats_per_hour
+        ):
+            raise LimitExceeded(
+                f"at most {quotas.direct_chats_per_hour} new direct chats an hour", quotas.window_seconds
+            )
         return DirectChat(room=self._store.get_or_create_direct(caller.user_id, other.id), other=other)
 
-    def list_direct(self, caller: Identity) -> list[DirectSummary]:
-        """The caller's direct chats, most recently active first."""
-        return self._store.list_direct(caller.user_id)
+    def direct_chats(
+        self, caller: Identity, *, after: tuple[int, int] | None = None, limit: int = PAGE_SIZE
+    ) -> Page[DirectSummary]:
+        """A page of the caller's direct chats, most recently active first."""
+        rows, more = self._store.direct_page(caller.user_id, after=after, limit=_bounded(limit))
+        last = rows[-1] if rows else None
+        return Page(rows, (last.last_message_id or 0, last.id) if more and last else None)
 
     def _user(self, username: str) -> UserRow:
         user = self._store.get_user_by_username(username) if valid_username(username) else None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from chatcore.errors import Conflict, NotFound
+from chatcore.errors import Conflict, LimitExceeded, NotFound
 from chatcore.fields import normalize_tag
 from chatcore.ports import Tags
 from chatcore.rows import TagCount
+from chatcore.rules import Quotas
 from chatcore.tokens import Identity
 
 DEFAULT_TOP_TAGS = 50
@@ -13,8 +14,9 @@ MAX_TOP_TAGS = 100
 
 
 class TagService:
-    def __init__(self, store: Tags) -> None:
+    def __init__(self, store: Tags, quotas: Quotas | None = None) -> None:
         self._store = store
+        self._quotas = quotas or Quotas()
 
     def mine(self, caller: Identity) -> list[str]:
         """The caller's tags, by name."""
@@ -25,7 +27,10 @@ class TagService:
         return self._store.top_tags(min(max(limit, 1), MAX_TOP_TAGS))
 
     def add(self, caller: Identity, name: str) -> str:
-        """Tag the caller with ``name`` (already normalised); :class:`Conflict` if it is there already."""
+        """Tag the caller with ``name`` (already normalised); :class:`Conflict` if it is there already,
+        :class:`LimitExceeded` when the caller has the most tags an account may hold."""
+        if self._store.count_tags(caller.user_id) >= self._quotas.tags:
+            raise LimitExceeded(f"at most {self._quotas.tags} tags", None)
         if not self._store.add_tag(caller.user_id, name):
             raise Conflict("you already have this tag")
         return name

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from chatcore.http.models import DirectOut, DirectSummaryOut, OpenDirectRequest, UserBrief
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from chatcore.http.cursors import decode_cursor, encode_cursor
+from chatcore.http.models import DirectOut, DirectPage, DirectSummaryOut, OpenDirectRequest, UserBrief
 from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, area_router, caller, documented, services
+from chatcore.service.rooms import MAX_PAGE_SIZE, PAGE_SIZE
 
 router = area_router()
 
@@ -17,14 +23,20 @@ def open_direct(body: OpenDirectRequest) -> DirectOut:
 
 
 @router.get("/direct", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["direct"])
-def list_direct() -> list[DirectSummaryOut]:
-    """The caller's direct chats with the other user, most recently active first."""
-    return [
+def list_direct(
+    cursor: Annotated[str | None, Query(max_length=512, description="``next`` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+) -> DirectPage:
+    """A page of the caller's direct chats with the other user, most recently active first."""
+    after = decode_cursor(cursor, int, int)
+    page = services(router).rooms.direct_chats(caller(router), after=after, limit=limit)
+    chats = [
         DirectSummaryOut(
             id=d.id,
             other=UserBrief(id=d.other_id, username=d.other_username, nickname=d.other_nickname),
             unread=d.unread,
             last_message_id=d.last_message_id,
         )
-        for d in services(router).rooms.list_direct(caller(router))
+        for d in page.items
     ]
+    return DirectPage(chats=chats, next=encode_cursor(page.next))

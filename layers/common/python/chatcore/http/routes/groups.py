@@ -7,8 +7,18 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_DB_ID, MAX_HISTORY_LIMIT
-from chatcore.http.models import AddMemberRequest, CreateGroupRequest, GroupDetailOut, GroupOut, MemberOut, MessagePage
+from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_DB_ID, MAX_HISTORY_LIMIT, MEMBER_PAGE_SIZE
+from chatcore.http.cursors import decode_cursor, encode_cursor
+from chatcore.http.models import (
+    AddMemberRequest,
+    CreateGroupRequest,
+    GroupDetailOut,
+    GroupOut,
+    GroupPage,
+    MemberOut,
+    MemberPage,
+    MessagePage,
+)
 from chatcore.http.routing import (
     BEARER,
     CONFLICT,
@@ -26,6 +36,7 @@ from chatcore.http.routing import (
     services,
 )
 from chatcore.http.views import group_view, member_view
+from chatcore.service.rooms import MAX_PAGE_SIZE, PAGE_SIZE
 from chatcore.service.views import message_view
 
 router = area_router()
@@ -33,10 +44,20 @@ router = area_router()
 GroupId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Group (room) id")]
 
 
+Cursor = Annotated[str | None, Query(max_length=512, description="``next`` of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+
+
 @router.get("/groups", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["groups"])
-def list_groups() -> list[GroupOut]:
-    """Public groups and the private groups the caller belongs to (no direct chats)."""
-    return [group_view(g) for g in services(router).rooms.list_groups(caller(router))]
+def list_groups(
+    mine: Annotated[bool, Query(description="Only the groups the caller belongs to")] = False,
+    cursor: Cursor = None,
+    limit: Limit = PAGE_SIZE,
+) -> GroupPage:
+    """A page of public groups and the private groups the caller belongs to, by name (no direct chats)."""
+    after = decode_cursor(cursor, str, int)
+    page = services(router).rooms.groups(caller(router), mine=mine, after=after, limit=limit)
+    return GroupPage(groups=[group_view(g) for g in page.items], next=encode_cursor(page.next))
 
 
 @router.post("/groups", status_code=201, security=BEARER, responses=documented(CREATED, UNAUTHORIZED), tags=["groups"])
@@ -51,7 +72,24 @@ def create_group(body: CreateGroupRequest) -> Response[GroupOut]:
 def get_group(group_id: GroupId) -> GroupDetailOut:
     """A group with its members (members only for a private group or a direct chat)."""
     detail = services(router).rooms.room_detail(caller(router), group_id)
-    return GroupDetailOut(**group_view(detail.room).model_dump(), members=[member_view(m) for m in detail.members])
+    return GroupDetailOut(
+        **group_view(detail.room).model_dump(),
+        members=[member_view(m) for m in detail.members.items],
+        members_next=encode_cursor(detail.members.next),
+    )
+
+
+@router.get(
+    "/groups/<group_id>/members",
+    security=BEARER,
+    responses=documented(OK, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
+    tags=["groups"],
+)
+def list_members(group_id: GroupId, cursor: Cursor = None, limit: Limit = MEMBER_PAGE_SIZE) -> MemberPage:
+    """A page of a group's members by username (members only for a private group or a direct chat)."""
+    after = decode_cursor(cursor, str)
+    page = services(router).rooms.members(caller(router), group_id, after=after[0] if after else None, limit=limit)
+    return MemberPage(members=[member_view(m) for m in page.items], next=encode_cursor(page.next))
 
 
 @router.post(
