@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import sys
 import urllib.request
 from collections.abc import Callable
@@ -41,8 +42,16 @@ from bench.common import (
     use_local_aws_env,
 )
 
-MODES = ("a", "b", "c")
-MODE_NAMES = {"a": "(a) boto3 loop", "b": "(b) ours", "c": "(c) limit"}
+MODES = ("a", "b", "s", "h", "c")
+MODE_NAMES = {
+    "a": "(a) boto3 loop",
+    "b": "(b) ours",
+    "s": "(b) ours, http.client",
+    "h": "(b) ours, hand-written",
+    "c": "(c) limit",
+}
+#: Measure the hand-written HTTP/1.1 transport beside urllib3's (temporary, to choose between them).
+COMPARE_TRANSPORTS = os.environ.get("BENCH_FANOUT_TRANSPORTS") == "1"
 LATENCIES_MS = (0.0, 15.0)
 
 
@@ -99,7 +108,7 @@ def boto3_loop(url: str) -> Callable[[list[str], bytes], None]:
     return run
 
 
-def ours(url: str, workers: int | None = None) -> Callable[[list[str], bytes], None]:
+def ours(url: str, workers: int | None = None, transport: str = "urllib3") -> Callable[[list[str], bytes], None]:
     """(b): the layer's broadcaster over the client the functions build."""
     from chatcore.aws.broadcaster import Broadcaster
     from chatcore.composition import management_client
@@ -107,7 +116,9 @@ def ours(url: str, workers: int | None = None) -> Callable[[list[str], bytes], N
 
     workers = workers or DEFAULT_MAX_WORKERS
     settings = Settings(management_api_url=url, broadcast_max_workers=workers)
-    broadcaster = Broadcaster(management_client(settings), workers)
+    client = management_client(settings)
+    client.transport = transport
+    broadcaster = Broadcaster(client, workers)
 
     def run(targets: list[str], data: bytes) -> None:
         result = broadcaster.broadcast(targets, data)
@@ -228,6 +239,9 @@ def run(quick: bool, out_dir: Path, work_dir: Path, sizes: tuple[int, ...] = (10
         connection_ids = endpoint.open_clients(max(sizes))
         progress(f"fanout: {len(connection_ids)} WebSockets open at {server.url}")
         runners = {"a": boto3_loop(server.url), "b": ours(server.url), "c": raw_loop(server.url)}
+        if COMPARE_TRANSPORTS:
+            runners["s"] = ours(server.url, transport="http.client")
+            runners["h"] = ours(server.url, transport="socket")
         endpoint.set_latency(0)
         warm = connection_ids[:20]
         for mode, runner in runners.items():  # a warm container: clients built, connections open

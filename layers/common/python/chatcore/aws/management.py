@@ -22,7 +22,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+import urllib3
 from botocore.exceptions import ClientError, EndpointConnectionError
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ProtocolError
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -33,7 +36,7 @@ _SIGNING_SERVICE = "execute-api"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _THROTTLING_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
 #: Transport failures worth another attempt, as botocore's standard retry mode treats them.
-_TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+_TRANSPORT_ERRORS = (OSError, http.client.HTTPException, Urllib3Error)
 
 
 class _Retry(Exception):
@@ -71,6 +74,8 @@ class SignedManagementClient:
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_pool_connections: int | None = None,
+        transport: str = "urllib3",
     ) -> None:
         self._client = client
         self._credentials = credentials
@@ -100,6 +105,23 @@ class SignedManagementClient:
             ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None) if self._secure else None
         )
         self._local = threading.local()
+        if transport not in ("urllib3", "socket", "http.client"):
+            raise ValueError(f"unknown transport {transport!r}")
+        self.transport = transport
+        # One pool sized to the broadcast's workers (botocore's max_pool_connections, which the composition
+        # root sets to them), so every worker thread keeps its keep-alive connection between posts.
+        pool_size = max_pool_connections or getattr(client.meta.config, "max_pool_connections", None) or 10
+        pool_options: dict[str, Any] = {
+            "maxsize": pool_size,
+            "block": False,
+            "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            "retries": False,  # our own backoff (botocore's standard mode) decides, see post_to_connection
+        }
+        self._pool: urllib3.HTTPConnectionPool = (
+            urllib3.HTTPSConnectionPool(self._hostname, self._port, ssl_context=self._ssl_context, **pool_options)
+            if self._secure
+            else urllib3.HTTPConnectionPool(self._hostname, self._port, **pool_options)
+        )
         self._keys: tuple[str, str, bytes] | None = None
         """(secret key, date, signing key): the derived key only changes daily."""
         self._keys_lock = threading.Lock()
@@ -149,6 +171,63 @@ class SignedManagementClient:
         if intercepted is not None:
             self._answer(intercepted.status_code, intercepted.headers, intercepted.content)
             return
+        if self.transport == "urllib3":
+            self._answer(*self._exchange_urllib3(path, headers, data))
+        elif self.transport == "http.client":
+            self._answer(*self._exchange_httpclient(path, headers, data))
+        else:
+            self._answer(*self._exchange_socket(path, headers, data))
+
+    def _exchange_urllib3(self, path: str, headers: dict[str, str], data: bytes) -> tuple[int, Any, bytes]:
+        for fresh in (False, True):
+            try:
+                response = self._pool.urlopen(
+                    "POST",
+                    path,
+                    body=data,
+                    headers=headers,
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=True,
+                )
+            except _TRANSPORT_ERRORS as exc:
+                if not fresh and _stale(exc):
+                    continue  # the server closed an idle keep-alive connection: reopen, not a retry
+                raise _Retry(False, EndpointConnectionError(endpoint_url=self._endpoint_url, error=exc)) from exc
+            return response.status, response.headers, response.data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange_httpclient(self, path: str, headers: dict[str, str], data: bytes) -> tuple[int, Any, bytes]:
+        for fresh in (False, True):
+            connection: http.client.HTTPConnection | None = None if fresh else getattr(self._local, "http", None)
+            reused = connection is not None
+            try:
+                if connection is None:
+                    connection = self._local.http = (
+                        http.client.HTTPSConnection(
+                            self._hostname, self._port, timeout=self._connect_timeout, context=self._ssl_context
+                        )
+                        if self._secure
+                        else http.client.HTTPConnection(self._hostname, self._port, timeout=self._connect_timeout)
+                    )
+                if connection.sock is None:  # new, or closed after a response that ended the connection
+                    connection.connect()
+                    connection.sock.settimeout(self._read_timeout)
+                connection.request("POST", path, body=data, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            except _TRANSPORT_ERRORS as exc:
+                if connection is not None:
+                    connection.close()
+                self._local.http = None
+                if reused and isinstance(exc, _STALE_CONNECTION_ERRORS):
+                    continue  # the server closed the idle keep-alive connection: reopen, not a retry
+                raise _Retry(False, EndpointConnectionError(endpoint_url=self._endpoint_url, error=exc)) from exc
+            return response.status, response.headers, body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange_socket(self, path: str, headers: dict[str, str], data: bytes) -> tuple[int, Any, bytes]:
         request = _request_bytes(path, headers, data)
         for fresh in (False, True):
             channel: _Channel | None = None if fresh else getattr(self._local, "channel", None)
@@ -164,8 +243,8 @@ class SignedManagementClient:
                 raise _Retry(False, EndpointConnectionError(endpoint_url=self._endpoint_url, error=exc)) from exc
             if not channel.keep_alive:
                 self._drop(channel)
-            self._answer(status, response_headers, body)
-            return
+            return status, response_headers, body
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _intercepted(self, path: str, headers: dict[str, str], data: bytes) -> Any:
         """A response from a ``before-send`` handler (moto, stubs), which botocore lets answer instead of the wire."""
@@ -360,6 +439,12 @@ _STALE_CONNECTION_ERRORS = (
     ConnectionResetError,
     ConnectionAbortedError,
 )
+
+
+def _stale(exc: BaseException) -> bool:
+    """Whether urllib3's error is a connection the server closed before answering (``ProtocolError`` wraps it)."""
+    cause = exc.args[1] if isinstance(exc, ProtocolError) and len(exc.args) > 1 else exc
+    return isinstance(cause, _STALE_CONNECTION_ERRORS)
 
 
 def _hmac(key: bytes, message: str) -> bytes:
