@@ -325,8 +325,8 @@ def transport_comparison() -> str:
             " repeat): urllib3's `HTTPConnectionPool` (sized to the workers, `retries=False`), the standard"
             " library's `http.client` (one keep-alive connection per worker thread), and a hand-written HTTP/1.1"
             " reader over a raw socket. urllib3 missed the 20x target in 2 of 6 runs (its pool and response"
-            " objects cost about 0.3 ms of CPU per post more than the post); `http.client` met both targets in"
-            " all 4 runs it was in, and is kept; the hand-written reader met them too with about half"
+            " objects cost about 0.2 ms of CPU per post more than `http.client` alone); `http.client` met both"
+            " targets in all 4 runs it was in, and is kept; the hand-written reader met them too with about half"
             " `http.client`'s CPU per post, but is about 75 more lines of framing to own, so it went"
             " (commit 54e4e21 has it). Runs 1 and 2 predate the `http.client` candidate.",
             table,
