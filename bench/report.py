@@ -13,14 +13,20 @@ ORDER = ("fanout", "e2e", "coldstart", "history", "sizes")
 CHANGES = """\
 ## What was changed for these targets
 
-* **Fan-out.** `chatcore.runtime.management_client` now returns a `chatcore.broadcaster.SignedManagementClient`:
+* **Fan-out.** `chatcore.composition.management_client` returns a `chatcore.aws.management.SignedManagementClient`:
   boto3's client, except that `post_to_connection` sends the request itself, SigV4-signed exactly as
-  botocore signs it, in one write on a keep-alive connection per worker thread (Nagle off, TLS for https),
-  with botocore's standard-mode backoff for 429, 5xx and transport errors, and raising what boto3 raises
-  (`GoneException`, the modelled `ClientError`s, `EndpointConnectionError`); `before-send` interceptors
-  (moto, stubs) still answer it. boto3 spends about 2 ms of CPU per post here, the fast path about 0.3 ms,
-  threads included. Before it, in a quick run (machine load about 7), ours was 9.5x the boto3 loop at
-  N = 1000 with 15 ms and 0.43x the limit's rate at 0 ms: both targets missed, both CPU-bound.
+  botocore signs it, with the standard library's `http.client` on a keep-alive connection per worker
+  thread (headers and body in one write, Nagle off, TLS for https), with botocore's standard-mode
+  backoff for 429, 5xx and transport errors, and raising what boto3 raises (`GoneException`, the
+  modelled `ClientError`s, `EndpointConnectionError`); `before-send` interceptors (moto, stubs) still
+  answer it. boto3 spends 0.8-1.7 ms of CPU per post here, the fast path about 0.3 ms, threads
+  included. Before it, in a quick run (machine load about 7), ours was 9.5x the boto3 loop at N = 1000
+  with 15 ms and 0.43x the limit's rate at 0 ms: both targets missed, both CPU-bound. Its HTTP transport
+  was chosen by measurement (the table at the end of section 1): urllib3's pool missed the 15 ms target
+  in 2 of 6 runs, `http.client` met both in every run, and a hand-written HTTP/1.1 reader, the first
+  version, met them with less CPU but about 75 more lines; `http.client` was kept. Its tests also run
+  under the boto3/botocore of the Lambda python3.12 runtime (1.38.36), which production uses instead of
+  the locked one (`tests/unit/chatcore/aws/test_management_runtime_botocore.py`).
 * **Cold start.** `chatcore.observability` builds Powertools' Logger, Tracer and Metrics on first use and
   applies their handler decorators on the first call; with tracing off (locally, in tests,
   `POWERTOOLS_TRACE_DISABLED`) the X-Ray SDK is never imported. The `connect`, `message`, `disconnect` and

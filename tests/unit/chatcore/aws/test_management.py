@@ -1,7 +1,13 @@
-"""The Management API fast path: the request boto3 would send, answered the way boto3 answers."""
+"""The Management API fast path: the request boto3 would send, answered the way boto3 answers.
+
+Everything here but the moto test needs only boto3/botocore, pytest, cryptography and the layer:
+``test_management_runtime_botocore.py`` runs this module again against the botocore the Lambda runtime
+ships, without this repository's conftest (so the moto test, which needs it, is left out there).
+"""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -13,21 +19,20 @@ from typing import Any
 import boto3
 import pytest
 from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, EndpointConnectionError
-from chat_local.processes import free_port
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.management import SignedManagementClient
 from chatcore.ports import Delivery
 
-from tests.conftest import MANAGEMENT_URL, delivered
-
 PAYLOAD = b'{"type":"pong","ts":1}'
+DROP = 0
+"""A scripted status that means: read the request, then close the connection without answering."""
 
 
 class Script:
-    """What the fake endpoint answers, in order (then 200), and what it saw."""
+    """What the fake endpoint answers, in order (then 200; ``DROP`` closes instead), and what it saw."""
 
     def __init__(self) -> None:
         self.answers: list[tuple[int, str | None]] = []
@@ -57,6 +62,9 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[tuple[str, Script]]:
                 script.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 script.client_ports.add(self.client_address[1])
                 status, error = script.answers.pop(0) if script.answers else (200, None)
+            if status == DROP:
+                self.close_connection = True
+                return
             payload = b"" if status == 200 else b'{"message": "scripted"}'
             self.send_response(status)
             if error:
@@ -87,7 +95,7 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[tuple[str, Script]]:
     server.daemon_threads = True
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     if tls is None:
         yield f"http://127.0.0.1:{server.server_address[1]}/prod", script
@@ -142,7 +150,7 @@ def test_post_reaches_the_endpoint_once_with_the_payload(endpoint: tuple[str, Sc
     """A post is one signed POST to <stage>/@connections/<encoded id> carrying the bytes unchanged."""
     url, script = endpoint
     client, _ = make_client(url)
-    assert client.post_to_connection(ConnectionId="a+b/c=", Data=PAYLOAD) is None
+    client.post_to_connection(ConnectionId="a+b/c=", Data=PAYLOAD)
     assert [r["path"] for r in script.requests] == ["/prod/@connections/a%2Bb%2Fc%3D"]
     assert script.requests[0]["body"] == PAYLOAD
     assert script.requests[0]["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
@@ -167,6 +175,28 @@ def test_a_connection_the_server_closed_is_reopened_without_a_retry(endpoint: tu
         client.post_to_connection(ConnectionId=f"c{i}", Data=PAYLOAD)
     assert [r["path"] for r in script.requests] == [f"/prod/@connections/c{i}" for i in range(3)]
     assert sleeps == []
+
+
+def test_a_kept_connection_dropped_before_answering_is_reopened_without_a_retry(endpoint: tuple[str, Script]) -> None:
+    """A reused connection the server closes instead of answering: the post goes again at once on a new one."""
+    url, script = endpoint
+    script.answers = [(200, None), (DROP, None)]
+    client, sleeps = make_client(url)
+    client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    client.post_to_connection(ConnectionId="c2", Data=PAYLOAD)
+    assert [r["path"] for r in script.requests] == ["/prod/@connections/c1", *["/prod/@connections/c2"] * 2]
+    assert len(script.client_ports) == 2
+    assert sleeps == []
+
+
+def test_a_new_connection_dropped_before_answering_is_retried_with_backoff(endpoint: tuple[str, Script]) -> None:
+    """A fresh connection closed without an answer is a transport error: one jittered sleep, then success."""
+    url, script = endpoint
+    script.answers = [(DROP, None)]
+    client, sleeps = make_client(url)
+    client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    assert [r["path"] for r in script.requests] == ["/prod/@connections/c1"] * 2
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.05
 
 
 @pytest.mark.parametrize("framing", ["chunked", "close"])
@@ -292,9 +322,15 @@ def test_other_client_errors_are_not_retried(endpoint: tuple[str, Script]) -> No
     assert (len(script.requests), sleeps) == (1, [])
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def test_an_unreachable_endpoint_raises_endpoint_connection_error() -> None:
     """Nothing listening: EndpointConnectionError after max_attempts, as boto3 raises."""
-    client, sleeps = make_client(f"http://127.0.0.1:{free_port()}", max_attempts=2)
+    client, sleeps = make_client(f"http://127.0.0.1:{_free_port()}", max_attempts=2)
     with pytest.raises(EndpointConnectionError):
         client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
     assert len(sleeps) == 1
@@ -311,8 +347,42 @@ def test_broadcaster_over_the_fast_path_reports_each_outcome(endpoint: tuple[str
     assert broadcaster.send("ok3", PAYLOAD) is Delivery.DELIVERED
 
 
+class _Raw:
+    """The raw body botocore's AWSResponse streams from."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_kwargs: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def test_a_before_send_handler_answers_instead_of_the_wire(endpoint: tuple[str, Script]) -> None:
+    """botocore's before-send event sees the signed request; the handler's answer counts and nothing is sent."""
+    url, script = endpoint
+    client, _ = make_client(url)
+    seen: list[AWSPreparedRequest] = []
+    answers = [(410, {"x-amzn-ErrorType": "GoneException"}), (200, {})]
+
+    def handler(request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse:
+        seen.append(request)
+        status, headers = answers.pop(0)
+        return AWSResponse(request.url, status, headers, _Raw(b"{}"))  # type: ignore[arg-type]
+
+    client.meta.events.register("before-send.apigatewaymanagementapi.PostToConnection", handler)
+    with pytest.raises(client.exceptions.GoneException):
+        client.post_to_connection(ConnectionId="gone", Data=PAYLOAD)
+    client.post_to_connection(ConnectionId="ok", Data=PAYLOAD)
+    assert script.requests == []
+    assert [r.url for r in seen] == [f"{url}/@connections/gone", f"{url}/@connections/ok"]
+    assert seen[0].body == PAYLOAD
+    assert seen[0].headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+
+
 def test_moto_still_receives_the_posts(aws: None) -> None:
     """Interceptors of botocore's before-send (moto here) answer the fast path as they answer boto3."""
+    from tests.conftest import MANAGEMENT_URL, delivered  # the repository's conftest: not in the runtime run
+
     boto_client = boto3.client("apigatewaymanagementapi", endpoint_url=MANAGEMENT_URL, region_name="us-east-1")
     client = SignedManagementClient(boto_client, boto3.session.Session().get_credentials())  # type: ignore[arg-type]
     client.post_to_connection(ConnectionId="via-moto", Data=PAYLOAD)
