@@ -105,3 +105,22 @@ def test_tokens_and_passwords_never_appear_in_the_logs(verbose_stack: StackProce
         assert secret not in log
     # Not even the signature part alone.
     assert alice.token.rsplit(".", 1)[1] not in log
+
+
+def test_hostile_frames_over_a_real_socket_each_get_an_error_and_the_connection_lives(
+    stack: StackProcess, api: Api, clients: list[ChatClient]
+) -> None:
+    """Deeply nested JSON, a binary frame and a frame of exactly 128 KB: one error each, the socket stays usable."""
+    alice = api.register("alice")
+    client = ChatClient(stack.ws_url, alice.token)
+    clients.append(client)
+    nested = '{"type":"join","roomId":' + "[" * 60_000 + "]" * 60_000 + "}"  # deep enough for any recursive parser
+    largest = json.dumps({"type": "message", "roomId": 1, "text": ""})
+    largest = largest[:-1] + ',"pad":"' + "x" * (128 * 1024 - len(largest) - 9) + '"}'
+    assert len(largest.encode()) == 128 * 1024
+    for frame in (nested, b"\x00\x01binary\xff", largest):
+        client.socket.send(frame)
+        error = client.expect("error")
+        assert error["code"] == "invalid_message", error
+        assert client.request({"type": "ping"}, "pong")["ts"] > 0
+    assert not client.closed

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.registry import ConnectionRegistry
+from chatcore.fields import MAX_FRAME_BYTES
 from chatcore.passwords import hash_password
 from chatcore.postgres.store import ChatStore
 from chatcore.rules import RateLimits
@@ -53,6 +54,16 @@ def _frame(kind: str, **fields: Any) -> str:
     return json.dumps({"type": kind, **fields})
 
 
+def _padded(kind: str, size: int) -> str:
+    """A frame of exactly ``size`` bytes: a message too long, or a join of a room that does not exist."""
+    fields = {"roomId": 10**12, "text": ""} if kind == "message" else {"roomId": 10**12}
+    frame = _frame(kind, **fields, pad="")
+    padding = size - len(frame.encode())
+    if kind == "message":
+        return _frame(kind, roomId=10**12, text="x" * padding, pad="")
+    return _frame(kind, roomId=10**12, pad="x" * padding)
+
+
 bad_frames = st.one_of(
     # not JSON, not an object, no usable type
     st.text(max_size=60).filter(lambda s: not s.strip().startswith("{")),
@@ -82,6 +93,12 @@ bad_frames = st.one_of(
     st.just('{"type":"message","roomId":1,"text":"lone \\ud800 surrogate"}'),
     st.integers(1000, 50_000).map(lambda depth: '{"type":"join","roomId":' + "[" * depth + "]" * depth + "}"),
     st.integers(1000, 5000).map(lambda digits: '{"type":"join","roomId":1' + "0" * digits + "}"),
+    # frames at and around the largest API Gateway accepts, padded with a field nobody reads
+    st.builds(
+        lambda size, kind: _padded(kind, size),
+        st.integers(MAX_FRAME_BYTES - 64, MAX_FRAME_BYTES + 64),
+        st.sampled_from(["message", "join", "bogus"]),
+    ),
     # well-formed, but for rooms that don't exist or are private
     st.builds(
         lambda k, r: _frame(k, roomId=r, text="hi", messageId=1),
