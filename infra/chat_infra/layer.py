@@ -240,7 +240,7 @@ def amazon_trust_roots_pem() -> bytes:
 
 def check_rds_bundle(path: Path) -> bytes:
     """The RDS CA bundle at ``path``, refused unless it is PEM CA certificates with a current Amazon RDS root."""
-    how = f"download it: curl -fsSL -o {path} {RDS_BUNDLE_URL}"
+    how = f"download it: curl -fsSL --create-dirs -o {path} {RDS_BUNDLE_URL}"
     if not path.is_file():
         raise LayerBuildError(
             f"the RDS CA bundle {path} is missing; the migration verifies the database's certificate with it: {how}"
