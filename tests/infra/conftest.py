@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from infra.chat_infra.layer import build_layer
+from infra.chat_infra.layer import LayerBuild, build_layer
 from tests.infra.certificates import fake_rds_bundle
 from tests.infra.synthesis import (
     TEST_CONTEXT,
@@ -59,8 +59,12 @@ def nag_report(synth: Synth) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def built_layer(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path) -> Iterator[Path]:
-    """A layer folder really built by ``build_layer`` (uv, Lambda platform wheels), not taken from a cache."""
-    root = tmp_path_factory.mktemp("layer") / "out"
-    build_layer(root, rds_ca_bundle=rds_bundle)
-    yield root
+def layer_build(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path) -> LayerBuild:
+    """A layer really built by ``build_layer`` (uv, Lambda platform wheels), not taken from a cache."""
+    return build_layer(tmp_path_factory.mktemp("layer") / "out", rds_ca_bundle=rds_bundle)
+
+
+@pytest.fixture(scope="session")
+def built_layer(layer_build: LayerBuild) -> Iterator[Path]:
+    """The folder of that build."""
+    yield layer_build.root

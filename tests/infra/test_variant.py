@@ -44,12 +44,14 @@ def test_variant_is_nag_clean_with_its_own_acknowledgments(variant: Synth) -> No
     assert "AwsSolutions-RDS3" not in rules
 
 
-def test_variant_reserves_concurrency_for_the_database_functions(variant: Synth) -> None:
-    """reservedConcurrency<Function> context reaches exactly those functions; the others reserve none."""
+def test_variant_reserves_concurrency_for_the_database_functions(synth: Synth, variant: Synth) -> None:
+    """reservedConcurrency<Function> context reaches exactly those functions; by default no function reserves any."""
     expected = {"connect": 5, "message": 20, "rest": 10}
     for folder in variant.stack.functions:
-        properties = variant.resources[variant.function_id(folder)]["Properties"]
-        assert properties.get("ReservedConcurrentExecutions") == expected.get(folder), folder
+        configured = variant.resources[variant.function_id(folder)]["Properties"]
+        assert configured.get("ReservedConcurrentExecutions") == expected.get(folder), folder
+        default = synth.resources[synth.function_id(folder)]["Properties"]
+        assert "ReservedConcurrentExecutions" not in default, folder
 
 
 def test_without_cloudfront_logging_the_distribution_logs_nothing(variant: Synth) -> None:
