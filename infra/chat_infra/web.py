@@ -61,9 +61,13 @@ REGIONS_WITH_CLOUDFRONT_LOGGING = frozenset(
 )
 
 
+#: Regions of the other partitions (China, GovCloud, ISO) are not judged here.
+_OTHER_PARTITIONS = ("cn-", "us-gov-", "us-iso")
+
+
 def cloudfront_can_log_to(region: str) -> bool:
-    """Whether CloudFront standard logging can deliver to a bucket in ``region`` (of the aws partition)."""
-    return region in REGIONS_WITH_CLOUDFRONT_LOGGING
+    """False for an opt-in region of the aws partition, where CloudFront standard logging cannot deliver."""
+    return region.startswith(_OTHER_PARTITIONS) or region in REGIONS_WITH_CLOUDFRONT_LOGGING
 
 
 class WebSite(Construct):

@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from infra.chat_infra.app_factory import build_app
 from infra.chat_infra.config import ConfigError
-from infra.chat_infra.web import REGIONS_WITH_CLOUDFRONT_LOGGING
+from infra.chat_infra.web import REGIONS_WITH_CLOUDFRONT_LOGGING, cloudfront_can_log_to
 from tests.infra.synthesis import TEST_CONTEXT, Synth, cdk_json_context, layer_asset_dir
 
 
@@ -42,10 +42,13 @@ def test_an_opt_in_region_is_refused_while_cloudfront_logs(
 
 
 def test_a_default_region_builds_with_cloudfront_logging(build: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A region every account has (eu-west-1) builds with logging on: the check refuses opt-in regions only."""
+    """A region every account has (eu-west-1) builds with logging on: only the aws partition's opt-in regions are
+    refused, the other partitions' are not judged."""
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     build()
     assert "eu-west-1" in REGIONS_WITH_CLOUDFRONT_LOGGING and "af-south-1" not in REGIONS_WITH_CLOUDFRONT_LOGGING
+    assert cloudfront_can_log_to("cn-northwest-1") and cloudfront_can_log_to("us-gov-west-1")
+    assert not cloudfront_can_log_to("il-central-1")
 
 
 @pytest.mark.parametrize("seconds", ["10", "30"])
