@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_logs as logs
 from constructs import Node
+
+from infra.chat_infra.paths import REPO_ROOT
 
 # Context values given with ``-c`` arrive as strings; these spell booleans.
 _TRUE = {"1", "true", "yes", "on"}
@@ -39,6 +42,10 @@ _RETENTION = (
     (3288, logs.RetentionDays.NINE_YEARS),
     (3653, logs.RetentionDays.TEN_YEARS),
 )
+
+
+#: The functions whose concurrency context may reserve (those holding a PostgreSQL connection each).
+RESERVABLE_FUNCTIONS = ("connect", "message", "rest")
 
 
 class ConfigError(ValueError):
@@ -105,11 +112,26 @@ class ChatConfig:
     broadcast_max_workers: int = 32
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    rds_ca_bundle: str = "infra/certs/rds-global-bundle.pem"
+    """RDS's global CA bundle (relative to the repository root, or absolute), shipped in the layer."""
+    proxy_borrow_timeout_seconds: int = 5
+    """How long RDS Proxy holds a caller waiting for a database connection; under every proxy user's timeout."""
+    proxy_max_connections_percent: int = 80
+    """The share of PostgreSQL's max_connections the proxy may open (the rest: migration, admin, headroom)."""
+    reserved_concurrency: dict[str, int] = field(default_factory=dict)
+    """Reserved concurrency per function folder (``connect``, ``message``, ``rest``); none reserved by default."""
+    cloudfront_logging: bool = True
+    """CloudFront standard logging into the access-log bucket (impossible in opt-in regions, see the README)."""
 
     @property
     def log_retention(self) -> logs.RetentionDays:
         """The shortest CloudWatch Logs retention period that keeps logs ``log_retention_days`` days."""
         return next((value for days, value in _RETENTION if days >= self.log_retention_days), _RETENTION[-1][1])
+
+    @property
+    def rds_ca_bundle_path(self) -> Path:
+        path = Path(self.rds_ca_bundle)
+        return path if path.is_absolute() else REPO_ROOT / path
 
     @property
     def stack_name(self) -> str:
@@ -135,6 +157,7 @@ class ChatConfig:
             ("deletionProtection", "deletion_protection"),
             ("dbMultiAz", "db_multi_az"),
             ("apiGatewayAccountRole", "api_gateway_account_role"),
+            ("cloudFrontLogging", "cloudfront_logging"),
         ):
             if (value := get(key)) is not None:
                 values[attr] = _bool(key, value)
@@ -154,10 +177,24 @@ class ChatConfig:
             "logRetentionDays": ("log_retention_days", 1, 3653),
             "tokenTtlSeconds": ("token_ttl_seconds", 60, 7 * 24 * 3600),
             "broadcastMaxWorkers": ("broadcast_max_workers", 1, 256),
+            "proxyBorrowTimeoutSeconds": ("proxy_borrow_timeout_seconds", 1, 300),
+            "proxyMaxConnectionsPercent": ("proxy_max_connections_percent", 2, 100),
         }
         for key, (attr, low, high) in bounds.items():
             if (value := get(key)) is not None:
                 values[attr] = _int(key, value, minimum=low, maximum=high)
+        reserved = {}
+        for folder in RESERVABLE_FUNCTIONS:
+            key = f"reservedConcurrency{folder.capitalize()}"
+            # "" or "off" (what -c key= gives) means none reserved, like leaving the key out.
+            if (value := get(key)) is not None and str(value).strip().lower() not in ("", "off", "none"):
+                reserved[folder] = _int(key, value, minimum=1, maximum=10000)
+        if reserved:
+            values["reserved_concurrency"] = reserved
+        if (bundle := get("rdsCaBundle")) is not None:
+            if not str(bundle).strip():
+                raise ConfigError("context 'rdsCaBundle' must be a path to RDS's global-bundle.pem")
+            values["rds_ca_bundle"] = str(bundle).strip()
         if email := get("alarmEmail"):
             if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", str(email)):
                 raise ConfigError(f"context 'alarmEmail' is not an e-mail address: {email!r}")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
 from chatcore.aws.registry import TTL_ATTRIBUTE, table_definition
 from constructs import Construct
 
@@ -18,6 +23,8 @@ from infra.chat_infra.network import ChatNetwork
 DATABASE_NAME = "chat"
 DATABASE_PORT = 5432
 DATABASE_USER = "chat_admin"
+#: The DML-only role of migration 0004 (chatcore.composition.APP_ROLE): what the functions log in as.
+APP_DATABASE_USER = "chat_app"
 #: A current minor release (cfn-lint W3691 flags deprecated ones, and a major-only "17" counts as such).
 #: Minor upgrades then arrive through auto_minor_version_upgrade; CloudFormation does not fight them.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_9
@@ -80,8 +87,14 @@ class TokenSecret(Construct):
 class ChatDatabase(Construct):
     """RDS PostgreSQL (encrypted, private, isolated subnets) behind an RDS Proxy that requires TLS.
 
-    The functions connect to the proxy with the generated credentials from Secrets Manager; the database
-    itself accepts connections only from the proxy and from the deploy-time migration function.
+    Two generated secrets: the master user's (``secret``), which only the deploy-time migration reads, and
+    ``app_secret`` for ``chat_app``, the DML-only role migration 0004 creates; the migration sets that role's
+    password from it. The functions connect to the proxy with ``app_secret``; the proxy knows both (the
+    master entry keeps functions of a previous version, which used the master user, working during the
+    upgrade). The database itself accepts connections only from the proxy and from the migration function.
+
+    Deletion protection, when configured, is switched on by :attr:`deletion_guard` once everything else of a
+    deploy succeeded, so a failed first deploy can delete the new instance when it rolls back.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ChatConfig, network: ChatNetwork) -> None:
@@ -117,6 +130,8 @@ class ChatDatabase(Construct):
             port=DATABASE_PORT,
             database_name=DATABASE_NAME,
             credentials=rds.Credentials.from_generated_secret(DATABASE_USER),
+            # The CA RDS signs the instance's certificate with; the layer ships RDS's bundle of them.
+            ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
             storage_encrypted=True,
             storage_type=rds.StorageType.GP3,
             allocated_storage=config.db_allocated_storage_gb,
@@ -125,7 +140,8 @@ class ChatDatabase(Construct):
             auto_minor_version_upgrade=True,
             backup_retention=Duration.days(config.db_backup_retention_days),
             copy_tags_to_snapshot=True,
-            deletion_protection=config.deletion_protection,
+            # Created unprotected, then protected by the guard below at the end of the deploy.
+            deletion_protection=False,
             removal_policy=RemovalPolicy.SNAPSHOT if config.deletion_protection else RemovalPolicy.DESTROY,
             cloudwatch_logs_exports=["postgresql"],
         )
@@ -134,11 +150,16 @@ class ChatDatabase(Construct):
         if secret is None:  # pragma: no cover - from_generated_secret always makes one
             raise RuntimeError("the database has no generated secret")
         self.secret: secretsmanager.ISecret = secret
+        self.app_secret: secretsmanager.ISecret = rds.DatabaseSecret(
+            self, "AppSecret", username=APP_DATABASE_USER, dbname=DATABASE_NAME
+        )
+        self.app_secret.apply_removal_policy(RemovalPolicy.DESTROY)
+        max_connections = config.proxy_max_connections_percent
         self.proxy = rds.DatabaseProxy(
             self,
             "Proxy",
             proxy_target=rds.ProxyTarget.from_instance(self.instance),
-            secrets=[secret],
+            secrets=[secret, self.app_secret],
             vpc=vpc,
             vpc_subnets=network.data_subnets,
             security_groups=[self.proxy_security_group],
@@ -146,6 +167,11 @@ class ChatDatabase(Construct):
             iam_auth=False,
             client_password_auth_type=rds.ClientPasswordAuthType.POSTGRES_SCRAM_SHA_256,
             idle_client_timeout=Duration.minutes(15),
+            # A caller waits this long for a pooled connection, then gets an error it can answer with,
+            # rather than Lambda's timeout (checked against the functions' timeouts by the stack).
+            borrow_timeout=Duration.seconds(config.proxy_borrow_timeout_seconds),
+            max_connections_percent=max_connections,
+            max_idle_connections_percent=max(1, max_connections // 2),
             debug_logging=False,
         )
         # ProxyTarget.from_instance already opened proxy -> instance on the instance's port (a separate
@@ -158,9 +184,15 @@ class ChatDatabase(Construct):
         acknowledge(
             self.instance.node.find_child("Secret"),
             "AwsSolutions-SMG4",
+            "No rotation schedule yet for the master user, which only the deploy-time migration reads; "
+            "rotating it with a hosted rotation function is the follow-up, nothing at run time uses it.",
+        )
+        acknowledge(
+            self.app_secret,
+            "AwsSolutions-SMG4",
             "No rotation schedule yet: the functions cache these credentials for up to five minutes "
             "(Powertools), so a single-user rotation would refuse their new proxy connections until the cache "
-            "expires. Multi-user rotation (or a re-read on authentication failure) is the follow-up.",
+            "expires, and the migration resets the role's password from this secret on every run.",
         )
         acknowledge(
             self.instance,
@@ -175,13 +207,73 @@ class ChatDatabase(Construct):
                 "Single-AZ by default to keep a small team's bill down (context dbMultiAz=true turns "
                 "Multi-AZ on); automated backups and point-in-time restore cover instance loss.",
             )
-        if not config.deletion_protection:
-            acknowledge(
-                self.instance,
-                "AwsSolutions-RDS10",
-                "Deletion protection was switched off through context deletionProtection=false, which the "
-                "README prescribes only right before tearing the stack down.",
+        acknowledge(
+            self.instance,
+            "AwsSolutions-RDS10",
+            "The template creates the instance unprotected so that a failed first deploy can delete it when "
+            "it rolls back; the DeletionProtectionGuard resource then turns protection on after every other "
+            "resource succeeded (or off, when context deletionProtection=false before a teardown).",
+        )
+        self.deletion_guard = self._deletion_guard(config, identifier)
+
+    def _deletion_guard(self, config: ChatConfig, identifier: str) -> cr.AwsCustomResource:
+        """``ModifyDBInstance DeletionProtection=<config>``, run last (the stack makes it depend on the rest).
+
+        It runs again whenever the instance's settings change (they are part of its parameters), since an
+        update of the instance sends the template's ``DeletionProtection: false`` with it.
+        """
+        settings = {
+            "engine": POSTGRES_VERSION.postgres_full_version,
+            "class": config.db_instance_class,
+            "storage": [config.db_allocated_storage_gb, config.db_max_allocated_storage_gb],
+            "multiAz": config.db_multi_az,
+            "backups": config.db_backup_retention_days,
+        }
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        call = cr.AwsSdkCall(
+            service="RDS",
+            action="modifyDBInstance",
+            parameters={
+                "DBInstanceIdentifier": self.instance.instance_identifier,
+                "DeletionProtection": config.deletion_protection,
+                "ApplyImmediately": True,
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(f"{identifier}-deletion-protection-{digest}"),
+            output_paths=["DBInstance.DeletionProtection"],
+        )
+        guard_logs = logs.LogGroup(
+            self, "DeletionGuardLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        # A role of our own: CDK's default for the provider would be the AWS-managed basic execution role.
+        role = iam.Role(
+            self,
+            "DeletionGuardRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Turns the chat database's deletion protection on or off at the end of a deploy",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[guard_logs.log_group_arn],
             )
+        )
+        guard = cr.AwsCustomResource(
+            self,
+            "DeletionProtectionGuard",
+            resource_type="Custom::DeletionProtection",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[self.instance.instance_arn])]
+            ),
+            install_latest_aws_sdk=False,
+            role=role,
+            log_group=guard_logs,
+            timeout=Duration.minutes(2),
+        )
+        guard.node.add_dependency(self.instance)
+        return guard
 
     @property
     def proxy_endpoint(self) -> str:

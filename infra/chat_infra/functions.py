@@ -21,7 +21,16 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64
 if RUNTIME.name != f"python{LAYER_PYTHON_VERSION}" or "x86_64" not in LAYER_PLATFORM:
     raise RuntimeError("the function runtime and the layer build target must be the same Python and platform")
-VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
+#: What Lambda does with a VPC function's role: the network-interface actions of the AWS-managed
+#: AWSLambdaVPCAccessExecutionRole, without that policy's logs:CreateLogGroup/CreateLogStream/PutLogEvents on "*".
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 
 
 class ChatFunction(Construct):
@@ -29,8 +38,9 @@ class ChatFunction(Construct):
 
     The role starts with nothing but writing to the function's own log group (and X-Ray, which has no
     resource-level permissions); callers add exactly what the function uses with the ``grant_*`` methods.
-    Functions given a VPC get their own security group whose only egress is HTTPS (AWS APIs) until the
-    caller opens the database port with ``allow_database``.
+    Functions given a VPC get the network-interface actions Lambda needs to attach them, and their own
+    security group whose only egress is HTTPS (AWS APIs) until the caller opens the database port with
+    ``allow_database``. ``reserved_concurrency`` caps (and reserves) the function's concurrent executions.
     """
 
     def __init__(
@@ -48,6 +58,7 @@ class ChatFunction(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         trigger_after: Sequence[Construct] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.folder = folder
@@ -76,12 +87,8 @@ class ChatFunction(Construct):
             )
             # HTTPS to AWS APIs: Secrets Manager, DynamoDB (gateway endpoint) and the Management API (NAT).
             self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
-            self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(VPC_ACCESS_POLICY))
-            acknowledge(
-                self.role,
-                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{VPC_ACCESS_POLICY}]",
-                "The AWS-managed VPC access policy holds only the EC2 network-interface actions Lambda needs "
-                "to attach the function to its subnets; those actions do not support resource-level scoping.",
+            self.role.add_to_policy(
+                iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"])
             )
         props: dict[str, Any] = {
             "runtime": RUNTIME,
@@ -101,6 +108,8 @@ class ChatFunction(Construct):
         }
         if vpc is not None:
             props.update(vpc=vpc, vpc_subnets=vpc_subnets, security_groups=[self.security_group])
+        if reserved_concurrency is not None:
+            props["reserved_concurrent_executions"] = reserved_concurrency
         if trigger_after is not None:
             self.function: lambda_.Function = triggers.TriggerFunction(
                 self, "Function", execute_after=list(trigger_after), execute_on_handler_change=True, **props
@@ -110,8 +119,11 @@ class ChatFunction(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which X-Ray only "
-            "grants on Resource '*' (it has no resource-level permissions); nothing else in this role is '*'.",
+            "Resource '*' holds only what cannot be scoped: X-Ray's PutTraceSegments and PutTelemetryRecords "
+            "(X-Ray has no resource-level permissions) and, for functions in the VPC, the network-interface "
+            "actions Lambda uses to attach them: EC2 grants DescribeNetworkInterfaces and DescribeSubnets on "
+            "'*' only, and the interfaces Lambda creates, assigns addresses to and deletes get their ids at "
+            "run time. Logs go to the function's own log group alone.",
         )
         acknowledge(
             self.function,

@@ -1,21 +1,30 @@
 """The common Lambda layer, built on this machine (no Docker).
 
-``build_layer`` lays out ``<out>/python/``: the third-party wheels of ``layers/common/requirements.txt``
-installed for the Lambda platform (manylinux, CPython of the function runtime, binary wheels only, so
-``psycopg[binary]`` and ``pydantic-core`` carry their compiled extensions for Lambda whatever machine
-builds them), then the ``chatcore`` package copied from ``layers/common/python/``.
+``build_layer`` lays out ``<out>/python/``: the third-party wheels installed for the Lambda platform
+(manylinux, CPython of the function runtime, binary wheels only, so ``psycopg[binary]`` and ``pydantic-core``
+carry their compiled extensions for Lambda whatever machine builds them), then the ``chatcore`` package
+copied from ``layers/common/python/``; and ``<out>/certs/`` (``/opt/certs`` in Lambda), the CA bundles the
+functions verify PostgreSQL's certificate with.
 
-Distributions the Lambda Python runtime already ships (boto3 and its dependencies) are removed after the
-install: ``aws-xray-sdk`` pulls in ``botocore``, and a second, different ``botocore`` in ``/opt/python``
-would shadow the one the runtime's ``boto3`` was released with.
+The wheels are exactly those of ``uv.lock``: ``layers/common/requirements.txt`` names the project
+dependencies that belong in the layer, ``uv export --frozen`` turns them into every package of their closure
+pinned with its hashes, and the install takes nothing else (``--no-deps --require-hashes``). Distributions the
+Lambda Python runtime already ships (boto3 and its dependencies) are left out of the export: ``aws-xray-sdk``
+pulls in ``botocore``, and a second, different ``botocore`` in ``/opt/python`` would shadow the one the
+runtime's ``boto3`` was released with.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import tomllib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +33,10 @@ from typing import Any
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
-from infra.chat_infra.paths import LAYER_SOURCE_DIR
+from infra.chat_infra.paths import LAYER_SOURCE_DIR, REPO_ROOT
 
 #: The function runtime's Python; the layer's compiled wheels must match it.
 LAYER_PYTHON_VERSION = "3.12"
@@ -35,6 +46,24 @@ LAYER_PLATFORM = "x86_64-manylinux2014"
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 #: The importable package the layer exists for.
 LAYER_PACKAGE = "chatcore"
+
+#: Where Lambda unpacks the layer, and the layer's folder of CA bundles.
+LAYER_MOUNT = "/opt"
+CERTS_DIR = "certs"
+#: RDS Proxy presents an ACM certificate (a wildcard for the proxy's domain), which chains to Amazon Trust
+#: Services' roots; the bundle holds those four, taken from certifi's copy of Mozilla's list at build time.
+#: (Starfield Services G2, which cross-signs Amazon Root CA 1 for old clients, is not needed: OpenSSL ends the
+#: chain at the trusted Amazon root.)
+PROXY_CA_FILE = "amazon-trust-services-roots.pem"
+AMAZON_TRUST_ROOTS = ("Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4")
+#: The RDS instance itself presents a certificate from the RDS CAs (rds-ca-rsa2048-g1 and the others):
+#: RDS's global bundle, which no package on PyPI ships; the deployer downloads it (infra/README.md).
+INSTANCE_CA_FILE = "rds-global-bundle.pem"
+RDS_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+DEFAULT_RDS_CA_BUNDLE = REPO_ROOT / "infra" / "certs" / "rds-global-bundle.pem"
+#: What the functions set DATABASE_CA_BUNDLE to: the proxy's users and the migration (straight to the instance).
+PROXY_CA_BUNDLE = f"{LAYER_MOUNT}/{CERTS_DIR}/{PROXY_CA_FILE}"
+INSTANCE_CA_BUNDLE = f"{LAYER_MOUNT}/{CERTS_DIR}/{INSTANCE_CA_FILE}"
 
 _PIP_PLATFORMS = {"x86_64-manylinux2014": "manylinux2014_x86_64", "aarch64-manylinux2014": "manylinux2014_aarch64"}
 
@@ -76,6 +105,9 @@ def install_command(
             "--only-binary",
             ":all:",
             "--no-config",
+            # The requirements are the whole locked closure, each with its hashes: install those, nothing else.
+            "--no-deps",
+            "--require-hashes",
             "--target",
             str(target),
             "--requirement",
@@ -97,6 +129,8 @@ def install_command(
             "--implementation",
             "cp",
             "--only-binary=:all:",
+            "--no-deps",
+            "--require-hashes",
             "--target",
             str(target),
             "--requirement",
@@ -112,6 +146,118 @@ def _default_installer() -> str:
     if probe.returncode == 0:
         return "pip"
     raise LayerBuildError("building the layer needs uv (https://docs.astral.sh/uv/) or pip on this machine")
+
+
+def _requirement_name(line: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    if not match:
+        raise LayerBuildError(f"not a requirement: {line!r}")
+    return _normalize(match[1])
+
+
+def layer_dependencies(source_dir: Path = LAYER_SOURCE_DIR) -> list[str]:
+    """The project dependencies named in ``<source_dir>/requirements.txt`` (names, extras allowed, no versions)."""
+    requirements = source_dir / "requirements.txt"
+    if not requirements.is_file():
+        raise LayerBuildError(f"{requirements} is missing")
+    lines = [line.split("#", 1)[0].strip() for line in requirements.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line]
+
+
+def locked_requirements(
+    project_dir: Path = REPO_ROOT,
+    *,
+    source_dir: Path = LAYER_SOURCE_DIR,
+    runtime_provided: frozenset[str] = RUNTIME_PROVIDED,
+) -> str:
+    """The layer's requirements from ``uv.lock``: every package of its closure, ``==`` pinned, with hashes.
+
+    The project's other dependencies (the local stack's) are pruned with whatever only they need, and the
+    runtime-provided distributions are not emitted.
+    """
+    project = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {_requirement_name(spec) for spec in project["dependencies"]}
+    wanted = {_requirement_name(spec) for spec in layer_dependencies(source_dir)}
+    if not wanted:
+        raise LayerBuildError(f"{source_dir / 'requirements.txt'} names no dependency")
+    if missing := sorted(wanted - declared):
+        raise LayerBuildError(f"layer dependencies {missing} are not dependencies in {project_dir / 'pyproject.toml'}")
+    uv = shutil.which("uv")
+    if uv is None:
+        raise LayerBuildError("building the layer needs uv (https://docs.astral.sh/uv/): it exports uv.lock")
+    command = [uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header", "--format", "requirements.txt"]
+    command += ["--project", str(project_dir)]
+    for name in sorted(declared - wanted):
+        command += ["--prune", name]
+    for name in sorted(runtime_provided):
+        command += ["--no-emit-package", name]
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "UV_PROJECT")}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise LayerBuildError(f"exporting uv.lock failed ({' '.join(command)}):\n{result.stderr}")
+    return result.stdout
+
+
+def _certificates(pem: bytes, source: str, *, strict: bool = True) -> list[x509.Certificate]:
+    """The PEM certificates in ``pem``; one that does not parse fails (``strict``) or is passed over."""
+    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, flags=re.DOTALL)
+    certificates = []
+    for block in blocks:
+        with warnings.catch_warnings():  # a few roots of Mozilla's list carry a non-positive serial number
+            warnings.simplefilter("ignore")
+            try:
+                certificates.append(x509.load_pem_x509_certificate(block + b"\n"))
+            except ValueError as exc:
+                if strict:
+                    raise LayerBuildError(f"{source} holds a certificate that does not parse: {exc}") from None
+    return certificates
+
+
+def _common_name(certificate: x509.Certificate) -> str:
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def amazon_trust_roots_pem() -> bytes:
+    """Amazon Trust Services' root CAs (what RDS Proxy's ACM certificates chain to), from certifi's bundle."""
+    import certifi
+
+    source = certifi.where()
+    found = {_common_name(cert): cert for cert in _certificates(Path(source).read_bytes(), source) if _is_ca(cert)}
+    if missing := [name for name in AMAZON_TRUST_ROOTS if name not in found]:
+        raise LayerBuildError(f"certifi's bundle ({source}) lacks {missing}")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return b"".join(f"# {name}\n".encode() + found[name].public_bytes(Encoding.PEM) for name in AMAZON_TRUST_ROOTS)
+
+
+def check_rds_bundle(path: Path) -> bytes:
+    """The RDS CA bundle at ``path``, refused unless it is PEM CA certificates with a current Amazon RDS root."""
+    how = f"download it: curl -fsSL --create-dirs -o {path} {RDS_BUNDLE_URL}"
+    if not path.is_file():
+        raise LayerBuildError(
+            f"the RDS CA bundle {path} is missing; the migration verifies the database's certificate with it: {how}"
+        )
+    pem = path.read_bytes()
+    certificates = _certificates(pem, str(path))
+    now = datetime.datetime.now(datetime.UTC)
+    current_rds_roots = [
+        cert
+        for cert in certificates
+        if _common_name(cert).startswith("Amazon RDS") and cert.not_valid_before_utc <= now < cert.not_valid_after_utc
+    ]
+    if not certificates or not all(_is_ca(cert) for cert in certificates) or not current_rds_roots:
+        raise LayerBuildError(
+            f"{path} is not RDS's CA bundle (CA certificates, an Amazon RDS root among them valid today): {how}"
+        )
+    return pem
 
 
 def _remove_distributions(site: Path, names: frozenset[str]) -> tuple[str, ...]:
@@ -143,6 +289,8 @@ def build_layer(
     output_dir: Path | str,
     *,
     source_dir: Path = LAYER_SOURCE_DIR,
+    project_dir: Path = REPO_ROOT,
+    rds_ca_bundle: Path | None = None,
     python_version: str = LAYER_PYTHON_VERSION,
     platform: str = LAYER_PLATFORM,
     installer: str | None = None,
@@ -150,28 +298,35 @@ def build_layer(
 ) -> LayerBuild:
     """Build the layer into ``output_dir`` (created if missing, must be empty) and describe the result.
 
-    ``source_dir`` holds ``requirements.txt`` and ``python/chatcore``. Raises :class:`LayerBuildError`
-    when the install fails (its output is in the message).
+    ``source_dir`` holds ``requirements.txt`` and ``python/chatcore``; ``project_dir`` the ``pyproject.toml``
+    and ``uv.lock`` the wheels come from. ``rds_ca_bundle`` (RDS's global bundle, checked) is copied into
+    ``certs/``; the CDK asset always passes one, tools that only measure the layer may leave it out.
+    Raises :class:`LayerBuildError` when the export or the install fails (its output is in the message).
     """
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         raise LayerBuildError(f"layer output folder {root} is not empty")
+    rds_pem = check_rds_bundle(rds_ca_bundle) if rds_ca_bundle is not None else None
     site = root / "python"
     site.mkdir()
-    requirements = source_dir / "requirements.txt"
-    if not requirements.is_file():
-        raise LayerBuildError(f"{requirements} is missing")
+    locked = locked_requirements(project_dir, source_dir=source_dir, runtime_provided=runtime_provided)
     chosen = installer or _default_installer()
-    command = install_command(requirements, site, python_version=python_version, platform=platform, installer=chosen)
     env = {**os.environ, "PIP_NO_INPUT": "1"}
     # The CDK CLI runs the app inside `uv run`; the target install must not touch that environment.
     env.pop("VIRTUAL_ENV", None)
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    with tempfile.TemporaryDirectory(prefix="chat-layer-") as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        requirements.write_text(locked, encoding="utf-8")
+        command = install_command(
+            requirements, site, python_version=python_version, platform=platform, installer=chosen
+        )
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
     if result.returncode != 0:
         raise LayerBuildError(
             f"installing the layer requirements failed ({' '.join(command)}):\n{result.stdout}\n{result.stderr}"
         )
+    # A safety net: the export already left these out, so this normally removes nothing.
     removed = _remove_distributions(site, runtime_provided)
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts: nothing in a layer runs them
     (site / ".lock").unlink(missing_ok=True)  # uv's install lock file
@@ -180,6 +335,11 @@ def build_layer(
         site / LAYER_PACKAGE,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache"),
     )
+    certs = root / CERTS_DIR
+    certs.mkdir()
+    (certs / PROXY_CA_FILE).write_bytes(amazon_trust_roots_pem())
+    if rds_pem is not None:
+        (certs / INSTANCE_CA_FILE).write_bytes(rds_pem)
     return LayerBuild(root=root, installer=chosen, removed=removed)
 
 
@@ -187,16 +347,26 @@ def build_layer(
 class LocalLayerBundling:
     """CDK local bundling: runs :func:`build_layer` in the asset output folder instead of a container."""
 
-    def __init__(self, source_dir: Path = LAYER_SOURCE_DIR) -> None:
+    def __init__(self, source_dir: Path, rds_ca_bundle: Path) -> None:
         self._source_dir = source_dir
+        self._rds_ca_bundle = rds_ca_bundle
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
-        build_layer(Path(output_dir), source_dir=self._source_dir)
+        build_layer(Path(output_dir), source_dir=self._source_dir, rds_ca_bundle=self._rds_ca_bundle)
         return True
 
 
-def layer_code(source_dir: Path = LAYER_SOURCE_DIR, *, exclude: Sequence[str] = ()) -> lambda_.Code:
-    """The layer's asset: bundled locally, hashed by its output so a new dependency version is a new layer."""
+def layer_code(
+    source_dir: Path = LAYER_SOURCE_DIR,
+    *,
+    rds_ca_bundle: Path = DEFAULT_RDS_CA_BUNDLE,
+    exclude: Sequence[str] = (),
+) -> lambda_.Code:
+    """The layer's asset: bundled locally, hashed by its output so a new dependency version is a new layer.
+
+    The RDS CA bundle is checked first, so a missing one fails the synth with the download command.
+    """
+    check_rds_bundle(rds_ca_bundle)
     return lambda_.Code.from_asset(
         str(source_dir),
         asset_hash_type=AssetHashType.OUTPUT,
@@ -204,6 +374,6 @@ def layer_code(source_dir: Path = LAYER_SOURCE_DIR, *, exclude: Sequence[str] = 
         bundling=BundlingOptions(
             # Never pulled: the local bundler always succeeds or fails with the installer's message.
             image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{LAYER_PYTHON_VERSION}"),
-            local=LocalLayerBundling(source_dir),
+            local=LocalLayerBundling(source_dir, rds_ca_bundle),
         ),
     )

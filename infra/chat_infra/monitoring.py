@@ -27,7 +27,8 @@ FUNCTION_METRICS = ("Connected", "ConnectRefused", "ConnectUnavailable", "Discon
 
 
 class Monitoring(Construct):
-    """Alarms on every function's errors and throttles, API 5xx, the prune schedule, the migration and RDS."""
+    """Alarms on every function's errors and throttles, API 5xx, the prune schedule, the migration, RDS and
+    sessions pinned in RDS Proxy."""
 
     def __init__(
         self,
@@ -42,6 +43,7 @@ class Monitoring(Construct):
         http_stage: apigwv2.HttpStage,
         table: dynamodb.ITable,
         database: rds.DatabaseInstance,
+        proxy: rds.DatabaseProxy,
         prune_rule: events.Rule,
         alarm_email: str | None,
     ) -> None:
@@ -141,6 +143,23 @@ class Monitoring(Construct):
             description="PostgreSQL has less than 2 GiB of free storage",
         )
 
+        def proxy_metric(name: str, statistic: str = "Maximum") -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/RDS",
+                metric_name=name,
+                dimensions_map={"ProxyName": proxy.db_proxy_name},
+                statistic=statistic,
+                period=FIVE_MINUTES,
+            )
+
+        self._alarm(
+            "ProxySessionsPinned",
+            proxy_metric("DatabaseConnectionsCurrentlySessionPinned"),
+            threshold=1,
+            description="RDS Proxy pinned a client session to a database connection (a SET, a prepared statement, "
+            "a temporary table...): pinned connections are no longer shared, and the pool can run dry",
+        )
+
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=f"chat-{stage}", default_interval=Duration.hours(6)
         )
@@ -232,6 +251,14 @@ class Monitoring(Construct):
                 left=[database.metric_cpu_utilization(period=FIVE_MINUTES)],
                 right=[database.metric_database_connections(period=FIVE_MINUTES)],
                 width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="RDS Proxy connections",
+                left=[proxy_metric("ClientConnections"), proxy_metric("DatabaseConnections")],
+                right=[proxy_metric("DatabaseConnectionsCurrentlySessionPinned")],
+                width=24,
             ),
         )
         self.dashboard.add_widgets(

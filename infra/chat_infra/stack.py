@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any
 
 import jsii
-from aws_cdk import CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Tags, triggers
+from aws_cdk import CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token, triggers
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -20,15 +21,15 @@ from chatcore.aws.registry import BY_ROOM_INDEX
 from chatcore.protocol import CLIENT_FRAME_TYPES
 from constructs import Construct
 
-from infra.chat_infra.config import ChatConfig
+from infra.chat_infra.config import ChatConfig, ConfigError
 from infra.chat_infra.data import ChatDatabase, ConnectionsTable, TokenSecret
 from infra.chat_infra.functions import ARCHITECTURE, RUNTIME, ChatFunction
-from infra.chat_infra.layer import layer_code
+from infra.chat_infra.layer import INSTANCE_CA_BUNDLE, PROXY_CA_BUNDLE, layer_code
 from infra.chat_infra.monitoring import Monitoring
 from infra.chat_infra.nag import acknowledge
 from infra.chat_infra.network import ChatNetwork
 from infra.chat_infra.paths import MIGRATIONS_DIR
-from infra.chat_infra.web import AccessLogBucket, WebSite
+from infra.chat_infra.web import AccessLogBucket, WebSite, cloudfront_can_log_to
 
 #: Every client frame type of the protocol is a WebSocket route to the message function.
 MESSAGE_ROUTES = tuple(sorted(CLIENT_FRAME_TYPES))
@@ -119,6 +120,7 @@ class ChatStack(Stack):
             **kwargs,
         )
         self.config = config
+        self._check_region(config)
         # CDK treats proxy target groups as taggable; CloudFormation rejects Tags on them.
         untaggable = ["AWS::RDS::DBProxyTargetGroup"]
         for key, value in {"project": "chat", "stage": config.stage, **config.tags}.items():
@@ -130,12 +132,14 @@ class ChatStack(Stack):
         self.table = ConnectionsTable(self, "Connections").table
         token_secret = TokenSecret(self, "TokenSigningKey", stage=config.stage).secret
         self.database = ChatDatabase(self, "Database", config=config, network=network)
-        self.web = WebSite(self, "Web", log_bucket=access_logs.bucket)
+        self.web = WebSite(
+            self, "Web", access_log_bucket=access_logs.bucket, cloudfront_logging=config.cloudfront_logging
+        )
 
         self.layer = lambda_.LayerVersion(
             self,
             "CommonLayer",
-            code=common_layer_code or layer_code(),
+            code=common_layer_code or layer_code(rds_ca_bundle=config.rds_ca_bundle_path),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="chatcore with Powertools, pydantic, psycopg (binary) and PyJWT for the Lambda platform",
@@ -175,10 +179,12 @@ class ChatStack(Stack):
             "MANAGEMENT_API_URL": self.websocket_stage.callback_url,
             "BROADCAST_MAX_WORKERS": str(config.broadcast_max_workers),
         }
+        # Through the proxy as chat_app (DML only), verifying the proxy's ACM certificate.
         database_env = {
-            "DATABASE_SECRET_ARN": self.database.secret.secret_arn,
+            "DATABASE_SECRET_ARN": self.database.app_secret.secret_arn,
             "DATABASE_HOST": self.database.proxy.endpoint,
             "DATABASE_NAME": self.database.database_name,
+            "DATABASE_CA_BUNDLE": PROXY_CA_BUNDLE,
         }
         token_env = {"TOKEN_SECRET_ARN": token_secret.secret_arn}
         web_origins = [self.web.url, *config.allowed_origins]
@@ -192,6 +198,8 @@ class ChatStack(Stack):
             in_vpc: bool,
             **extra: Any,
         ) -> ChatFunction:
+            if folder in config.reserved_concurrency:
+                extra["reserved_concurrency"] = config.reserved_concurrency[folder]
             return ChatFunction(
                 self,
                 folder.capitalize(),
@@ -211,10 +219,13 @@ class ChatStack(Stack):
             "migrate",
             f"Applies the SQL migrations at deploy (migrations {migrations_digest()})",
             {
+                # The master user: the only function that may change the schema and set chat_app's password.
                 "DATABASE_SECRET_ARN": self.database.secret.secret_arn,
+                "APP_DATABASE_SECRET_ARN": self.database.app_secret.secret_arn,
                 # Straight to the instance: the proxy's target can take minutes to register on a first deploy.
                 "DATABASE_HOST": self.database.instance.db_instance_endpoint_address,
                 "DATABASE_NAME": self.database.database_name,
+                "DATABASE_CA_BUNDLE": INSTANCE_CA_BUNDLE,
             },
             timeout=Duration.minutes(5),
             in_vpc=True,
@@ -267,6 +278,7 @@ class ChatStack(Stack):
             in_vpc=False,
         )
         self.functions = {fn.folder: fn for fn in (connect, message, disconnect, rest, prune, migrate)}
+        self._check_borrow_timeout(config, (connect, message, rest))
 
         # ------------------------------------------------------------ permissions (exactly what each uses)
         table_arn = self.table.table_arn
@@ -310,7 +322,8 @@ class ChatStack(Stack):
                 "HTTP method (POST to send, GET to probe) are runtime values, hence the two wildcards.",
             )
         for fn in (connect, message, rest, migrate):
-            fn.grant_secret_read(self.database.secret)
+            fn.grant_secret_read(self.database.app_secret)
+        migrate.grant_secret_read(self.database.secret)
         for fn in (connect, rest):
             fn.grant_secret_read(token_secret)
         for fn in (connect, message, rest):
@@ -405,11 +418,22 @@ class ChatStack(Stack):
             http_stage=self.http_stage,
             table=self.table,
             database=self.database.instance,
+            proxy=self.database.proxy,
             prune_rule=self.prune_rule,
             alarm_email=config.alarm_email,
         )
 
         self._acknowledge_findings()
+
+        # Deletion protection goes on last: if anything else of a first deploy fails, the rollback can still
+        # delete the new database (a protected one would leave the stack in ROLLBACK_FAILED).
+        guard = self.database.deletion_guard
+        for child in self.node.children:
+            if child is not self.database:
+                guard.node.add_dependency(child)
+        for child in self.database.node.children:
+            if child is not guard:
+                guard.node.add_dependency(child)
 
         # ------------------------------------------------------------ outputs
         CfnOutput(self, "WebUrl", value=self.web.url, description="The chat web UI")
@@ -417,6 +441,32 @@ class ChatStack(Stack):
         CfnOutput(self, "HttpApiUrl", value=self.http_api.api_endpoint, description="Base URL of the HTTP API")
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Subscribe here for alarms")
         CfnOutput(self, "DashboardName", value=f"chat-{config.stage}", description="CloudWatch dashboard")
+
+    def _check_region(self, config: ChatConfig) -> None:
+        """Refuse, at synth, a region where CloudFront cannot deliver its logs, unless they are turned off.
+
+        The stack is environment-agnostic; the CDK CLI tells the app the region it deploys to in
+        ``CDK_DEFAULT_REGION``. Without either, the region is unknown here and nothing is checked.
+        """
+        region = None if Token.is_unresolved(self.region) else self.region
+        region = region or os.environ.get("CDK_DEFAULT_REGION")
+        if config.cloudfront_logging and region and not cloudfront_can_log_to(region):
+            raise ConfigError(
+                f"CloudFront standard logging cannot deliver to a bucket in {region} (an opt-in region): deploy "
+                "with -c cloudFrontLogging=false (the distribution then keeps no access logs), or to another region"
+            )
+
+    @staticmethod
+    def _check_borrow_timeout(config: ChatConfig, proxy_users: tuple[ChatFunction, ...]) -> None:
+        """The proxy must give up on a caller before Lambda gives up on the function."""
+        for fn in proxy_users:
+            timeout = fn.function.timeout
+            seconds = timeout.to_seconds() if timeout is not None else 3
+            if config.proxy_borrow_timeout_seconds >= seconds:
+                raise ConfigError(
+                    f"context 'proxyBorrowTimeoutSeconds' ({config.proxy_borrow_timeout_seconds}) must be under "
+                    f"the {fn.folder} function's timeout ({seconds:g} s)"
+                )
 
     def _api_gateway_account_role(self) -> None:
         """The region's API Gateway CloudWatch role: WebSocket stages cannot log without it.

@@ -34,10 +34,52 @@ class AccessLogBucket(Construct):
         )
 
 
-class WebSite(Construct):
-    """The UI bucket (private, encrypted, TLS only) served by a CloudFront distribution over HTTPS only."""
+#: The regions every account has without opting in. CloudFront's standard logging (legacy), the kind a
+#: distribution's Logging setting turns on, delivers to buckets in these only: AWS documents that it cannot
+#: write to a bucket in an opt-in region (af-south-1, ap-east-1, eu-south-1, me-south-1 and every region
+#: launched since 2019), so the stack, whose log bucket is in its own region, checks at synth.
+REGIONS_WITH_CLOUDFRONT_LOGGING = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    }
+)
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_bucket: s3.IBucket) -> None:
+
+#: Regions of the other partitions (China, GovCloud, ISO) are not judged here.
+_OTHER_PARTITIONS = ("cn-", "us-gov-", "us-iso")
+
+
+def cloudfront_can_log_to(region: str) -> bool:
+    """False for an opt-in region of the aws partition, where CloudFront standard logging cannot deliver."""
+    return region.startswith(_OTHER_PARTITIONS) or region in REGIONS_WITH_CLOUDFRONT_LOGGING
+
+
+class WebSite(Construct):
+    """The UI bucket (private, encrypted, TLS only) served by a CloudFront distribution over HTTPS only.
+
+    The bucket's server access logs go to ``access_log_bucket``, and so do the distribution's standard logs
+    when ``cloudfront_logging`` (otherwise the distribution logs nothing).
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, access_log_bucket: s3.IBucket, cloudfront_logging: bool = True
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -46,7 +88,7 @@ class WebSite(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=log_bucket,
+            server_access_logs_bucket=access_log_bucket,
             server_access_logs_prefix="web-bucket/",
             # Everything in it is rebuilt from web/ on each deploy.
             removal_policy=RemovalPolicy.DESTROY,
@@ -67,9 +109,16 @@ class WebSite(Construct):
             ),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
-            log_bucket=log_bucket,
-            log_file_prefix="cloudfront/",
+            log_bucket=access_log_bucket if cloudfront_logging else None,
+            log_file_prefix="cloudfront/" if cloudfront_logging else None,
         )
+        if not cloudfront_logging:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR3",
+                "CloudFront standard logging was turned off with context cloudFrontLogging=false, which the "
+                "README prescribes for opt-in regions, where CloudFront cannot deliver logs to the stack's bucket.",
+            )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR1",

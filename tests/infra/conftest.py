@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from infra.chat_infra.layer import build_layer
+from infra.chat_infra.layer import LayerBuild, build_layer
+from tests.infra.certificates import fake_rds_bundle
 from tests.infra.synthesis import (
     TEST_CONTEXT,
     VARIANT_CONTEXT,
@@ -27,9 +28,15 @@ from tests.infra.synthesis import (
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+def rds_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in for RDS's global-bundle.pem (which the deployer downloads; nothing here can)."""
+    return fake_rds_bundle(tmp_path_factory.mktemp("rds-ca") / "global-bundle.pem")
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path) -> Synth:
     """The app as the CLI would synthesize it (cdk.json context, cdk-nag on, the layer really bundled)."""
-    return synthesize(TEST_CONTEXT, tmp_path_factory.mktemp("cdk-out"))
+    return synthesize({**TEST_CONTEXT, "rdsCaBundle": str(rds_bundle)}, tmp_path_factory.mktemp("cdk-out"))
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +59,12 @@ def nag_report(synth: Synth) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def built_layer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A layer folder really built by ``build_layer`` (uv, Lambda platform wheels), not taken from a cache."""
-    root = tmp_path_factory.mktemp("layer") / "out"
-    build_layer(root)
-    yield root
+def layer_build(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path) -> LayerBuild:
+    """A layer really built by ``build_layer`` (uv, Lambda platform wheels), not taken from a cache."""
+    return build_layer(tmp_path_factory.mktemp("layer") / "out", rds_ca_bundle=rds_bundle)
+
+
+@pytest.fixture(scope="session")
+def built_layer(layer_build: LayerBuild) -> Iterator[Path]:
+    """The folder of that build."""
+    yield layer_build.root

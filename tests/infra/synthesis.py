@@ -19,8 +19,18 @@ from infra.chat_infra.stack import ChatStack
 #: Context on top of cdk.json's: one extra web origin, so the CORS and ALLOWED_ORIGINS checks see two.
 EXTRA_ORIGIN = "https://chat.example.com"
 TEST_CONTEXT = {"allowedOrigins": EXTRA_ORIGIN}
-#: The second variant: no NAT gateway, no deletion protection, Multi-AZ, another stage name.
-VARIANT_CONTEXT = {"natGateway": "false", "deletionProtection": "false", "dbMultiAz": "true", "stage": "staging"}
+#: The second variant: no NAT gateway, no deletion protection, Multi-AZ, another stage name, concurrency
+#: reserved for the database functions, no CloudFront logging (as in an opt-in region).
+VARIANT_CONTEXT = {
+    "natGateway": "false",
+    "deletionProtection": "false",
+    "dbMultiAz": "true",
+    "stage": "staging",
+    "reservedConcurrencyConnect": "5",
+    "reservedConcurrencyMessage": "20",
+    "reservedConcurrencyRest": "10",
+    "cloudFrontLogging": "false",
+}
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App
 from aws_cdk import aws_logs as logs
 
-from infra.chat_infra.config import ChatConfig, ConfigError
+from infra.chat_infra.config import RESERVABLE_FUNCTIONS, ChatConfig, ConfigError
+from infra.chat_infra.paths import REPO_ROOT
 
 
 def _config(**context: Any) -> ChatConfig:
@@ -53,9 +56,46 @@ def test_command_line_strings_are_parsed() -> None:
         {"dbInstanceClass": "db t4g micro"},
         {"dbAllocatedStorageGb": "50", "dbMaxAllocatedStorageGb": "30"},
         {"alarmEmail": "not-an-address"},
+        {"proxyBorrowTimeoutSeconds": "0"},
+        {"proxyMaxConnectionsPercent": "101"},
+        {"reservedConcurrencyMessage": "-1"},
+        {"reservedConcurrencyRest": "lots"},
+        {"cloudFrontLogging": "sometimes"},
+        {"rdsCaBundle": " "},
     ],
 )
 def test_invalid_context_is_refused(context: dict[str, str]) -> None:
     """A malformed context value stops the synth with a message naming the key."""
     with pytest.raises(ConfigError):
         _config(**context)
+
+
+def test_hardening_settings_default_and_parse() -> None:
+    """Proxy pool, reserved concurrency, CloudFront logging and the RDS bundle: defaults, then -c strings."""
+    default = _config()
+    assert (default.proxy_borrow_timeout_seconds, default.proxy_max_connections_percent) == (5, 80)
+    assert default.reserved_concurrency == {}
+    assert default.cloudfront_logging is True
+    assert default.rds_ca_bundle_path == REPO_ROOT / "infra" / "certs" / "rds-global-bundle.pem"
+    config = _config(
+        proxyBorrowTimeoutSeconds="3",
+        proxyMaxConnectionsPercent="60",
+        reservedConcurrencyConnect="5",
+        reservedConcurrencyMessage="off",
+        reservedConcurrencyRest="20",
+        cloudFrontLogging="false",
+        rdsCaBundle="/etc/ssl/rds/global-bundle.pem",
+    )
+    assert (config.proxy_borrow_timeout_seconds, config.proxy_max_connections_percent) == (3, 60)
+    assert config.reserved_concurrency == {"connect": 5, "rest": 20}
+    assert config.cloudfront_logging is False
+    assert config.rds_ca_bundle_path == Path("/etc/ssl/rds/global-bundle.pem")
+
+
+def test_cdk_json_spells_out_the_hardening_defaults() -> None:
+    """cdk.json's context gives the same defaults as ChatConfig, so a deployer sees every key there."""
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    assert ChatConfig.from_context(App(context=context).node) == ChatConfig()
+    for key in ("proxyBorrowTimeoutSeconds", "proxyMaxConnectionsPercent", "cloudFrontLogging", "rdsCaBundle"):
+        assert key in context, key
+    assert {f"reservedConcurrency{f.capitalize()}" for f in RESERVABLE_FUNCTIONS} <= set(context)

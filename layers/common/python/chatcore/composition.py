@@ -10,8 +10,12 @@ what its function uses, so no function holds a client or a secret it has no need
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+
+import psycopg
+from psycopg import sql
 
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.management import SignedManagementClient
@@ -47,15 +51,46 @@ def _secret(arn: str) -> str:
     return value if isinstance(value, str) else value.decode()
 
 
+#: The role migration 0004 creates for the functions (DML only); its secret's username must name it.
+APP_ROLE = "chat_app"
+
+
 def database_conninfo(settings: Settings) -> str:
-    """A libpq connection string: ``DATABASE_URL`` as is, or built from the RDS secret."""
+    """A libpq connection string: ``DATABASE_URL`` as is, or built from the database secret.
+
+    With the secret (in AWS) the server's certificate is verified against ``DATABASE_CA_BUNDLE`` and its
+    name against the host (``sslmode=verify-full``); without a readable bundle this refuses to connect
+    rather than talk to a server it cannot authenticate.
+    """
     if settings.database_url:
         return settings.database_url
+    ca_bundle = settings.database_ca_bundle
+    if not ca_bundle or not Path(ca_bundle).is_file():
+        raise ConfigurationError(
+            f"DATABASE_CA_BUNDLE {ca_bundle!r} is not a readable file: refusing to connect to PostgreSQL "
+            "without verifying its certificate"
+        )
     secret: dict[str, Any] = json.loads(_secret(settings.require("database_secret_arn")))
     host = settings.database_host or secret["host"]
     name = settings.database_name or secret.get("dbname", "chat")
     user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
-    return f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/{name}?sslmode=require"
+    options = urlencode({"sslmode": "verify-full", "sslrootcert": ca_bundle})
+    return f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/{quote(name, safe='')}?{options}"
+
+
+def set_app_role_password(conninfo: str, username: str, password: str) -> None:
+    """Let the application role log in with ``password`` (the migrate function, as the master user).
+
+    Only the SCRAM-SHA-256 verifier, computed here by libpq, is sent to the server, so the password itself
+    never appears in a statement the server could log; name and verifier are quoted by ``psycopg.sql``.
+    """
+    if username != APP_ROLE:
+        raise ConfigurationError(f"the application secret names {username!r}, but the migrations create {APP_ROLE}")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        verifier = conn.pgconn.encrypt_password(password.encode(), username.encode(), b"scram-sha-256").decode()
+        conn.execute(
+            sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(sql.Identifier(username), sql.Literal(verifier))
+        )
 
 
 def token_secret(settings: Settings) -> str:
@@ -168,5 +203,15 @@ def build_api_services(settings: Settings | None = None) -> ApiServices:
 
 
 def run_migrations(settings: Settings | None = None) -> list[str]:
-    """The deploy-time migration step: the SQL migrations not yet applied; their names."""
-    return apply_migrations(database_conninfo(settings or Settings.from_env()))
+    """The deploy-time migration step: the SQL migrations not yet applied; their names.
+
+    With ``APP_DATABASE_SECRET_ARN`` (in AWS) it then gives the application role the password of that
+    secret, on every run, so the role and its secret stay in step.
+    """
+    settings = settings or Settings.from_env()
+    conninfo = database_conninfo(settings)
+    applied = apply_migrations(conninfo)
+    if settings.app_database_secret_arn:
+        app: dict[str, Any] = json.loads(_secret(settings.app_database_secret_arn))
+        set_app_role_password(conninfo, app["username"], app["password"])
+    return applied

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     database_host: str | None = None
     """``DATABASE_HOST``: the RDS Proxy endpoint, which the database secret does not hold."""
     database_name: str | None = None
+    database_ca_bundle: str | None = None
+    """``DATABASE_CA_BUNDLE``: the PEM file of the CAs that sign the database endpoint's certificate (a path in
+    the layer). Required with the secret: the server is verified (``sslmode=verify-full``) or not connected to."""
+    app_database_secret_arn: str | None = None
+    """``APP_DATABASE_SECRET_ARN``: the migrate function only: the application role's secret, whose password it
+    sets on the role after migrating (the other functions connect with that secret as ``DATABASE_SECRET_ARN``)."""
     token_secret: str | None = None
     """``TOKEN_SECRET``: the token signing key itself (the local stack); in AWS its secret's ARN."""
     token_secret_arn: str | None = None

@@ -38,7 +38,11 @@ class Database:
     def _open(self) -> psycopg.Connection[Any]:
         conninfo = self._conninfo() if callable(self._conninfo) else self._conninfo
         try:
-            conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=self._connect_timeout)
+            # No server-side prepared statements (psycopg prepares a query run 5 times by default): RDS Proxy
+            # pins a session that prepares one to its database connection for good, ending the multiplexing.
+            conn = psycopg.connect(
+                conninfo, autocommit=True, connect_timeout=self._connect_timeout, prepare_threshold=None
+            )
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
         self._conn = conn
