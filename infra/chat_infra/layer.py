@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import urllib.request
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,6 +239,25 @@ def amazon_trust_roots_pem() -> bytes:
     return b"".join(f"# {name}\n".encode() + found[name].public_bytes(Encoding.PEM) for name in AMAZON_TRUST_ROOTS)
 
 
+def fetch_rds_bundle(path: Path, url: str = RDS_BUNDLE_URL, timeout: float = 20.0) -> Path:
+    """``path``, downloading RDS's bundle there first when it is missing (a deploy is online anyway).
+
+    A download that fails leaves nothing behind; :func:`check_rds_bundle` then names the manual command.
+    """
+    if path.is_file():
+        return path
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - a fixed https URL
+            pem = response.read()
+    except (OSError, ValueError):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.write_bytes(pem)
+    partial.replace(path)
+    return path
+
+
 def check_rds_bundle(path: Path) -> bytes:
     """The RDS CA bundle at ``path``, refused unless it is PEM CA certificates with a current Amazon RDS root."""
     how = f"download it: curl -fsSL --create-dirs -o {path} {RDS_BUNDLE_URL}"
@@ -364,9 +384,10 @@ def layer_code(
 ) -> lambda_.Code:
     """The layer's asset: bundled locally, hashed by its output so a new dependency version is a new layer.
 
-    The RDS CA bundle is checked first, so a missing one fails the synth with the download command.
+    The RDS CA bundle is fetched when missing and checked first, so a missing or wrong one fails the synth
+    with the download command.
     """
-    check_rds_bundle(rds_ca_bundle)
+    check_rds_bundle(fetch_rds_bundle(rds_ca_bundle))
     return lambda_.Code.from_asset(
         str(source_dir),
         asset_hash_type=AssetHashType.OUTPUT,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import re
+import threading
 import tomllib
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from infra.chat_infra.layer import (
     _common_name,
     build_layer,
     check_rds_bundle,
+    fetch_rds_bundle,
     install_command,
     layer_code,
     layer_dependencies,
@@ -218,11 +222,31 @@ def test_layer_ships_the_rds_bundle_it_was_given(built_layer: Path, rds_bundle: 
     assert (built_layer / CERTS_DIR / INSTANCE_CA_FILE).read_bytes() == rds_bundle.read_bytes()
 
 
-def test_the_layer_asset_needs_the_rds_bundle(tmp_path: Path) -> None:
-    """Without RDS's bundle the CDK asset is refused at synth, with the command that downloads it."""
+def test_the_layer_asset_needs_the_rds_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without RDS's bundle, and with AWS's download unreachable, the synth is refused with the command to run."""
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise OSError("no route to truststore.pki.rds.amazonaws.com")
+
+    monkeypatch.setattr("infra.chat_infra.layer.urllib.request.urlopen", unreachable)
     missing = tmp_path / "global-bundle.pem"
     with pytest.raises(LayerBuildError, match=re.escape(RDS_BUNDLE_URL)):
         layer_code(rds_ca_bundle=missing)
+    assert not missing.exists()
+
+
+def test_a_missing_rds_bundle_is_downloaded(tmp_path: Path, rds_bundle: Path) -> None:
+    """A missing bundle is fetched from the given URL (AWS's by default) and then checked like any other."""
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "global-bundle.pem").write_bytes(rds_bundle.read_bytes())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/global-bundle.pem"
+        target = tmp_path / "certs" / "rds-global-bundle.pem"
+        assert fetch_rds_bundle(target, url) == target
+        server.shutdown()
+    assert check_rds_bundle(target) == rds_bundle.read_bytes()
 
 
 @pytest.mark.parametrize("kind", ["html", "leaf", "expired", "not-rds"])
