@@ -359,10 +359,17 @@ class Gateway:
         return web.json_response({"pending": len(self.management_faults)})
 
     async def _list_connections(self, _request: web.Request) -> web.Response:
-        """Local only: the open connections, for tests and debugging."""
+        """Local only: the open connections (id, ``connectedAt``, ``identity``), for tests and debugging.
+
+        Clients never learn a connection id from a frame; a test finds its own by the User-Agent it sent.
+        """
         return web.json_response(
             [
-                {"connectionId": c.info.connection_id, "connectedAt": c.info.connected_at}
+                {
+                    "connectionId": c.info.connection_id,
+                    "connectedAt": c.info.connected_at,
+                    "identity": {"sourceIp": c.info.source_ip, "userAgent": c.info.user_agent},
+                }
                 for c in self.connections.values()
             ]
         )

@@ -16,7 +16,7 @@ from botocore.config import Config
 from chat_local.postgres import EmbeddedPostgres
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.helpers.clients import Account, Api, ChatClient, before_marker
+from tests.helpers.clients import Account, Api, ChatClient, before_marker, connection_id
 from tests.helpers.stack import StackProcess, wait_until
 
 
@@ -146,7 +146,8 @@ def test_connection_dropped_without_disconnect_is_cleaned_up_on_next_broadcast(
     a, b, c = (connect(stack, clients, who) for who in (alice, bob, carol))
     for client in (a, b, c):
         join(client, room_id)
-    b_id = a.expect("member_joined", user=bob.username)["clientId"]
+    a.expect("member_joined", user=bob.username)
+    b_id = connection_id(stack.url, b)
     c.drain()
     # The gateway loses Bob's socket and never calls $disconnect, as AWS sometimes does.
     status, _ = Api(stack.url).call("POST", f"/_local/connections/{b_id}/drop")
