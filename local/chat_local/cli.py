@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 
 from aiohttp import web
+from botocore.credentials import Credentials
 
 from chat_local.dynamodb import MotoDynamoDB
 from chat_local.events import schedule_event
 from chat_local.gateway import Gateway, GatewayConfig
 from chat_local.postgres import EmbeddedPostgres
+from chat_local.sigv4 import REGION, credentials_environment, stack_credentials
 
 log = logging.getLogger("local_stack")
 
@@ -49,6 +51,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--allowed-origin", action="append", default=[], help="another web origin allowed to open WebSockets"
     )
+    parser.add_argument(
+        "--test-endpoints",
+        action="store_true",
+        help="serve /_local/* (list and drop connections, run schedules, inject faults) for tests and debugging",
+    )
     parser.add_argument("--verbose", action="store_true", help="also print the functions' INFO logs")
     return parser.parse_args(argv)
 
@@ -64,6 +71,7 @@ def _token_secret(data_dir: Path) -> str:
 
 def _function_environment(
     *,
+    credentials: Credentials,
     dynamodb_endpoint: str,
     database_url: str,
     management_url: str,
@@ -72,13 +80,16 @@ def _function_environment(
     prune_stale_after: float,
     verbose: bool,
 ) -> dict[str, str]:
-    """What the CDK stack sets on each function, pointed at the local stand-ins."""
+    """What the CDK stack sets on each function, pointed at the local stand-ins.
+
+    ``credentials`` (see :func:`chat_local.sigv4.stack_credentials`) are the ones the emulator's Management
+    API verifies signatures with, and ``REGION`` its signing region.
+    """
     return {
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
+        **credentials_environment(credentials),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
         "CONNECTIONS_TABLE": TABLE_NAME,
         "MANAGEMENT_API_URL": management_url,
         "DATABASE_URL": database_url,
@@ -138,9 +149,12 @@ async def serve(args: argparse.Namespace) -> None:
         applied = await asyncio.to_thread(apply_migrations, database_url)
         log.info("postgres: migrations %s", ", ".join(applied) if applied else "up to date")
 
+        # The stack's one pair of credentials: the functions sign Management API calls with them (their
+        # environment, below) and the gateway verifies with them.
+        credentials = stack_credentials(os.environ)
         started = _step("dynamodb: starting moto server")
         endpoint = dynamodb.start()  # main thread, as above
-        await asyncio.to_thread(_create_table, endpoint)
+        await asyncio.to_thread(_create_table, endpoint, credentials)
         log.info(
             "dynamodb: table %s ready at %s (%d ms)",
             TABLE_NAME,
@@ -152,6 +166,8 @@ async def serve(args: argparse.Namespace) -> None:
             idle_timeout=args.idle_timeout,
             max_connection_duration=args.max_connection_duration,
             management_latency=args.management_latency_ms / 1000,
+            credentials=credentials,
+            region=REGION,
         )
         gateway = Gateway(config)
         runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
@@ -160,8 +176,12 @@ async def serve(args: argparse.Namespace) -> None:
         await site.start()
         port = runner.addresses[0][1]
         management_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        if not credentials.token:  # an inherited token would be signed with and refused
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+            os.environ.pop("AWS_SECURITY_TOKEN", None)
         os.environ.update(
             _function_environment(
+                credentials=credentials,
                 dynamodb_endpoint=endpoint,
                 database_url=database_url,
                 management_url=f"http://{management_host}:{port}",
@@ -187,16 +207,17 @@ async def serve(args: argparse.Namespace) -> None:
         log.info("stopped")
 
 
-def _create_table(endpoint: str) -> None:
+def _create_table(endpoint: str, credentials: Credentials) -> None:
     import boto3
     from chatcore.aws.registry import create_table
 
     client = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106
+        region_name=REGION,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
     )
     create_table(client, TABLE_NAME)
 

@@ -3,8 +3,9 @@
 It invokes the very same handlers as AWS does, with events of the same shape, and keeps API Gateway's
 rules: route selection on ``$request.body.type`` with ``$default``, the upgrade refused when ``$connect``
 answers non-2xx, frames over 128 KB refused (the connection closed with 1009), the idle timeout and the
-maximum connection duration (closed with 1001, ``$disconnect`` invoked), and ``410 GoneException`` from
-the Management API for a connection it does not know.
+maximum connection duration (closed with 1001, ``$disconnect`` invoked), the Management API's IAM
+authorization (SigV4 by the stack's credentials, else 403: see :mod:`chat_local.sigv4`) and its
+``410 GoneException`` for a connection it does not know.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from botocore.credentials import Credentials
 from chatcore.fields import MAX_FRAME_BYTES
 from chatcore.protocol import CLIENT_FRAME_TYPES
 
@@ -35,6 +38,7 @@ from chat_local.events import (
     now_ms,
 )
 from chat_local.lambdas import REPO_ROOT, LambdaFunction
+from chat_local.sigv4 import REGION, stack_credentials, verify
 
 log = logging.getLogger("local_stack")
 
@@ -59,6 +63,10 @@ class GatewayConfig:
     """Seconds added to every Management API call, to imitate API Gateway's round trip."""
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_containers: int = 32
+    credentials: Credentials = field(default_factory=lambda: stack_credentials(os.environ))
+    """Whose SigV4 signatures the Management API accepts (the credentials the stack's functions sign with)."""
+    region: str = REGION
+    """The signing region of the Management API."""
 
 
 @dataclass
@@ -302,8 +310,27 @@ class Gateway:
         if self.config.management_latency > 0:
             await asyncio.sleep(self.config.management_latency)
 
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        """API Gateway's IAM check of a Management API call: ``None`` when signed by the stack, else its 403."""
+        refusal = verify(
+            method=request.method,
+            raw_path=request.raw_path,
+            headers=request.headers.items(),
+            body=await request.read(),
+            credentials=self.config.credentials,
+            region=self.config.region,
+        )
+        if refusal is None:
+            return None
+        log.info("management %s %s refused: %s", request.method, request.path, refusal.error_type)
+        return web.json_response(
+            {"message": refusal.message}, status=refusal.status, headers={"x-amzn-ErrorType": refusal.error_type}
+        )
+
     async def _post_to_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if refused := await self._refusal(request):
+            return refused
         if self.management_faults:
             status = self.management_faults.pop(0)
             code = "LimitExceededException" if status == 429 else "InternalServerErrorException"
@@ -322,21 +349,26 @@ class Gateway:
 
     async def _get_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if refused := await self._refusal(request):
+            return refused
         connection_id = request.match_info["connection_id"]
         connection = self.connections.get(connection_id)
         if connection is None:
             return self._gone(connection_id)
         idle = time.monotonic() - connection.last_active
+        # The wire names are camelCase; boto3 maps them to ConnectedAt, Identity.SourceIp, ...
         return web.json_response(
             {
-                "ConnectedAt": _iso(connection.info.connected_at / 1000),
-                "Identity": {"SourceIp": connection.info.source_ip, "UserAgent": connection.info.user_agent},
-                "LastActiveAt": _iso(time.time() - idle),
+                "connectedAt": _iso(connection.info.connected_at / 1000),
+                "identity": {"sourceIp": connection.info.source_ip, "userAgent": connection.info.user_agent},
+                "lastActiveAt": _iso(time.time() - idle),
             }
         )
 
     async def _delete_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if refused := await self._refusal(request):
+            return refused
         connection_id = request.match_info["connection_id"]
         if not await self.close_connection(connection_id, 1000, "Connection deleted"):
             return self._gone(connection_id)

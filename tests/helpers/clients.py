@@ -167,7 +167,7 @@ def before_marker_everywhere(watchers: list[ChatClient], actor: ChatClient, room
     return earlier
 
 
-def open_connections(base: str) -> list[Frame]:
+def local_connections(base: str) -> list[Frame]:
     """``GET /_local/connections`` of the stack at ``base`` (its root URL): id, connectedAt, identity of each."""
     status, body = Api(base).call("GET", "/_local/connections")
     assert status == 200, body
@@ -176,5 +176,5 @@ def open_connections(base: str) -> list[Frame]:
 
 def connection_id(base: str, client: ChatClient) -> str:
     """The connection id of ``client``, found by its User-Agent among the stack's open connections."""
-    (found,) = [c["connectionId"] for c in open_connections(base) if c["identity"]["userAgent"] == client.user_agent]
+    (found,) = [c["connectionId"] for c in local_connections(base) if c["identity"]["userAgent"] == client.user_agent]
     return str(found)

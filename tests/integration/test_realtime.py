@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from chat_local.postgres import EmbeddedPostgres
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -182,14 +180,7 @@ def test_connect_from_a_foreign_web_origin_is_refused_with_403(stack: StackProce
 
 def test_management_api_answers_gone_for_unknown_connections(stack: StackProcess) -> None:
     """The local Management API raises boto3's ``GoneException`` for an unknown connection id."""
-    client = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    client = stack.management()
     with pytest.raises(client.exceptions.GoneException):
         client.post_to_connection(ConnectionId="bm90LWEtY29ubg==", Data=b"{}")
     with pytest.raises(client.exceptions.GoneException):
