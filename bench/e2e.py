@@ -264,7 +264,9 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
     chat_local = shutil.which("chat-local", path=str(Path(sys.executable).parent)) or "chat-local"
     log_path = work_dir / "chat-local.log"
     stack = ReadyProcess(
-        [chat_local, "--port", "0", "--data-dir", str(work_dir / "data"), "--prune-interval", "3600"],
+        # The stack as the tests run it, /_local/* included (--test-endpoints), on a random local port.
+        [chat_local, "--port", "0", "--data-dir", str(work_dir / "data"), "--prune-interval", "3600"]
+        + ["--test-endpoints"],
         log_path=log_path,
         cwd=REPO_ROOT,
     )

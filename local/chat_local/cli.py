@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from botocore.credentials import Credentials
@@ -52,12 +53,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--allowed-origin", action="append", default=[], help="another web origin allowed to open WebSockets"
     )
     parser.add_argument(
+        "--public-url",
+        help="the URL browsers reach the stack at, if not http://HOST:PORT (behind a proxy, or with --host 0.0.0.0);"
+        " config.json advertises it and its origin is allowed",
+    )
+    parser.add_argument(
         "--test-endpoints",
         action="store_true",
         help="serve /_local/* (list and drop connections, run schedules, inject faults) for tests and debugging",
     )
     parser.add_argument("--verbose", action="store_true", help="also print the functions' INFO logs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for url in [*args.allowed_origin, *([args.public_url] if args.public_url else [])]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            parser.error(f"{url!r} is not an http(s) URL")
+    return args
 
 
 def _token_secret(data_dir: Path) -> str:
@@ -104,15 +115,43 @@ def _function_environment(
     }
 
 
+_ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _origin(url: str) -> str:
+    """The web origin of ``url`` (scheme and host, lower case), as a browser sends it in ``Origin``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _public_url(host: str, port: int, public_url: str | None) -> str:
+    """Where browsers reach the stack: ``--public-url``, else the address it listens on (127.0.0.1 for any)."""
+    if public_url:
+        return public_url.rstrip("/")
+    return f"http://{_url_host('127.0.0.1' if host in _ANY_ADDRESS else host)}:{port}"
+
+
+def _web_origins(host: str, port: int, extra: list[str]) -> frozenset[str]:
+    """The web UI's own origins (on 127.0.0.1, localhost and ``host``) and ``extra`` ones: never ``*``.
+
+    The HTTP API answers CORS for these only.
+    """
+    hosts = {host, "127.0.0.1", "localhost"} - set(_ANY_ADDRESS)
+    return frozenset({f"http://{_url_host(h)}:{port}" for h in hosts} | {_origin(o) for o in extra})
+
+
 def _local_origins(host: str, port: int, extra: list[str]) -> str:
     """The web UI's own origins (and ``--allowed-origin``s): pages from elsewhere may not open WebSockets.
 
     Listening on every interface means unknown addresses, so then only ``--allowed-origin`` restricts.
     """
-    if host in ("0.0.0.0", "::") and not extra:
+    if host in _ANY_ADDRESS and not extra:
         return "*"
-    hosts = {host, "127.0.0.1", "localhost"} - {"0.0.0.0", "::"}
-    return ",".join(sorted({f"http://{h}:{port}" for h in hosts} | set(extra)))
+    return ",".join(sorted(_web_origins(host, port, extra)))
 
 
 def _step(message: str) -> float:
@@ -168,6 +207,7 @@ async def serve(args: argparse.Namespace) -> None:
             management_latency=args.management_latency_ms / 1000,
             credentials=credentials,
             region=REGION,
+            test_endpoints=args.test_endpoints,
         )
         gateway = Gateway(config)
         runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
@@ -175,7 +215,12 @@ async def serve(args: argparse.Namespace) -> None:
         site = web.TCPSite(runner, args.host, args.port)
         await site.start()
         port = runner.addresses[0][1]
-        management_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        # The advertised URL and the allowed origins, from the configuration only (never a request's Host).
+        public_url = _public_url(args.host, port, args.public_url)
+        extra_origins = [*args.allowed_origin, *([_origin(public_url)] if args.public_url else [])]
+        config.public_url = public_url
+        config.web_origins = _web_origins(args.host, port, extra_origins)
+        management_host = "127.0.0.1" if args.host in _ANY_ADDRESS else _url_host(args.host)
         if not credentials.token:  # an inherited token would be signed with and refused
             os.environ.pop("AWS_SESSION_TOKEN", None)
             os.environ.pop("AWS_SECURITY_TOKEN", None)
@@ -186,7 +231,7 @@ async def serve(args: argparse.Namespace) -> None:
                 database_url=database_url,
                 management_url=f"http://{management_host}:{port}",
                 token_secret=_token_secret(data_dir),
-                allowed_origins=_local_origins(args.host, port, args.allowed_origin),
+                allowed_origins=_local_origins(args.host, port, extra_origins),
                 prune_stale_after=args.prune_stale_after,
                 verbose=args.verbose,
             )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from botocore.credentials import Credentials
@@ -67,6 +68,12 @@ class GatewayConfig:
     """Whose SigV4 signatures the Management API accepts (the credentials the stack's functions sign with)."""
     region: str = REGION
     """The signing region of the Management API."""
+    test_endpoints: bool = False
+    """Serve ``/_local/*`` (``--test-endpoints``); without it they answer 404."""
+    web_origins: frozenset[str] = frozenset()
+    """The web origins the HTTP API answers CORS for (the UI's own and ``--allowed-origin``s); no others."""
+    public_url: str | None = None
+    """Where browsers reach the stack (``http://HOST:PORT`` or ``--public-url``): what ``config.json`` says."""
 
 
 @dataclass
@@ -110,10 +117,14 @@ class Gateway:
         app.router.add_post("/@connections/{connection_id}", self._post_to_connection)
         app.router.add_get("/@connections/{connection_id}", self._get_connection)
         app.router.add_delete("/@connections/{connection_id}", self._delete_connection)
-        app.router.add_post("/_local/connections/{connection_id}/drop", self._drop_connection)
-        app.router.add_get("/_local/connections", self._list_connections)
-        app.router.add_post("/_local/schedules/{name}", self._trigger_schedule)
-        app.router.add_post("/_local/faults", self._set_faults)
+        if self.config.test_endpoints:
+            # POSTs take JSON bodies only: an HTML form on another site cannot send one (fetch would need
+            # a CORS preflight, which /_local/* never grants).
+            app.router.add_post("/_local/connections/{connection_id}/drop", _json_only(self._drop_connection))
+            app.router.add_get("/_local/connections", self._list_connections)
+            app.router.add_post("/_local/schedules/{name}", _json_only(self._trigger_schedule))
+            app.router.add_post("/_local/faults", _json_only(self._set_faults))
+        app.router.add_route("*", "/_local{tail:(/.*)?}", _not_found)  # anything else there, or all without the flag
         # (?s:...): a decoded path may hold a newline, and must still reach the function.
         app.router.add_route("*", "/api{tail:(/(?s:.*))?}", self._http_api)
         app.router.add_get("/openapi.json", self._http_api)  # the REST function's document, also at the root
@@ -142,7 +153,7 @@ class Gateway:
     def add_timer(self, interval: float, action: Callable[[], Awaitable[Any]], name: str) -> None:
         """Run ``action`` every ``interval`` seconds while the gateway serves (an EventBridge schedule).
 
-        ``POST /_local/schedules/{name}`` runs it at once, so tests need not wait for the timer.
+        ``POST /_local/schedules/{name}`` (with ``--test-endpoints``) runs it at once, so tests need not wait.
         """
         self._schedules[name] = action
 
@@ -224,9 +235,10 @@ class Gateway:
         return socket
 
     def _route_key(self, body: str) -> str:
+        """The route for a frame: its ``type`` when that is a route key, else ``$default`` (not JSON too)."""
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes: still a frame for $default
             return "$default"
         kind = parsed.get("type") if isinstance(parsed, dict) else None
         return kind if isinstance(kind, str) and kind in self.config.route_keys else "$default"
@@ -383,7 +395,10 @@ class Gateway:
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         """Local only: make the next Management API posts fail, e.g. ``{"management": [429, 503]}``."""
-        body = await request.json()
+        try:
+            body = await request.json()
+        except (ValueError, RecursionError):
+            return web.json_response({"message": "the body is not JSON"}, status=400)
         statuses = body.get("management", []) if isinstance(body, dict) else []
         if not all(isinstance(s, int) and (s == 429 or 500 <= s <= 599) for s in statuses):
             return web.json_response({"message": "management faults must be 429 or 5xx"}, status=400)
@@ -411,7 +426,7 @@ class Gateway:
     async def _http_api(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info.get("tail", request.path) or "/"
         if request.method == "OPTIONS":
-            return web.Response(status=204, headers=_cors_headers(request))
+            return web.Response(status=204, headers=_cors_headers(request, self.config.web_origins))
         body = await request.read()
         event = http_event(
             method=request.method,
@@ -430,7 +445,7 @@ class Gateway:
             log.exception("http     %s %s failed", request.method, path)
             return web.json_response({"message": "Internal Server Error"}, status=500)
         response = _http_response(result)
-        response.headers.update(_cors_headers(request))
+        response.headers.update(_cors_headers(request, self.config.web_origins))
         log.info(
             "http       %s %s %d (%d ms)",
             request.method,
@@ -442,10 +457,15 @@ class Gateway:
 
     # ------------------------------------------------------------ static web UI
 
-    async def _web_config(self, request: web.Request) -> web.Response:
-        scheme = "wss" if request.secure else "ws"
+    async def _web_config(self, _request: web.Request) -> web.Response:
+        """Where the UI finds the APIs: from the configured address, never from the request's Host header."""
+        if self.config.public_url is None:  # only before the stack has finished starting
+            raise web.HTTPServiceUnavailable()
+        base = self.config.public_url.rstrip("/")
+        parts = urlsplit(base)
+        ws_scheme = "wss" if parts.scheme == "https" else "ws"
         return web.json_response(
-            {"apiUrl": f"{request.scheme}://{request.host}/api", "wsUrl": f"{scheme}://{request.host}/ws"},
+            {"apiUrl": f"{base}/api", "wsUrl": f"{ws_scheme}://{parts.netloc}{parts.path}/ws"},
             headers={"Cache-Control": "no-store"},
         )
 
@@ -463,16 +483,37 @@ def _iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _cors_headers(request: web.Request) -> dict[str, str]:
+def _cors_headers(request: web.Request, allowed: frozenset[str]) -> dict[str, str]:
+    """CORS for an allowed ``Origin`` only, as the deployed HTTP API's CorsConfiguration; nothing for others."""
     origin = request.headers.get("Origin")
     if not origin:
         return {}
+    if origin not in allowed:
+        return {"Vary": "Origin"}
     return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Headers": "authorization,content-type",
         "Access-Control-Allow-Methods": "GET,POST,PATCH,DELETE,OPTIONS",
         "Vary": "Origin",
     }
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json_only(handler: Handler) -> Handler:
+    """``handler`` for ``Content-Type: application/json`` requests only; 415 for anything else."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            return web.json_response({"message": "Content-Type must be application/json"}, status=415)
+        return await handler(request)
+
+    return wrapped
+
+
+async def _not_found(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPNotFound()
 
 
 def _http_response(result: Any) -> web.Response:
