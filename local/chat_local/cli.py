@@ -50,7 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--prune-stale-after", type=float, default=300.0, help="prune checks connections quiet for this long"
     )
     parser.add_argument(
-        "--allowed-origin", action="append", default=[], help="another web origin allowed to open WebSockets"
+        "--allowed-origin",
+        action="append",
+        default=[],
+        help="another web origin allowed to open WebSockets and to call the HTTP API (CORS)",
     )
     parser.add_argument(
         "--public-url",
