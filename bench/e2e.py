@@ -263,8 +263,10 @@ def _stand_in_query_ms(log_path: Path, room_id: int) -> float:
 async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[str, Any]:
     chat_local = shutil.which("chat-local", path=str(Path(sys.executable).parent)) or "chat-local"
     log_path = work_dir / "chat-local.log"
+    # The stack as the tests run it, /_local/* included (--test-endpoints), on a random local port.
+    args = ["--port", "0", "--data-dir", str(work_dir / "data"), "--prune-interval", "3600", "--test-endpoints"]
     stack = ReadyProcess(
-        [chat_local, "--port", "0", "--data-dir", str(work_dir / "data"), "--prune-interval", "3600"],
+        [chat_local, *args],
         log_path=log_path,
         cwd=REPO_ROOT,
     )

@@ -12,7 +12,8 @@ benchmark only:
 * ``POST /_bench/latency`` ``{"ms": x}`` -- the emulator's added Management API latency.
 
 The clients live here, with the emulator, so that the benchmark process (the "Lambda" doing the
-fan-out) measures only its own CPU.
+fan-out) measures only its own CPU. The Management API checks SigV4 as in ``chat-local``, with the
+credentials of this process's environment (which the benchmark process signs with).
 """
 
 from __future__ import annotations

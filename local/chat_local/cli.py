@@ -17,13 +17,16 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from botocore.credentials import Credentials
 
 from chat_local.dynamodb import MotoDynamoDB
 from chat_local.events import schedule_event
 from chat_local.gateway import Gateway, GatewayConfig
 from chat_local.postgres import EmbeddedPostgres
+from chat_local.sigv4 import REGION, credentials_environment, stack_credentials
 
 log = logging.getLogger("local_stack")
 
@@ -47,10 +50,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--prune-stale-after", type=float, default=300.0, help="prune checks connections quiet for this long"
     )
     parser.add_argument(
-        "--allowed-origin", action="append", default=[], help="another web origin allowed to open WebSockets"
+        "--allowed-origin",
+        action="append",
+        default=[],
+        help="another web origin allowed to open WebSockets and to call the HTTP API (CORS)",
+    )
+    parser.add_argument(
+        "--public-url",
+        help="the URL browsers reach the stack at, if not http://HOST:PORT (behind a proxy, or with --host 0.0.0.0);"
+        " config.json advertises it and its origin is allowed",
+    )
+    parser.add_argument(
+        "--test-endpoints",
+        action="store_true",
+        help="serve /_local/* (list and drop connections, run schedules, inject faults) for tests and debugging",
     )
     parser.add_argument("--verbose", action="store_true", help="also print the functions' INFO logs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for url in [*args.allowed_origin, *([args.public_url] if args.public_url else [])]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            parser.error(f"{url!r} is not an http(s) URL")
+    return args
 
 
 def _token_secret(data_dir: Path) -> str:
@@ -64,6 +85,7 @@ def _token_secret(data_dir: Path) -> str:
 
 def _function_environment(
     *,
+    credentials: Credentials,
     dynamodb_endpoint: str,
     database_url: str,
     management_url: str,
@@ -72,13 +94,16 @@ def _function_environment(
     prune_stale_after: float,
     verbose: bool,
 ) -> dict[str, str]:
-    """What the CDK stack sets on each function, pointed at the local stand-ins."""
+    """What the CDK stack sets on each function, pointed at the local stand-ins.
+
+    ``credentials`` (see :func:`chat_local.sigv4.stack_credentials`) are the ones the emulator's Management
+    API verifies signatures with, and ``REGION`` its signing region.
+    """
     return {
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
+        **credentials_environment(credentials),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
         "CONNECTIONS_TABLE": TABLE_NAME,
         "MANAGEMENT_API_URL": management_url,
         "DATABASE_URL": database_url,
@@ -93,15 +118,43 @@ def _function_environment(
     }
 
 
+_ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _origin(url: str) -> str:
+    """The web origin of ``url`` (scheme and host, lower case), as a browser sends it in ``Origin``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _public_url(host: str, port: int, public_url: str | None) -> str:
+    """Where browsers reach the stack: ``--public-url``, else the address it listens on (127.0.0.1 for any)."""
+    if public_url:
+        return public_url.rstrip("/")
+    return f"http://{_url_host('127.0.0.1' if host in _ANY_ADDRESS else host)}:{port}"
+
+
+def _web_origins(host: str, port: int, extra: list[str]) -> frozenset[str]:
+    """The web UI's own origins (on 127.0.0.1, localhost and ``host``) and ``extra`` ones: never ``*``.
+
+    The HTTP API answers CORS for these only.
+    """
+    hosts = {host, "127.0.0.1", "localhost"} - set(_ANY_ADDRESS)
+    return frozenset({f"http://{_url_host(h)}:{port}" for h in hosts} | {_origin(o) for o in extra})
+
+
 def _local_origins(host: str, port: int, extra: list[str]) -> str:
     """The web UI's own origins (and ``--allowed-origin``s): pages from elsewhere may not open WebSockets.
 
     Listening on every interface means unknown addresses, so then only ``--allowed-origin`` restricts.
     """
-    if host in ("0.0.0.0", "::") and not extra:
+    if host in _ANY_ADDRESS and not extra:
         return "*"
-    hosts = {host, "127.0.0.1", "localhost"} - {"0.0.0.0", "::"}
-    return ",".join(sorted({f"http://{h}:{port}" for h in hosts} | set(extra)))
+    return ",".join(sorted(_web_origins(host, port, extra)))
 
 
 def _step(message: str) -> float:
@@ -138,9 +191,12 @@ async def serve(args: argparse.Namespace) -> None:
         applied = await asyncio.to_thread(apply_migrations, database_url)
         log.info("postgres: migrations %s", ", ".join(applied) if applied else "up to date")
 
+        # The stack's one pair of credentials: the functions sign Management API calls with them (their
+        # environment, below) and the gateway verifies with them.
+        credentials = stack_credentials(os.environ)
         started = _step("dynamodb: starting moto server")
         endpoint = dynamodb.start()  # main thread, as above
-        await asyncio.to_thread(_create_table, endpoint)
+        await asyncio.to_thread(_create_table, endpoint, credentials)
         log.info(
             "dynamodb: table %s ready at %s (%d ms)",
             TABLE_NAME,
@@ -152,6 +208,9 @@ async def serve(args: argparse.Namespace) -> None:
             idle_timeout=args.idle_timeout,
             max_connection_duration=args.max_connection_duration,
             management_latency=args.management_latency_ms / 1000,
+            credentials=credentials,
+            region=REGION,
+            test_endpoints=args.test_endpoints,
         )
         gateway = Gateway(config)
         runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
@@ -159,14 +218,23 @@ async def serve(args: argparse.Namespace) -> None:
         site = web.TCPSite(runner, args.host, args.port)
         await site.start()
         port = runner.addresses[0][1]
-        management_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        # The advertised URL and the allowed origins, from the configuration only (never a request's Host).
+        public_url = _public_url(args.host, port, args.public_url)
+        extra_origins = [*args.allowed_origin, *([_origin(public_url)] if args.public_url else [])]
+        config.public_url = public_url
+        config.web_origins = _web_origins(args.host, port, extra_origins)
+        management_host = "127.0.0.1" if args.host in _ANY_ADDRESS else _url_host(args.host)
+        if not credentials.token:  # an inherited token would be signed with and refused
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+            os.environ.pop("AWS_SECURITY_TOKEN", None)
         os.environ.update(
             _function_environment(
+                credentials=credentials,
                 dynamodb_endpoint=endpoint,
                 database_url=database_url,
                 management_url=f"http://{management_host}:{port}",
                 token_secret=_token_secret(data_dir),
-                allowed_origins=_local_origins(args.host, port, args.allowed_origin),
+                allowed_origins=_local_origins(args.host, port, extra_origins),
                 prune_stale_after=args.prune_stale_after,
                 verbose=args.verbose,
             )
@@ -187,16 +255,17 @@ async def serve(args: argparse.Namespace) -> None:
         log.info("stopped")
 
 
-def _create_table(endpoint: str) -> None:
+def _create_table(endpoint: str, credentials: Credentials) -> None:
     import boto3
     from chatcore.aws.registry import create_table
 
     client = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106
+        region_name=REGION,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
     )
     create_table(client, TABLE_NAME)
 

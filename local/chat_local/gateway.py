@@ -3,8 +3,9 @@
 It invokes the very same handlers as AWS does, with events of the same shape, and keeps API Gateway's
 rules: route selection on ``$request.body.type`` with ``$default``, the upgrade refused when ``$connect``
 answers non-2xx, frames over 128 KB refused (the connection closed with 1009), the idle timeout and the
-maximum connection duration (closed with 1001, ``$disconnect`` invoked), and ``410 GoneException`` from
-the Management API for a connection it does not know.
+maximum connection duration (closed with 1001, ``$disconnect`` invoked), the Management API's IAM
+authorization (SigV4 by the stack's credentials, else 403: see :mod:`chat_local.sigv4`) and its
+``410 GoneException`` for a connection it does not know.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from botocore.credentials import Credentials
 from chatcore.fields import MAX_FRAME_BYTES
 from chatcore.protocol import CLIENT_FRAME_TYPES
 
@@ -35,6 +39,7 @@ from chat_local.events import (
     now_ms,
 )
 from chat_local.lambdas import REPO_ROOT, LambdaFunction
+from chat_local.sigv4 import REGION, stack_credentials, verify
 
 log = logging.getLogger("local_stack")
 
@@ -59,6 +64,16 @@ class GatewayConfig:
     """Seconds added to every Management API call, to imitate API Gateway's round trip."""
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_containers: int = 32
+    credentials: Credentials = field(default_factory=lambda: stack_credentials(os.environ))
+    """Whose SigV4 signatures the Management API accepts (the credentials the stack's functions sign with)."""
+    region: str = REGION
+    """The signing region of the Management API."""
+    test_endpoints: bool = False
+    """Serve ``/_local/*`` (``--test-endpoints``); without it they answer 404."""
+    web_origins: frozenset[str] = frozenset()
+    """The web origins the HTTP API answers CORS for (the UI's own and ``--allowed-origin``s); no others."""
+    public_url: str | None = None
+    """Where browsers reach the stack (``http://HOST:PORT`` or ``--public-url``): what ``config.json`` says."""
 
 
 @dataclass
@@ -102,10 +117,14 @@ class Gateway:
         app.router.add_post("/@connections/{connection_id}", self._post_to_connection)
         app.router.add_get("/@connections/{connection_id}", self._get_connection)
         app.router.add_delete("/@connections/{connection_id}", self._delete_connection)
-        app.router.add_post("/_local/connections/{connection_id}/drop", self._drop_connection)
-        app.router.add_get("/_local/connections", self._list_connections)
-        app.router.add_post("/_local/schedules/{name}", self._trigger_schedule)
-        app.router.add_post("/_local/faults", self._set_faults)
+        if self.config.test_endpoints:
+            # POSTs take JSON bodies only: an HTML form on another site cannot send one (fetch would need
+            # a CORS preflight, which /_local/* never grants).
+            app.router.add_post("/_local/connections/{connection_id}/drop", _json_only(self._drop_connection))
+            app.router.add_get("/_local/connections", self._list_connections)
+            app.router.add_post("/_local/schedules/{name}", _json_only(self._trigger_schedule))
+            app.router.add_post("/_local/faults", _json_only(self._set_faults))
+        app.router.add_route("*", "/_local{tail:(/.*)?}", _not_found)  # anything else there, or all without the flag
         # (?s:...): a decoded path may hold a newline, and must still reach the function.
         app.router.add_route("*", "/api{tail:(/(?s:.*))?}", self._http_api)
         app.router.add_get("/openapi.json", self._http_api)  # the REST function's document, also at the root
@@ -134,7 +153,7 @@ class Gateway:
     def add_timer(self, interval: float, action: Callable[[], Awaitable[Any]], name: str) -> None:
         """Run ``action`` every ``interval`` seconds while the gateway serves (an EventBridge schedule).
 
-        ``POST /_local/schedules/{name}`` runs it at once, so tests need not wait for the timer.
+        ``POST /_local/schedules/{name}`` (with ``--test-endpoints``) runs it at once, so tests need not wait.
         """
         self._schedules[name] = action
 
@@ -216,9 +235,10 @@ class Gateway:
         return socket
 
     def _route_key(self, body: str) -> str:
+        """The route for a frame: its ``type`` when that is a route key, else ``$default`` (not JSON too)."""
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes: still a frame for $default
             return "$default"
         kind = parsed.get("type") if isinstance(parsed, dict) else None
         return kind if isinstance(kind, str) and kind in self.config.route_keys else "$default"
@@ -302,8 +322,27 @@ class Gateway:
         if self.config.management_latency > 0:
             await asyncio.sleep(self.config.management_latency)
 
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        """API Gateway's IAM check of a Management API call: ``None`` when signed by the stack, else its 403."""
+        refusal = verify(
+            method=request.method,
+            raw_path=request.raw_path,
+            headers=request.headers.items(),
+            body=await request.read(),
+            credentials=self.config.credentials,
+            region=self.config.region,
+        )
+        if refusal is None:
+            return None
+        log.info("management %s %s refused: %s", request.method, request.path, refusal.error_type)
+        return web.json_response(
+            {"message": refusal.message}, status=refusal.status, headers={"x-amzn-ErrorType": refusal.error_type}
+        )
+
     async def _post_to_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if refused := await self._refusal(request):
+            return refused
         if self.management_faults:
             status = self.management_faults.pop(0)
             code = "LimitExceededException" if status == 429 else "InternalServerErrorException"
@@ -322,21 +361,26 @@ class Gateway:
 
     async def _get_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if refused := await self._refusal(request):
+            return refused
         connection_id = request.match_info["connection_id"]
         connection = self.connections.get(connection_id)
         if connection is None:
             return self._gone(connection_id)
         idle = time.monotonic() - connection.last_active
+        # The wire names are camelCase; boto3 maps them to ConnectedAt, Identity.SourceIp, ...
         return web.json_response(
             {
-                "ConnectedAt": _iso(connection.info.connected_at / 1000),
-                "Identity": {"SourceIp": connection.info.source_ip, "UserAgent": connection.info.user_agent},
-                "LastActiveAt": _iso(time.time() - idle),
+                "connectedAt": _iso(connection.info.connected_at / 1000),
+                "identity": {"sourceIp": connection.info.source_ip, "userAgent": connection.info.user_agent},
+                "lastActiveAt": _iso(time.time() - idle),
             }
         )
 
     async def _delete_connection(self, request: web.Request) -> web.Response:
         await self._management_delay()
+        if refused := await self._refusal(request):
+            return refused
         connection_id = request.match_info["connection_id"]
         if not await self.close_connection(connection_id, 1000, "Connection deleted"):
             return self._gone(connection_id)
@@ -351,7 +395,10 @@ class Gateway:
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         """Local only: make the next Management API posts fail, e.g. ``{"management": [429, 503]}``."""
-        body = await request.json()
+        try:
+            body = await request.json()
+        except (ValueError, RecursionError):
+            return web.json_response({"message": "the body is not JSON"}, status=400)
         statuses = body.get("management", []) if isinstance(body, dict) else []
         if not all(isinstance(s, int) and (s == 429 or 500 <= s <= 599) for s in statuses):
             return web.json_response({"message": "management faults must be 429 or 5xx"}, status=400)
@@ -359,10 +406,17 @@ class Gateway:
         return web.json_response({"pending": len(self.management_faults)})
 
     async def _list_connections(self, _request: web.Request) -> web.Response:
-        """Local only: the open connections, for tests and debugging."""
+        """Local only: the open connections (id, ``connectedAt``, ``identity``), for tests and debugging.
+
+        Clients never learn a connection id from a frame; a test finds its own by the User-Agent it sent.
+        """
         return web.json_response(
             [
-                {"connectionId": c.info.connection_id, "connectedAt": c.info.connected_at}
+                {
+                    "connectionId": c.info.connection_id,
+                    "connectedAt": c.info.connected_at,
+                    "identity": {"sourceIp": c.info.source_ip, "userAgent": c.info.user_agent},
+                }
                 for c in self.connections.values()
             ]
         )
@@ -372,7 +426,7 @@ class Gateway:
     async def _http_api(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info.get("tail", request.path) or "/"
         if request.method == "OPTIONS":
-            return web.Response(status=204, headers=_cors_headers(request))
+            return web.Response(status=204, headers=_cors_headers(request, self.config.web_origins))
         body = await request.read()
         event = http_event(
             method=request.method,
@@ -391,7 +445,7 @@ class Gateway:
             log.exception("http     %s %s failed", request.method, path)
             return web.json_response({"message": "Internal Server Error"}, status=500)
         response = _http_response(result)
-        response.headers.update(_cors_headers(request))
+        response.headers.update(_cors_headers(request, self.config.web_origins))
         log.info(
             "http       %s %s %d (%d ms)",
             request.method,
@@ -403,10 +457,15 @@ class Gateway:
 
     # ------------------------------------------------------------ static web UI
 
-    async def _web_config(self, request: web.Request) -> web.Response:
-        scheme = "wss" if request.secure else "ws"
+    async def _web_config(self, _request: web.Request) -> web.Response:
+        """Where the UI finds the APIs: from the configured address, never from the request's Host header."""
+        if self.config.public_url is None:  # only before the stack has finished starting
+            raise web.HTTPServiceUnavailable()
+        base = self.config.public_url.rstrip("/")
+        parts = urlsplit(base)
+        ws_scheme = "wss" if parts.scheme == "https" else "ws"
         return web.json_response(
-            {"apiUrl": f"{request.scheme}://{request.host}/api", "wsUrl": f"{scheme}://{request.host}/ws"},
+            {"apiUrl": f"{base}/api", "wsUrl": f"{ws_scheme}://{parts.netloc}{parts.path}/ws"},
             headers={"Cache-Control": "no-store"},
         )
 
@@ -424,16 +483,37 @@ def _iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _cors_headers(request: web.Request) -> dict[str, str]:
+def _cors_headers(request: web.Request, allowed: frozenset[str]) -> dict[str, str]:
+    """CORS for an allowed ``Origin`` only, as the deployed HTTP API's CorsConfiguration; nothing for others."""
     origin = request.headers.get("Origin")
     if not origin:
         return {}
+    if origin not in allowed:
+        return {"Vary": "Origin"}
     return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Headers": "authorization,content-type",
         "Access-Control-Allow-Methods": "GET,POST,PATCH,DELETE,OPTIONS",
         "Vary": "Origin",
     }
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json_only(handler: Handler) -> Handler:
+    """``handler`` for ``Content-Type: application/json`` requests only; 415 for anything else."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            return web.json_response({"message": "Content-Type must be application/json"}, status=415)
+        return await handler(request)
+
+    return wrapped
+
+
+async def _not_found(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPNotFound()
 
 
 def _http_response(result: Any) -> web.Response:

@@ -69,9 +69,16 @@ class ChatClient:
 
     def __init__(self, ws_url: str, token: str | None, **connect_kwargs: Any) -> None:
         url = ws_url if token is None else f"{ws_url}?token={token}"
+        # A User-Agent of its own: how a test finds this connection's id (GET /_local/connections lists each
+        # connection's identity), since no frame ever carries a connection id.
+        connect_kwargs.setdefault("user_agent_header", f"chat-tests/{uuid.uuid4().hex}")
+        self.user_agent: str = connect_kwargs["user_agent_header"]
         self._connection = connect(url, open_timeout=15, max_size=2**22, **connect_kwargs)
         self.socket: ClientConnection = self._connection.__enter__()
         self.frames: list[Frame] = []
+        """Frames received and not yet taken by a test."""
+        self.received: list[Frame] = []
+        """Every frame received, in order, taken or not."""
         self.closed = False
 
     def send(self, frame: Frame | str) -> None:
@@ -87,6 +94,7 @@ class ChatClient:
             return None
         frame: Frame = json.loads(raw)
         self.frames.append(frame)
+        self.received.append(frame)
         return frame
 
     def expect(self, kind: str, timeout: float = 20.0, **fields: Any) -> Frame:
@@ -157,3 +165,16 @@ def before_marker_everywhere(watchers: list[ChatClient], actor: ChatClient, room
         earlier.append(watcher.frames)
         watcher.frames = []
     return earlier
+
+
+def local_connections(base: str) -> list[Frame]:
+    """``GET /_local/connections`` of the stack at ``base`` (its root URL): id, connectedAt, identity of each."""
+    status, body = Api(base).call("GET", "/_local/connections")
+    assert status == 200, body
+    return list(body)
+
+
+def connection_id(base: str, client: ChatClient) -> str:
+    """The connection id of ``client``, found by its User-Agent among the stack's open connections."""
+    (found,) = [c["connectionId"] for c in local_connections(base) if c["identity"]["userAgent"] == client.user_agent]
+    return str(found)

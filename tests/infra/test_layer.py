@@ -224,6 +224,7 @@ def test_layer_ships_the_rds_bundle_it_was_given(built_layer: Path, rds_bundle: 
 
 def test_the_layer_asset_needs_the_rds_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without RDS's bundle, and with AWS's download unreachable, the synth is refused with the command to run."""
+
     def unreachable(*_args: object, **_kwargs: object) -> None:
         raise OSError("no route to truststore.pki.rds.amazonaws.com")
 

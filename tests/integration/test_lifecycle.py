@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.clients import Account, Api, ChatClient, before_marker
+from tests.helpers.clients import Account, Api, ChatClient, before_marker, connection_id
 from tests.helpers.stack import StackProcess
 
 
@@ -32,7 +32,8 @@ def test_prune_removes_a_connection_dropped_without_disconnect(
     a, b = connect(stack, clients, alice), connect(stack, clients, bob)
     join(a, room_id)
     join(b, room_id)
-    bob_connection = a.expect("member_joined", user=bob.username)["clientId"]
+    a.expect("member_joined", user=bob.username)
+    bob_connection = connection_id(stack.url, b)
     assert Api(stack.url).call("POST", f"/_local/connections/{bob_connection}/drop")[0] == 204
     # A marker in a room of Alice's own (a post to the room would find Bob gone and clean up before prune).
     alone = api.create_group(alice, "alone")

@@ -10,13 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from chat_local.postgres import EmbeddedPostgres
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.helpers.clients import Account, Api, ChatClient, before_marker
+from tests.helpers.clients import Account, Api, ChatClient, before_marker, connection_id
 from tests.helpers.stack import StackProcess, wait_until
 
 
@@ -146,7 +144,8 @@ def test_connection_dropped_without_disconnect_is_cleaned_up_on_next_broadcast(
     a, b, c = (connect(stack, clients, who) for who in (alice, bob, carol))
     for client in (a, b, c):
         join(client, room_id)
-    b_id = a.expect("member_joined", user=bob.username)["clientId"]
+    a.expect("member_joined", user=bob.username)
+    b_id = connection_id(stack.url, b)
     c.drain()
     # The gateway loses Bob's socket and never calls $disconnect, as AWS sometimes does.
     status, _ = Api(stack.url).call("POST", f"/_local/connections/{b_id}/drop")
@@ -181,14 +180,7 @@ def test_connect_from_a_foreign_web_origin_is_refused_with_403(stack: StackProce
 
 def test_management_api_answers_gone_for_unknown_connections(stack: StackProcess) -> None:
     """The local Management API raises boto3's ``GoneException`` for an unknown connection id."""
-    client = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    client = stack.management()
     with pytest.raises(client.exceptions.GoneException):
         client.post_to_connection(ConnectionId="bm90LWEtY29ubg==", Data=b"{}")
     with pytest.raises(client.exceptions.GoneException):

@@ -1,4 +1,4 @@
-"""Auth attacks refused at ``$connect`` and on REST, and no token ever written to the logs."""
+"""Auth attacks refused at ``$connect`` and on REST, no token ever written to the logs, no connection id in frames."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import jwt
 import psycopg
 import pytest
+from chatcore.protocol import ServerFrame
 from websockets.exceptions import InvalidStatus
 
-from tests.helpers.clients import Account, Api, ChatClient
+from tests.helpers.clients import Account, Api, ChatClient, connection_id
 from tests.helpers.stack import StackProcess, wait_until
 
 
@@ -124,3 +126,42 @@ def test_hostile_frames_over_a_real_socket_each_get_an_error_and_the_connection_
         assert error["code"] == "invalid_message", error
         assert client.request({"type": "ping"}, "pong")["ts"] > 0
     assert not client.closed
+
+
+def _server_frame_types() -> set[str]:
+    """Every ``type`` of frame the chat sends (the protocol's ServerFrame union)."""
+    return {get_args(model.model_fields["type"].annotation)[0] for model in get_args(ServerFrame)}
+
+
+def test_no_frame_carries_a_connection_id(stack: StackProcess, api: Api, clients: list[ChatClient]) -> None:
+    """Every frame type the server sends, to the actor and to the others, is free of any connection id."""
+    alice, bob = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice, "ids")
+    a, b = ChatClient(stack.ws_url, alice.token), ChatClient(stack.ws_url, bob.token)
+    clients.extend([a, b])
+    ids = {connection_id(stack.url, a), connection_id(stack.url, b)}
+
+    a.request({"type": "join", "roomId": room_id}, "joined")
+    b.request({"type": "join", "roomId": room_id}, "joined")
+    a.expect("member_joined", user=bob.username)
+    a.send({"type": "message", "roomId": room_id, "text": "hello"})
+    message_id = b.expect("message")["message"]["id"]
+    a.expect("message")
+    b.send({"type": "typing", "roomId": room_id})
+    a.expect("typing", user=bob.username)
+    b.send({"type": "read", "roomId": room_id, "messageId": message_id})
+    a.expect("read", user=bob.username)
+    b.request({"type": "list", "roomId": room_id}, "list")
+    b.request({"type": "history", "roomId": room_id}, "history")
+    b.request({"type": "ping"}, "pong")
+    b.send("not json")
+    b.expect("error", code="invalid_message")
+    b.send({"type": "leave", "roomId": room_id})
+    a.expect("member_left", user=bob.username)
+
+    frames = a.received + b.received
+    assert {f["type"] for f in frames} >= _server_frame_types()  # every kind of frame was looked at
+    for frame in frames:
+        text = json.dumps(frame)
+        assert not any(cid in text for cid in ids), frame
+        assert "clientId" not in text and "connectionId" not in text, frame

@@ -299,8 +299,8 @@ _SERVER_FRAMES: list[tuple[ServerFrame, dict[str, Any]]] = [
         },
     ),
     (
-        MemberJoinedOut(room_id=2, user="bob", client_id="c1"),
-        {"type": "member_joined", "roomId": 2, "user": "bob", "clientId": "c1"},
+        MemberJoinedOut(room_id=2, user="bob"),
+        {"type": "member_joined", "roomId": 2, "user": "bob"},
     ),
     (MemberLeftOut(room_id=2, user="bob"), {"type": "member_left", "roomId": 2, "user": "bob"}),
     (

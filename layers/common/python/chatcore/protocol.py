@@ -172,10 +172,11 @@ class JoinedOut(_Out):
 
 
 class MemberJoinedOut(_Out):
+    """Told to the room's other connections; never the joiner's connection id (a handle to push frames to it)."""
+
     type: Literal["member_joined"] = "member_joined"
     room_id: int = Field(alias="roomId")
     user: str
-    client_id: str = Field(alias="clientId")
 
 
 class MemberLeftOut(_Out):

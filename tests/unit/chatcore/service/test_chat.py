@@ -95,8 +95,7 @@ def test_others_get_member_joined_once_per_user(room: Room, store: ChatStore) ->
         "type": "member_joined",
         "roomId": group.id,
         "user": "bob",
-        "clientId": "b1",
-    }
+    }  # and not Bob's connection id: other users never learn one
 
     b2 = room.connect(bob, "b2")
     room.send(b2, {"type": "join", "roomId": group.id})

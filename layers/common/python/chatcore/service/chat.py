@@ -228,7 +228,7 @@ class ChatService:
             joined.model_copy(update={"history": messages, "has_more": has_more or older_cut}),
         )
         if not already_here and not user_was_present:
-            announcement = MemberJoinedOut(room_id=room.id, user=record.username, client_id=record.connection_id)
+            announcement = MemberJoinedOut(room_id=room.id, user=record.username)
             self._broadcast((c.connection_id for c in before if c.connection_id != record.connection_id), announcement)
 
     def _message(self, record: ConnectionRecord, frame: MessageFrame) -> None:
