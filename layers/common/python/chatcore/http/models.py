@@ -137,6 +137,20 @@ class CreateGroupRequest(_In):
     private: bool = False
 
 
+GroupDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(encodable)]
+
+
+class UpdateGroupRequest(_In):
+    """A new name, description, or both; a field left out stays as it is."""
+
+    name: GroupName | None = None
+    description: GroupDescription | None = None
+
+
+class OwnerRequest(_In):
+    username: AnyName
+
+
 class GroupOut(_Out):
     id: int
     name: str
@@ -147,6 +161,7 @@ class GroupOut(_Out):
     is_member: bool = Field(alias="isMember")
     role: Literal["owner", "member"] | None = None
     unread: int = 0
+    description: str = ""
 
 
 class MemberOut(UserBrief):
@@ -261,3 +276,33 @@ class ErrorOut(_Out):
 
 class ValidationErrorOut(ErrorOut):
     errors: list[FieldError]
+
+
+# ---------------------------------------------------------------- conversations (the sidebar)
+
+
+class LastMessageOut(_Out):
+    id: int
+    sender: str
+    text: str
+    """The first 140 characters."""
+    ts: int
+
+
+class ConversationOut(_Out):
+    id: int
+    kind: Literal["group", "direct"]
+    name: str
+    """A group's name; for a direct chat, the other user's nickname or username."""
+    private: bool
+    description: str = ""
+    other: UserBrief | None = None
+    unread: int
+    last_message: LastMessageOut | None = Field(default=None, alias="lastMessage")
+
+
+class ConversationPage(_Out):
+    """The caller's rooms, most recent activity first; ``next`` is the following page's cursor."""
+
+    conversations: list[ConversationOut]
+    next: str | None = None
