@@ -142,7 +142,7 @@ def test_post_reaches_the_endpoint_once_with_the_payload(endpoint: tuple[str, Sc
     """A post is one signed POST to <stage>/@connections/<encoded id> carrying the bytes unchanged."""
     url, script = endpoint
     client, _ = make_client(url)
-    assert client.post_to_connection(ConnectionId="a+b/c=", Data=PAYLOAD) is None
+    client.post_to_connection(ConnectionId="a+b/c=", Data=PAYLOAD)
     assert [r["path"] for r in script.requests] == ["/prod/@connections/a%2Bb%2Fc%3D"]
     assert script.requests[0]["body"] == PAYLOAD
     assert script.requests[0]["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
