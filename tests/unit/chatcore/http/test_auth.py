@@ -50,6 +50,23 @@ def test_register_taken_username_is_a_conflict_in_any_letter_case(rest: Rest) ->
         assert_error(reply, 409, "username is taken")
 
 
+def test_register_with_a_nickname_that_is_another_users_username_is_a_conflict(rest: Rest) -> None:
+    """Registering with a nickname that folds to someone else's username answers 409 and creates nothing."""
+    rest.user("alice")
+    body = {"username": "mallory", "password": "long enough", "nickname": "\uff21LICE"}
+    assert_error(rest.call("POST", "/auth/register", body), 409, "nickname is taken: it is another user's username")
+    assert rest.store.get_user_by_username("mallory") is None
+
+
+def test_register_a_username_that_is_another_users_nickname_is_a_conflict(rest: Rest) -> None:
+    """Once bob goes by "carol", registering carol answers 409, so bob's messages cannot pass for hers."""
+    rest.user("bob", nickname="carol")
+    reply = rest.call("POST", "/auth/register", {"username": "Carol", "password": "long enough"})
+    assert_error(reply, 409, "username is taken: another user goes by it as a nickname")
+    ok = rest.call("POST", "/auth/register", {"username": "dave", "password": "long enough", "nickname": "DAVE"})
+    assert ok.status == 201, ok
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
