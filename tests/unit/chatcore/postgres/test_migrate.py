@@ -119,7 +119,9 @@ def test_nickname_keys_are_backfilled_and_impersonating_nicknames_cleared(empty_
     assert apply_migrations(empty_database)[0] == "0005_nickname_keys.sql"
 
     with psycopg.connect(empty_database) as conn:
-        rows = dict(conn.execute("SELECT username, (nickname, nickname_key) FROM users").fetchall())
+        rows: dict[str, tuple[str | None, str | None]] = {
+            r[0]: (r[1], r[2]) for r in conn.execute("SELECT username, nickname, nickname_key FROM users")
+        }
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'users'")}
     for i, nickname in enumerate(_ASCII_FOLDING):
         if fold_name(nickname) == "strasse":
