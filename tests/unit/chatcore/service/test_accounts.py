@@ -296,3 +296,36 @@ def test_the_throttle_uses_the_services_clock(store: ChatStore, tokens: TokenSer
     now = datetime.fromtimestamp(clock(), tz=UTC)
     counter = store.login_counters(["user:heidi"], window_seconds=60, now=now)["user:heidi"]
     assert counter == LoginCounter(failures=0, window_ends=None, last_attempt=now)
+
+
+def test_right_and_wrong_passwords_at_once_all_complete(
+    store: ChatStore, tokens: TokenService, stores: Callable[[], ChatStore]
+) -> None:
+    """Right and wrong logins for one username from one address, all at once: each ends in 200 or 401, no error."""
+    limits = LoginLimits(per_pair=1000, per_username=1000)
+    AccountService(store, tokens, limits).register("ivan", "correct horse")
+    services = [AccountService(stores(), tokens, limits) for _ in range(12)]
+    outcomes: list[str] = []
+    for _ in range(10):
+        start = threading.Barrier(len(services))
+        threads = [
+            threading.Thread(target=_attempt, args=(service, start, "correct horse" if i % 2 else "typo", outcomes))
+            for i, service in enumerate(services)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(set(outcomes)) == ["200", "401"] and len(outcomes) == 120
+    assert outcomes.count("200") == 60
+
+
+def _attempt(service: AccountService, start: threading.Barrier, password: str, outcomes: list[str]) -> None:
+    start.wait()
+    try:
+        service.login("ivan", password, ATTACKER)
+        outcomes.append("200")
+    except Unauthorized:
+        outcomes.append("401")
+    except Exception as error:  # a deadlock or any other failure: counted, and fails the test
+        outcomes.append(type(error).__name__)

@@ -82,22 +82,27 @@ class LoginQueries:
 
     def forgive_login_attempt(self, cleared: str, others: list[str], *, window_seconds: int, now: datetime) -> None:
         """After a right password: forget every failure of ``cleared`` (the username and address pair), and
-        take as many off each of ``others`` (the username's and the address's counts, never below zero)."""
+        take as many off each of ``others`` (the username's and the address's counts, never below zero).
+
+        Locks the keys in the same order as :meth:`begin_login_attempt`, so the two never deadlock.
+        """
+        ordered = sorted({cleared, *others})
 
         def work(conn: psycopg.Connection[Any]) -> None:
-            row = conn.execute(
-                "DELETE FROM login_failures WHERE key = %(k)s RETURNING"
-                " CASE WHEN failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)"
-                " THEN failures ELSE 0 END",
-                {"k": cleared, "now": now, "w": window_seconds},
-            ).fetchone()
-            forgiven = row[0] if row else 0
-            if forgiven:
-                conn.execute(
-                    "UPDATE login_failures SET failures = greatest(failures - %(n)s, 0) WHERE key = ANY(%(keys)s)"
-                    " AND failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)",
-                    {"n": forgiven, "keys": others, "now": now, "w": window_seconds},
-                )
+            rows = conn.execute(
+                "SELECT key, failures, window_start, last_attempt FROM login_failures"
+                " WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
+                (ordered,),
+            ).fetchall()
+            forgiven = self._counters(ordered, rows, window_seconds, now)[cleared].failures
+            if not forgiven:
+                return
+            conn.execute("UPDATE login_failures SET failures = 0 WHERE key = %s", (cleared,))
+            conn.execute(
+                "UPDATE login_failures SET failures = greatest(failures - %(n)s, 0) WHERE key = ANY(%(keys)s)"
+                " AND failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)",
+                {"n": forgiven, "keys": [key for key in others if key != cleared], "now": now, "w": window_seconds},
+            )
 
         self._db.transaction(work, idempotent=False)
 
