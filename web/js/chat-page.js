@@ -62,6 +62,15 @@ function nameOf(username) {
   return displayName(membersByName.get(username) ?? { username });
 }
 
+/**
+ * The @username to show beside a display name, or null when the name shown is the username itself.
+ * Nicknames need not be unique (and may look alike), so wherever a nickname stands for someone the
+ * username beside it says who it is. Always text, never markup.
+ */
+function handleOf(user) {
+  return user?.nickname && user.nickname !== user.username ? `@${user.username}` : null;
+}
+
 function nearBottom() {
   const s = ui.scroller;
   return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
@@ -80,6 +89,7 @@ function showError(text) {
 
 function messageNode(message) {
   const mine = message.sender === me.username;
+  const handle = mine ? null : handleOf(membersByName.get(message.sender));
   return h(
     "li",
     { class: mine ? "message mine" : "message", "data-id": message.id, "data-sender": message.sender },
@@ -89,7 +99,8 @@ function messageNode(message) {
       h(
         "p",
         { class: "message-meta" },
-        h("span", { class: "sender" }, nameOf(message.sender)),
+        h("span", { class: "sender", title: `@${message.sender}` }, nameOf(message.sender)),
+        handle ? h("span", { class: "handle", title: handle }, handle) : null,
         " ",
         h("time", { datetime: new Date(message.ts).toISOString(), title: fullTime(message.ts) }, shortTime(message.ts)),
       ),
@@ -126,7 +137,9 @@ function renderAdded({ added, live }) {
 
 function announce(messages) {
   for (const message of messages.slice(-3)) {
-    ui.announcer.append(h("p", {}, `${nameOf(message.sender)}: ${message.text}`));
+    const handle = handleOf(membersByName.get(message.sender));
+    const who = handle ? `${nameOf(message.sender)} (${handle})` : nameOf(message.sender);
+    ui.announcer.append(h("p", {}, `${who}: ${message.text}`));
   }
   while (ui.announcer.childElementCount > 5) ui.announcer.firstElementChild.remove();
 }
@@ -214,7 +227,8 @@ function renderMembers() {
         "li",
         { "data-username": member.username, "data-online": member.online ? "true" : "false" },
         h("span", { class: "presence", "aria-hidden": "true" }),
-        h("span", { class: "member-name" }, displayName(member)),
+        h("span", { class: "member-name", title: `@${member.username}` }, displayName(member)),
+        handleOf(member) ? h("span", { class: "handle", title: handleOf(member) }, handleOf(member)) : null,
         member.username === me.username ? h("span", { class: "meta" }, " (you)") : null,
         h("span", { class: "presence-label" }, member.online ? "online" : "offline"),
       ),

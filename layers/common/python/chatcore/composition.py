@@ -95,6 +95,8 @@ def set_app_role_password(conninfo: str, username: str, password: str) -> None:
 
 
 def token_secret(settings: Settings) -> str:
+    """The token signing secret: one key, or the JSON key set of :mod:`chatcore.tokens` (``TOKEN_SECRET`` as
+    is, or the secret's current value, cached by Powertools for five minutes)."""
     if settings.token_secret:
         return settings.token_secret
     return _secret(settings.require("token_secret_arn"))
@@ -145,7 +147,9 @@ def build_registry(settings: Settings) -> ConnectionRegistry:
 
 
 def build_tokens(settings: Settings) -> TokenService:
-    return TokenService(token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
+    """Tokens signed and verified with the key set of the signing secret, read again on every use (a cache
+    hit within Powertools' five minutes), so a rotated key reaches a warm container within five minutes."""
+    return TokenService(lambda: token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
 
 
 def build_live_updates(settings: Settings) -> LiveUpdates:

@@ -7,8 +7,9 @@ the services see only these, so they never import psycopg, boto3 or botocore (an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from chatcore.rows import (
     Conversation,
     Credentials,
     DirectSummary,
+    LoginCounter,
     MemberRow,
     MessageRow,
     NewConnection,
@@ -45,9 +47,11 @@ class Users(Protocol):
 
     def get_user_by_username(self, username: str) -> UserRow | None: ...
 
-    def username_taken(self, username: str) -> bool: ...
+    def name_conflict(self, username: str, nickname: str | None = None) -> str | None: ...
 
     def get_credentials(self, username: str) -> Credentials | None: ...
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
     def update_profile(self, user_id: int, changes: dict[str, str | None]) -> UserRow: ...
 
@@ -132,12 +136,18 @@ class Tags(Protocol):
     def remove_tag(self, user_id: int, tag_name: str) -> bool: ...
 
 
+LoginRefusal = Callable[[dict[str, LoginCounter]], int | None]
+"""Given the counters of an attempt's keys, the seconds to wait before trying again, or None to let it through."""
+
+
 class LoginFailures(Protocol):
-    def login_failures(self, keys: list[str], window_seconds: int) -> dict[str, int]: ...
+    def begin_login_attempt(
+        self, keys: list[str], *, window_seconds: int, now: datetime, refusal: LoginRefusal
+    ) -> int | None: ...
 
-    def record_login_failure(self, keys: list[str], window_seconds: int) -> None: ...
+    def forgive_login_attempt(self, cleared: str, others: list[str], *, window_seconds: int, now: datetime) -> None: ...
 
-    def clear_login_failures(self, key: str) -> None: ...
+    def login_counters(self, keys: list[str], *, window_seconds: int, now: datetime) -> dict[str, LoginCounter]: ...
 
 
 class Store(Users, Rooms, Messages, Tags, LoginFailures, Protocol):

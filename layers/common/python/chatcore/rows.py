@@ -38,6 +38,18 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginCounter:
+    """Failed logins counted for one throttling key (a username, an address, or the pair) in its window."""
+
+    failures: int
+    """Failures in the current window; 0 when no window is running."""
+    window_ends: datetime | None
+    """When the current window ends and its failures are forgotten; None when no window is running."""
+    last_attempt: datetime | None
+    """When the last attempt that was let through began (whatever its outcome)."""
+
+
+@dataclass(frozen=True, slots=True)
 class RoomRow:
     id: int
     name: str
