@@ -285,6 +285,8 @@ export class ChatClient extends EventTarget {
       case "joined":
         return this.#onJoined(frame);
       case "message":
+        // Every room of the user arrives on this connection; this client shows one.
+        if (frame.roomId !== this.roomId) return;
         return this.#onMessage(frame);
       case "history":
         return this.#onHistory(frame);
@@ -294,8 +296,11 @@ export class ChatClient extends EventTarget {
         this.#sendRaw({ type: "list", roomId: this.roomId });
         return;
       case "member_left":
-        this.#setMembers(this.members.map((m) => (m.username === frame.user ? { ...m, online: false } : m)));
+        this.#setMembers(this.members.filter((m) => m.username !== frame.user));
         this.#sendRaw({ type: "list", roomId: this.roomId });
+        return;
+      case "presence":
+        this.#setMembers(this.members.map((m) => (m.username === frame.user ? { ...m, online: frame.online } : m)));
         return;
       case "typing":
         if (frame.user !== this.username) this.#emit("typing", { user: frame.user });
