@@ -209,7 +209,7 @@ def build_api_services(settings: Settings | None = None) -> ApiServices:
         (lambda: build_live_updates(settings)) if settings.connections_table and settings.management_api_url else None
     )
     return ApiServices(
-        accounts=AccountService(store, build_tokens(settings)),
+        accounts=AccountService(store, build_tokens(settings), live=live),
         profiles=ProfileService(store, live),
         rooms=RoomService(store, live),
         tags=TagService(store),

@@ -60,6 +60,10 @@ class Users(Protocol):
     ) -> list[PersonRow]: ...
 
 
+class AccountRemoval(Protocol):
+    def delete_user(self, user_id: int) -> bool: ...
+
+
 class Rooms(Protocol):
     def create_group(self, name: str, *, private: bool, created_by: int) -> RoomRow: ...
 
@@ -152,7 +156,7 @@ class LoginFailures(Protocol):
     def login_counters(self, keys: list[str], *, window_seconds: int, now: datetime) -> dict[str, LoginCounter]: ...
 
 
-class Store(Users, Rooms, Messages, Tags, LoginFailures, Protocol):
+class Store(Users, AccountRemoval, Rooms, Messages, Tags, LoginFailures, Protocol):
     """Every PostgreSQL port at once (:class:`chatcore.postgres.store.ChatStore`)."""
 
 
@@ -246,3 +250,5 @@ class Poster(Protocol):
     def broadcast(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult: ...
 
     def probe(self, connection_id: str) -> Delivery: ...
+
+    def close(self, connection_id: str) -> Delivery: ...

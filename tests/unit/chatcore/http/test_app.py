@@ -13,6 +13,7 @@ ROUTES = {
     ("post", "/auth/login"): ("200", "AuthResponse"),
     ("get", "/profile"): ("200", "ProfileOut"),
     ("patch", "/profile"): ("200", "ProfileOut"),
+    ("delete", "/profile"): ("204", None),
     ("get", "/users/{username}"): ("200", "UserOut"),
     ("get", "/groups"): ("200", "GroupPage"),
     ("post", "/groups"): ("201", "GroupOut"),
@@ -83,6 +84,7 @@ def test_request_models_carry_their_limits(document: dict[str, Any]) -> None:
 #: A body each protected route would accept from a member, so only the missing token can refuse it.
 _VALID_BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/profile"): {"nickname": "Anon"},
+    ("delete", "/profile"): {"password": "anything at all"},
     ("post", "/groups"): {"name": "anonymous"},
     ("post", "/groups/{group_id}/members"): {"username": "bob"},
     ("post", "/direct"): {"username": "bob"},

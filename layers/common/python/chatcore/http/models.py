@@ -106,6 +106,10 @@ class AuthResponse(_Out):
     user: ProfileOut
 
 
+class DeleteAccountRequest(_In):
+    password: AnyPassword
+
+
 class ProfileUpdate(_In):
     """Fields to change; a field left out stays as it is, ``null`` clears it."""
 
