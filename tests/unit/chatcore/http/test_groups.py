@@ -455,6 +455,12 @@ def test_conversations_list_every_room_of_the_caller_by_activity_with_previews(w
     ]
     first = body["conversations"][0]
     assert first["other"]["username"] == "alice"
-    assert first["lastMessage"] == {"id": latest.id, "sender": "alice", "text": "x" * 140, "ts": latest.ts, "deleted": False}
+    assert first["lastMessage"] == {
+        "id": latest.id,
+        "sender": "alice",
+        "text": "x" * 140,
+        "ts": latest.ts,
+        "deleted": False,
+    }
     assert body["conversations"][2].get("lastMessage") is None and body["next"] is None
     assert [c["id"] for c in world.call(world.carol, "GET", "/conversations").body["conversations"]] == []
