@@ -16,7 +16,8 @@ One table, keyed ``pk`` + ``sk``, no secondary index (every read is a GetItem or
 * one item per connected user (``pk = "user#<id>"``, ``sk = "#conns"``) holding the set of that user's
   connection ids: one read answers "which tabs does this user have open", and adding to or deleting from
   the set is atomic, which caps a user's open connections and tells exactly one closer it was the last;
-* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs.
+* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs, and one
+  counter per second (``pk = "#budget"``) of the posts the fan-out workers share.
 
 Items carry ``expires_at`` (the table's TTL attribute) a little past API Gateway's two-hour connection
 limit. DynamoDB deletes expired items late, so every read ignores items whose TTL has passed. Errors of
@@ -46,6 +47,7 @@ CONNECTION_SK = "#conn"
 USER_SK = "#conns"
 TTL_ATTRIBUTE = "expires_at"
 _PRUNE_KEY = {"pk": {"S": "#prune"}, "sk": {"S": "#cursor"}}
+_BUDGET_PK = "#budget"
 _BATCH_WRITE_ROUNDS = 8
 
 # API Gateway closes every connection after 2 hours; items live 10 minutes past that.
@@ -640,6 +642,53 @@ class ConnectionRegistry:
     def shard_connection_ids(self, room_id: int, shard: int) -> list[str]:
         """The live connections of one shard of the room (a fan-out worker's page)."""
         return [item["sk"]["S"] for item in self._partition(_shard_pk(room_id, shard), "sk")]
+
+    @_translated
+    def unsubscribe_shard(self, room_id: int, shard: int) -> list[str]:
+        """Empty one shard of a deleted room (a fan-out worker's share of :meth:`unsubscribe_room`); its
+        connections."""
+        connection_ids = [item["sk"]["S"] for item in self._partition(_shard_pk(room_id, shard), "sk")]
+        keys = [(_shard_pk(room_id, shard), c) for c in connection_ids]
+        if shard == 0:  # one of the jobs takes the viewers too
+            keys += [(_view_pk(room_id), i["sk"]["S"]) for i in self._partition(_view_pk(room_id), "sk")]
+        self._delete_keys(keys)
+        return connection_ids
+
+    # ------------------------------------------------------------ the shared posting budget
+
+    @_translated
+    def reserve_posts(self, wanted: int, per_second: int) -> int:
+        """Take up to ``wanted`` posts from this second's budget of ``per_second``, shared by every fan-out
+        worker through one counter item per second; how many were granted (0: wait for the next second).
+
+        One conditional UpdateItem when the budget has room for all, two or three when it has room for part.
+        """
+        second = int(self._clock())
+        key = {"pk": {"S": _BUDGET_PK}, "sk": {"S": str(second)}}
+
+        def take(count: int) -> bool:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=f"ADD used :n SET {TTL_ATTRIBUTE} = :exp",
+                    ConditionExpression="attribute_not_exists(used) OR used <= :room",
+                    ExpressionAttributeValues={
+                        ":n": {"N": str(count)},
+                        ":room": {"N": str(per_second - count)},
+                        ":exp": {"N": str(second + 120)},
+                    },
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+
+        wanted = min(wanted, per_second)
+        if wanted <= 0 or take(wanted):
+            return max(wanted, 0)
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item", {})
+        left = per_second - int(item.get("used", {}).get("N", "0"))
+        return left if left > 0 and take(left) else 0
 
     def _partition(self, pk: str, projection: str) -> Iterator[dict[str, Any]]:
         # Expired items are dropped by the query itself, so only the projected attributes travel back.

@@ -28,7 +28,11 @@ class Fanout:
 
     def broadcast(self, connection_ids: Iterable[str], frame: ServerFrame) -> BroadcastResult:
         """Post one frame to many connections; the gone ones are forgotten after everyone was tried."""
-        result = self.broadcaster.broadcast(connection_ids, encode(frame))
+        return self.broadcast_encoded(connection_ids, encode(frame))
+
+    def broadcast_encoded(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult:
+        """:meth:`broadcast` of a frame encoded already (a fan-out job carries it so)."""
+        result = self.broadcaster.broadcast(connection_ids, data)
         if result.gone:
             self.forget_connections(result.gone)
         return result
