@@ -1,0 +1,97 @@
+// Small pieces the views share: avatars, formatted text, form fields, links inside the app.
+
+import { html, useEffect, useRef } from "../lib.js";
+import { parseMarkup } from "../markup.js";
+import { avatarTone, initials } from "../format.js";
+import { displayName } from "../session.js";
+
+/** Initials in a coloured circle; decorative (the name is always written beside it). */
+export function Avatar({ user, size = "" }) {
+  const name = displayName(user) || "?";
+  return html`<span class=${`avatar tone-${avatarTone(user?.username ?? name)} ${size}`} aria-hidden="true">${initials(name)}</span>`;
+}
+
+/** A message's text with its formatting; every piece of text is a text node. */
+export function Markup({ text, mentions, me }) {
+  return renderNodes(parseMarkup(text ?? "", mentions), me);
+}
+
+function renderNodes(nodes, me) {
+  return nodes.map((node) => {
+    switch (node.type) {
+      case "text":
+        return node.text;
+      case "strong":
+        return html`<strong>${renderNodes(node.children, me)}</strong>`;
+      case "em":
+        return html`<em>${renderNodes(node.children, me)}</em>`;
+      case "code":
+        return html`<code>${node.text}</code>`;
+      case "pre":
+        return html`<pre class="code-block"><code>${node.text}</code></pre>`;
+      case "link":
+        return html`<a href=${node.href} target="_blank" rel="noopener noreferrer">${node.text}</a>`;
+      case "mention":
+        return html`<span class=${node.username === me ? "mention me" : "mention"}>${node.text}</span>`;
+      default:
+        return "";
+    }
+  });
+}
+
+/** A link to a place in the app that does not reload the page (new tab and the like still work). */
+export function AppLink({ app, route, href, children, onNavigate, ...props }) {
+  const onClick = (event) => {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    onNavigate?.();
+    app.navigate(route, { focus: props.focus ?? "heading" });
+  };
+  return html`<a href=${href} onClick=${onClick} ...${props}>${children}</a>`;
+}
+
+/** A labelled input with its error tied to it (aria-describedby, aria-invalid). */
+export function Field({ id, label, error, hint, optional = false, children, inputProps = {} }) {
+  const describedBy = [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
+  return html`
+    <div class="field">
+      <label for=${id}>${label}${optional ? html` <span class="optional">(optional)</span>` : null}</label>
+      ${children ??
+      html`<input id=${id} aria-describedby=${describedBy} aria-invalid=${error ? "true" : undefined} ...${inputProps} />`}
+      ${hint ? html`<p id=${`${id}-hint`} class="hint">${hint}</p>` : null}
+      <p id=${`${id}-error`} class="field-error">${error ?? ""}</p>
+    </div>
+  `;
+}
+
+/** Field errors of a 422 answer by field name, and the sentence for the rest. */
+export function fieldErrors(error, messages = {}) {
+  const byField = {};
+  for (const { field, message } of error?.fieldErrors ?? []) {
+    byField[field] ??= messages[field]?.(message) ?? message;
+  }
+  return byField;
+}
+
+/** Move focus to the element once it is shown (for headings after navigation, dialogs, editors). */
+export function useFocus(active = true, deps = []) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (active) ref.current?.focus({ preventScroll: false });
+  }, [active, ...deps]);
+  return ref;
+}
+
+/** Focus the view's heading after a navigation that asked for it. */
+export function useHeadingFocus(app, key) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (app.pendingFocus === "heading" && ref.current) {
+      app.pendingFocus = null;
+      ref.current.focus({ preventScroll: true });
+    } else if (app.pendingFocus === "keep") {
+      app.pendingFocus = null;
+    }
+  }, [key]);
+  return ref;
+}
