@@ -170,6 +170,43 @@ def test_markup_in_a_message_is_shown_as_text(open_page: OpenPage, api: Api) -> 
     assert alice.page.evaluate("window.__xss") is None
 
 
+def test_two_people_with_one_nickname_are_told_apart_by_username(
+    open_page: OpenPage, api: Api, stack: StackProcess, screenshots: Path
+) -> None:
+    """Two members nicknamed "Alex": each message header and member row shows (and titles) the @username."""
+    carol_account, ann, max_ = api.register("carol"), api.register("ann"), api.register("max")
+    for account in (ann, max_):
+        status, body = api.call("PATCH", "/profile", {"nickname": "Alex"}, account.token)
+        assert status == 200, body
+    room_id = api.create_group(carol_account, unique("alexes"))
+    for account, text in ((ann, "hi, Alex here"), (max_, "hi, Alex here too")):
+        client = ChatClient(stack.ws_url, account.token)
+        try:
+            client.request({"type": "join", "roomId": room_id}, "joined")
+            client.request({"type": "message", "roomId": room_id, "text": text}, "message")
+        finally:
+            client.close()
+
+    carol = Person.signed_in(open_page(), carol_account)
+    carol.open_room(room_id)
+
+    for account, text in ((ann, "hi, Alex here"), (max_, "hi, Alex here too")):
+        message = carol.page.locator(f"#messages .message[data-sender='{account.username}']")
+        expect(message.locator(".text")).to_have_text(text)
+        expect(message.locator(".sender")).to_have_text("Alex")
+        expect(message.locator(".sender")).to_have_attribute("title", f"@{account.username}")
+        expect(message.locator(".handle")).to_have_text(f"@{account.username}")
+        member = carol.member(account.username)
+        expect(member.locator(".member-name")).to_have_text("Alex")
+        expect(member.locator(".member-name")).to_have_attribute("title", f"@{account.username}")
+        expect(member.locator(".handle")).to_have_text(f"@{account.username}")
+    handles = carol.page.locator("#messages .message .handle").all_inner_texts()
+    assert handles == [f"@{ann.username}", f"@{max_.username}"]
+    # Without a nickname the name shown is the username itself: no second copy of it.
+    expect(carol.member(carol_account.username).locator(".handle")).to_have_count(0)
+    carol.page.screenshot(path=str(screenshots / "same-nickname.png"))
+
+
 def test_refresh_shows_history_and_no_duplicate_member(open_page: OpenPage, api: Api) -> None:
     """Reloading the chat page shows the history once and each member once, still online."""
     alice_account, bob_account = api.register("alice"), api.register("bob")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jwt
+import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
+from chatcore import composition
 from chatcore.aws.registry import ConnectionRegistry, create_table
 from chatcore.composition import dynamodb_client, management_client
 from chatcore.settings import Settings
+from chatcore.tokens import Identity
 
 from tests.conftest import MANAGEMENT_URL, TABLE
 from tests.helpers.records import stored_connection
@@ -64,3 +68,27 @@ def test_management_client_retries_throttling_with_standard_mode(aws: None) -> N
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.retries["total_max_attempts"] >= 4
     assert client.meta.config.max_pool_connections >= 16
+
+
+def test_token_service_follows_a_rotated_signing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The functions' token service reads the secret on every use, so a rotated key set reaches a warm container."""
+    old = "old-signing-key-that-is-long-enough-0123456789"
+    new = "new-signing-key-that-is-long-enough-9876543210"
+    versions = {"value": json.dumps({"current": "2026-06", "keys": {"2026-06": old}})}
+    read: list[str] = []
+
+    def secret(arn: str) -> str:
+        read.append(arn)
+        return versions["value"]
+
+    monkeypatch.setattr(composition, "_secret", secret)
+    tokens = composition.build_tokens(Settings(token_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:token"))
+    alice = Identity(7, "alice")
+    before = tokens.issue(alice)
+
+    versions["value"] = json.dumps({"current": "2026-12", "keys": {"2026-12": new, "2026-06": old}})
+    after = tokens.issue(alice)
+
+    assert [jwt.get_unverified_header(t)["kid"] for t in (before, after)] == ["2026-06", "2026-12"]
+    assert tokens.verify(before) == alice and tokens.verify(after) == alice
+    assert set(read) == {"arn:aws:secretsmanager:us-east-1:1:secret:token"} and len(read) >= 3

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import warnings
 from typing import Any
@@ -9,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 from chatcore.errors import Unauthorized
-from chatcore.tokens import DEFAULT_TOKEN_TTL_SECONDS, Identity, TokenService
+from chatcore.tokens import DEFAULT_KEY_ID, DEFAULT_TOKEN_TTL_SECONDS, Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
 
@@ -136,3 +140,124 @@ def test_secret_of_32_characters_is_enough() -> None:
     assert service.verify(service.issue(ALICE)) == ALICE
     with pytest.raises(Unauthorized):
         TokenService("j" * 32).verify(service.issue(ALICE))
+
+
+# ---------------------------------------------------------------- key ids and rotation
+
+OLD_KEY = "old-signing-key-that-is-long-enough-0123456789"
+NEW_KEY = "new-signing-key-that-is-long-enough-9876543210"
+
+
+def _key_set(current: str, **keys: str) -> str:
+    return json.dumps({"current": current, "keys": {kid.replace("_", "-"): key for kid, key in keys.items()}})
+
+
+def test_a_plain_secret_signs_with_key_id_default() -> None:
+    """A secret given as one plain key signs tokens with ``kid: default`` in the header."""
+    token = TokenService(TOKEN_SECRET).issue(ALICE)
+    assert jwt.get_unverified_header(token)["kid"] == DEFAULT_KEY_ID
+
+
+def test_a_key_set_signs_with_its_current_key_and_names_it() -> None:
+    """With a JSON key set, tokens are signed with the current key and carry its id."""
+    service = TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY, "2026_06": OLD_KEY}))
+    token = service.issue(ALICE)
+    assert jwt.get_unverified_header(token)["kid"] == "2026-12"
+    assert jwt.decode(token, NEW_KEY, algorithms=["HS256"])["sub"] == "42"
+    assert service.verify(token) == ALICE
+
+
+def test_rotation_overlaps_old_and_new_keys_until_the_old_one_is_removed() -> None:
+    """A token signed with the old key verifies while the old key is listed, and is refused once it is removed."""
+    secret = [_key_set("2026-06", **{"2026_06": OLD_KEY})]
+    service = TokenService(lambda: secret[0])  # the secret's current value, read on every use
+    old_token = service.issue(ALICE)
+
+    secret[0] = _key_set("2026-12", **{"2026_12": NEW_KEY, "2026_06": OLD_KEY})  # new key current, old listed
+    new_token = service.issue(ALICE)
+    assert jwt.get_unverified_header(new_token)["kid"] == "2026-12"
+    assert service.verify(old_token) == ALICE
+    assert service.verify(new_token) == ALICE
+
+    secret[0] = _key_set("2026-12", **{"2026_12": NEW_KEY})  # the old key removed
+    with pytest.raises(Unauthorized):
+        service.verify(old_token)
+    assert service.verify(new_token) == ALICE
+
+
+def test_a_key_listed_before_it_becomes_current_verifies_early_tokens() -> None:
+    """A key listed but not yet current already verifies tokens that another container signs with it."""
+    listed = TokenService(_key_set("2026-06", **{"2026_06": OLD_KEY, "2026_12": NEW_KEY}))
+    ahead = TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY, "2026_06": OLD_KEY}))
+    assert jwt.get_unverified_header(listed.issue(ALICE))["kid"] == "2026-06"
+    assert listed.verify(ahead.issue(ALICE)) == ALICE
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"kid": "2025-01"}, id="unlisted-kid"),
+        pytest.param({"kid": 7}, id="kid-not-a-string"),
+        pytest.param({"kid": ""}, id="empty-kid"),
+    ],
+)
+def test_tokens_with_an_unknown_key_id_are_refused(headers: dict[str, Any]) -> None:
+    """A token whose ``kid`` names no listed key is refused, even when its signature uses a listed key."""
+    service = TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY}))
+    with pytest.raises(Unauthorized):
+        service.verify(_hand_signed({"alg": "HS256", "typ": "JWT", **headers}, _claims(), NEW_KEY))
+
+
+def _hand_signed(header: dict[str, Any], claims: dict[str, Any], key: str) -> str:
+    """An HS256 JWS built by hand, so its header may hold what PyJWT would refuse to write."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(claims).encode())}"
+    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
+
+
+def test_hand_signed_tokens_with_a_listed_key_id_verify() -> None:
+    """The hand-built tokens of the test above are genuine: with a listed ``kid`` they verify."""
+    service = TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY}))
+    assert service.verify(_hand_signed({"alg": "HS256", "kid": "2026-12"}, _claims(), NEW_KEY)) == ALICE
+
+
+def test_a_token_signed_with_one_listed_key_but_naming_another_is_refused() -> None:
+    """The key is chosen by ``kid``: a signature made with another listed key does not verify."""
+    service = TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY, "2026_06": OLD_KEY}))
+    with pytest.raises(Unauthorized):
+        service.verify(jwt.encode(_claims(), OLD_KEY, algorithm="HS256", headers={"kid": "2026-12"}))
+
+
+def test_tokens_without_a_key_id_verify_only_with_the_default_key() -> None:
+    """A token issued before key ids (no ``kid``) verifies with the ``default`` key, and only while it is listed."""
+    legacy = jwt.encode(_claims(), OLD_KEY, algorithm="HS256")
+    assert "kid" not in jwt.get_unverified_header(legacy)
+    assert TokenService(OLD_KEY).verify(legacy) == ALICE
+    assert TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY, "default": OLD_KEY})).verify(legacy) == ALICE
+    with pytest.raises(Unauthorized):
+        TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY, "2026_06": OLD_KEY})).verify(legacy)
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        pytest.param('{"current": "a", "keys": {"a": ', "not valid JSON", id="broken-json"),
+        pytest.param('{"current": "b", "keys": {"a": "' + OLD_KEY + '"}}', "current key id", id="current-unlisted"),
+        pytest.param('{"current": "a", "keys": {}}', "no keys", id="no-keys"),
+        pytest.param('{"current": "a", "keys": {"a": "short"}}', "at least 32", id="short-key"),
+        pytest.param('{"current": "a", "keys": {"a": 42}}', "at least 32", id="key-not-a-string"),
+        pytest.param('{"current": "a b", "keys": {"a b": "' + OLD_KEY + '"}}', "key id", id="kid-with-space"),
+        pytest.param('{"keys": {"a": "' + OLD_KEY + '"}}', "JSON must be", id="no-current"),
+        pytest.param('{"current": "a", "keys": ["' + OLD_KEY + '"]}', "JSON must be", id="keys-not-an-object"),
+        pytest.param("{" + '"a":' * 50_000, "not valid JSON", id="json-too-deep"),
+    ],
+)
+def test_malformed_key_sets_are_refused_without_showing_a_key(secret: str, problem: str) -> None:
+    """A key set that is not valid JSON, lacks its current key or holds a short key cannot build a token service."""
+    with pytest.raises(ValueError, match=problem) as refused:
+        TokenService(secret)
+    assert OLD_KEY not in str(refused.value)

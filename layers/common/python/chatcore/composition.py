@@ -29,9 +29,10 @@ from chatcore.service.chat import ChatService
 from chatcore.service.directory import DirectoryService
 from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
+from chatcore.service.live import LiveUpdates
 from chatcore.service.profiles import ProfileService
 from chatcore.service.prune import Pruner
-from chatcore.service.rooms import RegistrySubscriptions, RoomService
+from chatcore.service.rooms import RoomService
 from chatcore.service.tags import TagService
 from chatcore.settings import ConfigurationError, Settings
 from chatcore.tokens import TokenService
@@ -94,6 +95,8 @@ def set_app_role_password(conninfo: str, username: str, password: str) -> None:
 
 
 def token_secret(settings: Settings) -> str:
+    """The token signing secret: one key, or the JSON key set of :mod:`chatcore.tokens` (``TOKEN_SECRET`` as
+    is, or the secret's current value, cached by Powertools for five minutes)."""
     if settings.token_secret:
         return settings.token_secret
     return _secret(settings.require("token_secret_arn"))
@@ -144,7 +147,15 @@ def build_registry(settings: Settings) -> ConnectionRegistry:
 
 
 def build_tokens(settings: Settings) -> TokenService:
-    return TokenService(token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
+    """Tokens signed and verified with the key set of the signing secret, read again on every use (a cache
+    hit within Powertools' five minutes), so a rotated key reaches a warm container within five minutes."""
+    return TokenService(lambda: token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
+
+
+def build_live_updates(settings: Settings) -> LiveUpdates:
+    """What brings membership changes to open connections: DynamoDB and the Management API."""
+    fanout = build_fanout(settings)
+    return LiveUpdates(fanout.registry, fanout)
 
 
 def build_fanout(settings: Settings) -> Fanout:
@@ -156,14 +167,16 @@ def build_fanout(settings: Settings) -> Fanout:
 
 
 def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
-    """``$connect``: PostgreSQL, DynamoDB and the token key; no Management API client."""
+    """``$connect``: PostgreSQL, DynamoDB, the token key, and the Management API (to announce presence)."""
     settings = settings or Settings.from_env()
+    fanout = build_fanout(settings)
     return ConnectionGate(
-        users=build_store(settings),
-        registry=build_registry(settings),
+        store=build_store(settings),
+        registry=fanout.registry,
         tokens=build_tokens(settings),
         allowed_origins=settings.allowed_origins,
         max_connections_per_user=settings.max_connections_per_user,
+        fanout=fanout,
     )
 
 
@@ -188,15 +201,17 @@ def build_pruner(settings: Settings | None = None) -> Pruner:
 
 
 def build_api_services(settings: Settings | None = None) -> ApiServices:
-    """The REST function: PostgreSQL and the token key, plus DynamoDB (built on first use) when the
-    connections table is configured, so a removed member's open WebSockets leave the room at once."""
+    """The REST function: PostgreSQL and the token key, plus DynamoDB and the Management API (built on the
+    first membership change) when the registry is configured, so open connections follow membership at once."""
     settings = settings or Settings.from_env()
     store = build_store(settings)
-    subscriptions = RegistrySubscriptions(lambda: build_registry(settings)) if settings.connections_table else None
+    live = (
+        (lambda: build_live_updates(settings)) if settings.connections_table and settings.management_api_url else None
+    )
     return ApiServices(
         accounts=AccountService(store, build_tokens(settings)),
         profiles=ProfileService(store),
-        rooms=RoomService(store, subscriptions),
+        rooms=RoomService(store, live),
         tags=TagService(store),
         directory=DirectoryService(store),
     )

@@ -7,6 +7,9 @@ services use these types and constants; nothing else restates a pattern or a lim
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import cache
+from importlib import resources
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, TypeAdapter, ValidationError
@@ -34,8 +37,15 @@ MAX_DB_ID = 2**63 - 1
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
+MIN_PASSWORD_DISTINCT_CHARACTERS = 5
+"""A new password needs this many different characters: "aaaaaaaaaa", ten spaces or "ababababab" are refused."""
+COMMON_PASSWORDS_FILE = "common_passwords.txt"
+"""The most common passwords (zxcvbn's list; its header says where from), refused for new passwords."""
+MAX_COMBINING_RUN = 4
+"""Most combining marks in a row in a display name: enough for Vietnamese, Indic vowel signs, Tibetan stacks
+and emoji (a keycap is two), not for "Zalgo" text that spills over the lines around it."""
 MAX_ROOM_NAME_LENGTH = 80
 MAX_NICKNAME_LENGTH = 40
 MAX_AVATAR_URL_LENGTH = 2048
@@ -78,10 +88,93 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def printable(value: str) -> str:
-    """A name shown to other users: encodable, with no control characters."""
+    """Text shown to other users (an email, a URL): encodable, with no ASCII control characters."""
     encodable(value)
     if _CONTROL_CHARACTERS.search(value):
         raise ValueError("must not contain control characters")
+    return value
+
+
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: format characters that scripts (Persian, Indic) and emoji sequences need."""
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+"""Hangul fillers: letters by category, but blank, so a name made of them shows as nothing."""
+
+
+def _is_format(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cf")
+
+
+def display_name(value: str) -> str:
+    """A name other users see beside your messages (a nickname, a group name), refused when it could hide
+    or disguise text: encodable; no control characters (Unicode Cc, C0 and C1 alike), line or paragraph
+    separators, or format characters (Cf: bidi overrides and isolates, zero-width space, soft hyphen, tag
+    characters), except a zero-width (non-)joiner between two other characters; no Hangul fillers; at most
+    :data:`MAX_COMBINING_RUN` combining marks in a row."""
+    encodable(value)
+    combining = 0
+    for index, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cc":
+            raise ValueError("must not contain control characters")
+        if category in ("Zl", "Zp"):
+            raise ValueError("must not contain line breaks")
+        if category == "Cf":
+            between_characters = 0 < index < len(value) - 1
+            if not (
+                char in _JOINERS
+                and between_characters
+                and not _is_format(value[index - 1])
+                and not _is_format(value[index + 1])
+            ):
+                raise ValueError(
+                    "must not contain invisible formatting characters (bidi controls, zero-width characters)"
+                )
+            continue  # a joiner neither starts nor ends a run of combining marks
+        if char in _INVISIBLE_LETTERS:
+            raise ValueError("must not contain blank filler characters")
+        if category.startswith("M"):
+            combining += 1
+            if combining > MAX_COMBINING_RUN:
+                raise ValueError(f"must not stack more than {MAX_COMBINING_RUN} combining marks on one character")
+        else:
+            combining = 0
+    return value
+
+
+def fold_name(name: str) -> str:
+    """The form in which two names are the same name: NFKC(casefold(NFKC(name))), zero-width joiners dropped.
+
+    "Alice", "ALICE", full-width "alice" (U+FF41...) and "al" U+200D "ice" all fold to "alice", and the
+    Kelvin sign (U+212A) folds like the K of "kate". Usernames, nicknames and the login throttle compare
+    names so. (Look-alikes from other scripts, such as Cyrillic U+0430 for Latin "a", do not fold together:
+    the UI shows the @username beside every display name for that.)
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return folded.replace("\u200c", "").replace("\u200d", "")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    text = (resources.files("chatcore") / COMMON_PASSWORDS_FILE).read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """Whether ``password`` is on the shipped list, in any letter case and with or without its spaces."""
+    folded = password.casefold()
+    common = _common_passwords()
+    return folded in common or "".join(folded.split()) in common
+
+
+def acceptable_password(value: str) -> str:
+    """A new password: encodable, at least :data:`MIN_PASSWORD_DISTINCT_CHARACTERS` different characters, and
+    not one of the most common passwords (its length is checked by the type)."""
+    encodable(value)
+    if len(set(value)) < MIN_PASSWORD_DISTINCT_CHARACTERS:
+        raise ValueError(f"must contain at least {MIN_PASSWORD_DISTINCT_CHARACTERS} different characters")
+    if is_common_password(value):
+        raise ValueError("is one of the most common passwords; choose one that is harder to guess")
     return value
 
 
@@ -109,6 +202,28 @@ Count = Annotated[int, BeforeValidator(_not_bool)]
 StorableText = Annotated[str, AfterValidator(storable)]
 EncodableText = Annotated[str, AfterValidator(encodable)]
 PrintableText = Annotated[str, AfterValidator(printable)]
+
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    AfterValidator(acceptable_password),
+]
+"""A password chosen at registration: 10 to 128 characters of any kind (spaces and non-ASCII included), at
+least 5 different ones, and not among the most common passwords."""
+
+Nickname = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NICKNAME_LENGTH),
+    AfterValidator(display_name),
+]
+"""A nickname as stored: trimmed, 1 to 40 characters, a :func:`display_name`."""
+
+GroupName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ROOM_NAME_LENGTH),
+    AfterValidator(display_name),
+]
+"""A group name as stored: trimmed, 1 to 80 characters, a :func:`display_name`."""
 
 TagName = Annotated[
     str,

@@ -134,11 +134,20 @@ class _Out(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
+class UserInfo(_Out):
+    id: int
+    username: str
+    nickname: str | None = None
+
+
 class RoomInfo(_Out):
     id: int
     name: str
     private: bool
     kind: Literal["group", "direct"]
+    description: str | None = None
+    other: UserInfo | None = None
+    """The other member of a direct chat."""
 
 
 class Member(_Out):
@@ -219,6 +228,39 @@ class ReadOut(_Out):
     message_id: int = Field(alias="messageId")
 
 
+class RoomAddedOut(_Out):
+    """The user became a member of a room (added, joined a public group, or a direct chat was opened)."""
+
+    type: Literal["room_added"] = "room_added"
+    room_id: int = Field(alias="roomId")
+    room: RoomInfo
+
+
+class RoomUpdatedOut(_Out):
+    type: Literal["room_updated"] = "room_updated"
+    room_id: int = Field(alias="roomId")
+    room: RoomInfo
+
+
+class RoomRemovedOut(_Out):
+    """The user is no longer a member: removed by the owner, left (from another tab), or the room is gone."""
+
+    type: Literal["room_removed"] = "room_removed"
+    room_id: int = Field(alias="roomId")
+    reason: Literal["removed", "left", "deleted"]
+
+
+class PresenceOut(_Out):
+    type: Literal["presence"] = "presence"
+    user: str
+    online: bool
+
+
+class UserUpdatedOut(_Out):
+    type: Literal["user_updated"] = "user_updated"
+    user: UserInfo
+
+
 class PongOut(_Out):
     type: Literal["pong"] = "pong"
     ts: int
@@ -243,6 +285,11 @@ ServerFrame = (
     | HistoryOut
     | TypingOut
     | ReadOut
+    | RoomAddedOut
+    | RoomUpdatedOut
+    | RoomRemovedOut
+    | PresenceOut
+    | UserUpdatedOut
     | PongOut
     | ErrorOut
 )

@@ -7,7 +7,7 @@ A *room* is any conversation; its ``kind`` says whether it is a group or a direc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -38,6 +38,18 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginCounter:
+    """Failed logins counted for one throttling key (a username, an address, or the pair) in its window."""
+
+    failures: int
+    """Failures in the current window; 0 when no window is running."""
+    window_ends: datetime | None
+    """When the current window ends and its failures are forgotten; None when no window is running."""
+    last_attempt: datetime | None
+    """When the last attempt that was let through began (whatever its outcome)."""
+
+
+@dataclass(frozen=True, slots=True)
 class RoomRow:
     id: int
     name: str
@@ -45,6 +57,7 @@ class RoomRow:
     kind: RoomKind
     created_by: int | None
     created_at: datetime
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +73,27 @@ class RoomSummary:
     role: Role | None
     unread: int
     """Unread messages, counted up to 100."""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A room in the caller's sidebar: what it is, what is unread, and its latest message."""
+
+    id: int
+    kind: RoomKind
+    name: str
+    private: bool
+    description: str
+    other_id: int | None
+    other_username: str | None
+    other_nickname: str | None
+    unread: int
+    last_message_id: int | None
+    last_sender: str | None
+    last_text: str | None
+    """The first 140 characters of the latest message ("" for a deleted one)."""
+    last_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +181,13 @@ class ConnectionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewConnection:
+    record: ConnectionRecord
+    first_of_user: bool
+    """True when the user had no other connection open (the user just came online)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """How many frames of each kind a connection sent in the current rate-limit window."""
 
@@ -171,3 +212,5 @@ class RemovedConnection:
     room_ids: list[int]
     last_of_user: bool = False
     """True when this was the user's last open connection (the user is now offline)."""
+    audience: list[int] = field(default_factory=list)
+    """The users to tell that this user went offline (kept with the connection at ``$connect``)."""

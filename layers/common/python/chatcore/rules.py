@@ -3,6 +3,7 @@
 * **read** (details, members, history, ``join``): members of any room; anyone signed in for a public group;
 * **write** (post, type, mark read): members only; joining a public group makes the caller a member;
 * **manage** (add members): a group's owner; a direct chat's two members are fixed;
+* **own** (rename, describe, delete, hand over): a group's owner;
 * **remove**: the owner removes anyone but himself; a member removes only himself (leaves).
 """
 
@@ -32,6 +33,14 @@ def check_manage(room: RoomRow, role: Role | None) -> None:
         raise Forbidden("only the group's owner can add members")
 
 
+def check_owner(room: RoomRow, role: Role | None) -> None:
+    """:class:`Forbidden` unless the caller owns the group (rename, describe, delete, hand over)."""
+    if room.kind == "direct":
+        raise Forbidden("a direct chat has no owner")
+    if role != "owner":
+        raise Forbidden("only the group's owner can do that")
+
+
 def check_remove(room: RoomRow, role: Role | None, *, leaving: bool) -> None:
     """:class:`Forbidden` unless the caller may remove the member (``leaving``: the caller himself)."""
     if room.kind == "direct":
@@ -58,6 +67,15 @@ def direct_key(user_a: int, user_b: int) -> str:
 
 RATE_WINDOW_SECONDS = 10
 
+MAX_MEMBERSHIPS = 500
+"""Rooms (groups and direct chats) one user may belong to: each is a subscription written at ``$connect``."""
+
+PRESENCE_ROOM_SIZE = 100
+"""Rooms up to this many members make their members each other's presence contacts (direct chats always)."""
+
+PRESENCE_CONTACTS = 1000
+"""At most this many users hear one user's ``presence``; larger audiences see it in member lists."""
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
@@ -79,6 +97,7 @@ class Quotas:
     per connection by :class:`RateLimits`.
     """
 
+    memberships: int = MAX_MEMBERSHIPS
     groups_per_hour: int = 20
     direct_chats_per_hour: int = 60
     tags: int = 30

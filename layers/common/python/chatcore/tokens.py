@@ -1,10 +1,23 @@
-"""Signed session tokens (JWT, HS256) and the identity they carry."""
+"""Signed session tokens (JWT, HS256) and the identity they carry, with key ids for key rotation.
+
+The signing secret is either one key (a plain string: its key id is ``default``) or a key set, as JSON::
+
+    {"current": "2026-12", "keys": {"2026-12": "<48+ random characters>", "2026-06": "<the previous key>"}}
+
+Tokens are signed with the current key and carry its id in the header (``kid``); verification picks the
+key by that id, so a token signed with an older key verifies for as long as that key is listed, and an
+unknown id is refused. A token without ``kid`` (issued before key ids) is checked against the ``default``
+key only. The rotation procedure is in SECURITY.md and infra/README.md.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -12,6 +25,10 @@ from chatcore.errors import Unauthorized
 
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
+DEFAULT_KEY_ID = "default"
+"""The key id of a signing secret given as one plain key (and of tokens issued before key ids)."""
+MIN_KEY_LENGTH = 32
+_KEY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,27 +39,88 @@ class Identity:
     username: str
 
 
+@dataclass(frozen=True, slots=True)
+class SigningKeys:
+    """The keys tokens may be signed with, by key id; new tokens are signed with ``current``."""
+
+    current: str
+    keys: Mapping[str, str | bytes]
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ValueError("token signing secret: no keys")
+        for key_id, key in self.keys.items():
+            if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+                raise ValueError("token signing secret: a key id must be 1-64 letters, digits or . _ : -")
+            if not isinstance(key, str | bytes) or len(key) < MIN_KEY_LENGTH:
+                raise ValueError(
+                    f"token signing secret must be at least {MIN_KEY_LENGTH} characters (key id {key_id!r})"
+                )
+        if self.current not in self.keys:
+            raise ValueError("token signing secret: the current key id is not among the keys")
+
+    @classmethod
+    def parse(cls, secret: str | bytes) -> SigningKeys:
+        """One plain key (id ``default``), or the JSON key set ``{"current": id, "keys": {id: key, ...}}``.
+
+        Raises :class:`ValueError` naming what is wrong, never showing a key.
+        """
+        if isinstance(secret, str) and secret.lstrip().startswith("{"):
+            try:
+                data: Any = json.loads(secret)
+            except (ValueError, RecursionError):
+                raise ValueError("token signing secret: not valid JSON") from None
+            if not isinstance(data, dict) or set(data) != {"current", "keys"}:
+                raise ValueError('token signing secret: JSON must be {"current": id, "keys": {id: key}}')
+            keys, current = data["keys"], data["current"]
+            if not isinstance(keys, dict) or not isinstance(current, str):
+                raise ValueError('token signing secret: JSON must be {"current": id, "keys": {id: key}}')
+            return cls(current=current, keys=dict(keys))
+        return cls(current=DEFAULT_KEY_ID, keys={DEFAULT_KEY_ID: secret})
+
+
+SecretSource = str | bytes | SigningKeys | Callable[[], str | bytes]
+"""A signing secret, a parsed key set, or a function returning the secret's current value (read on every
+use, so a rotated secret reaches a warm container when its cache refreshes)."""
+
+
 class TokenService:
-    """Issues and verifies session tokens signed with one shared secret."""
+    """Issues and verifies session tokens signed with the current key of a key set."""
 
     def __init__(
         self,
-        secret: str | bytes,
+        secret: SecretSource,
         ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if len(secret) < 32:
-            raise ValueError("token signing secret must be at least 32 characters")
-        self._secret = secret
+        self._source: Callable[[], str | bytes] | None = None
+        self._raw: str | bytes | None = None
+        if isinstance(secret, SigningKeys):
+            self._keys = secret
+        elif callable(secret):
+            self._source, self._raw = secret, secret()
+            self._keys = SigningKeys.parse(self._raw)
+        else:
+            self._raw, self._keys = secret, SigningKeys.parse(secret)
         self._ttl = ttl_seconds
         self._clock = clock
+
+    def _current_keys(self) -> SigningKeys:
+        """The key set, re-read from the source (parsed again only when its value changed)."""
+        if self._source is not None:
+            raw = self._source()
+            if raw != self._raw:
+                self._keys = SigningKeys.parse(raw)
+                self._raw = raw
+        return self._keys
 
     @property
     def ttl_seconds(self) -> int:
         return self._ttl
 
     def issue(self, identity: Identity) -> str:
-        """A token for ``identity`` that expires after the configured lifetime."""
+        """A token for ``identity``, signed with the current key, that expires after the configured lifetime."""
+        keys = self._current_keys()
         now = int(self._clock())
         claims = {
             "sub": str(identity.user_id),
@@ -50,23 +128,29 @@ class TokenService:
             "iat": now,
             "exp": now + self._ttl,
         }
-        return jwt.encode(claims, self._secret, algorithm=TOKEN_ALGORITHM)
+        return jwt.encode(claims, keys.keys[keys.current], algorithm=TOKEN_ALGORITHM, headers={"kid": keys.current})
 
     def verify(self, token: str | None) -> Identity:
-        """The identity in ``token``; raises :class:`Unauthorized` if missing, forged or expired."""
+        """The identity in ``token``; raises :class:`Unauthorized` if missing, forged, expired or signed with a
+        key that is not (or no longer) listed."""
         if not token:
             raise Unauthorized("missing token")
+        keys = self._current_keys()
         try:
+            key_id = jwt.get_unverified_header(token).get("kid", DEFAULT_KEY_ID)
+            key = keys.keys.get(key_id) if isinstance(key_id, str) else None
+            if key is None:
+                raise Unauthorized("unknown signing key")
             claims = jwt.decode(
                 token,
-                self._secret,
+                key,
                 algorithms=[TOKEN_ALGORITHM],  # pinned: refuses "none" and any other algorithm
                 # Expiry is checked below against our clock, so tests can move time.
                 options={"require": ["sub", "exp", "iat", "username"], "verify_exp": False},
             )
             user_id = int(claims["sub"])
             username = claims["username"]
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
             raise Unauthorized("invalid token") from None
         if not isinstance(username, str) or not isinstance(claims["exp"], int):
             raise Unauthorized("invalid token")

@@ -68,7 +68,7 @@ def test_request_models_carry_their_limits(document: dict[str, Any]) -> None:
     register = schemas["RegisterRequest"]
     assert register["properties"]["username"]["pattern"] == "^[A-Za-z0-9_.-]{3,32}$"
     assert (register["properties"]["password"]["minLength"], register["properties"]["password"]["maxLength"]) == (
-        8,
+        10,
         128,
     )
     assert register["additionalProperties"] is False

@@ -105,12 +105,16 @@ def test_create_group_makes_the_caller_owner(world: World) -> None:
         ({"name": "   "}, "name"),
         ({"name": "x" * 81}, "name"),
         ({"name": "bell\x07"}, "name"),
+        ({"name": "lobby\u202e"}, "name"),
+        ({"name": "zero\u200bwidth"}, "name"),
+        ({"name": "c1\x9bcontrol"}, "name"),
+        ({"name": "a\u0301\u0301\u0301\u0301\u0301"}, "name"),
         ({"name": "ok", "private": "perhaps"}, "private"),
         ({"name": "ok", "owner": "bob"}, "owner"),
     ],
 )
 def test_create_group_invalid_body_is_refused(world: World, body: dict[str, Any], field: str) -> None:
-    """A missing, blank, too long or control-character name, or an unknown field: 422 naming it."""
+    """A missing, blank, too long, control, format-character or Zalgo name, or an unknown field: 422 naming it."""
     assert_invalid(world.call(world.carol, "POST", "/groups", body), field)
     assert world.call(world.carol, "GET", "/groups").body["groups"][-1]["name"] == "lobby"
 

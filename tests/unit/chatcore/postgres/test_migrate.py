@@ -9,6 +9,7 @@ import threading
 import psycopg
 import pytest
 from chat_local.postgres import EmbeddedPostgres
+from chatcore.fields import fold_name
 from chatcore.postgres.migrate import apply_migrations, migration_files
 
 _numbers = itertools.count()
@@ -72,3 +73,63 @@ def test_concurrent_appliers_apply_each_migration_once(empty_database: str) -> N
     assert errors == []
     assert sorted(applied, key=len) == [[], names]
     assert _recorded(empty_database) == names
+
+
+def _migrate_before(url: str, first_not_applied: str) -> None:
+    """Apply (and record) the migrations whose names sort before ``first_not_applied``, as an older release did."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for name, sql in migration_files():
+            if name < first_not_applied:
+                conn.execute(sql.encode())
+                conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+
+
+# Nicknames whose folded form is ASCII: the migration's SQL must fold them exactly as fold_name does.
+_ASCII_FOLDING = [
+    "Al",
+    "ALBERT",
+    "Stra\u00dfe",
+    "STRA\u1e9eE",
+    "\u212aelvin",
+    "\uff26ull",
+    "\ufb01nance",
+    "\u017fam",
+    "Jo\u200dey",
+]
+
+
+def test_nickname_keys_are_backfilled_and_impersonating_nicknames_cleared(empty_database: str) -> None:
+    """Migration 0005 gives every nickname its folded key and clears nicknames that pass for another username."""
+    _migrate_before(empty_database, "0005")
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        for i, nickname in enumerate(_ASCII_FOLDING):
+            conn.execute(
+                "INSERT INTO users (username, password_hash, nickname) VALUES (%s, 'h', %s)", (f"u{i}", nickname)
+            )
+        conn.execute("INSERT INTO users (username, password_hash) VALUES ('alice', 'h'), ('strasse', 'h')")
+        conn.execute(
+            "INSERT INTO users (username, password_hash, nickname) VALUES"
+            " ('bob', 'h', 'ALICE'), ('dave', 'h', %s), ('erin', 'h', %s)",
+            ("\uff24ave", "Alice\u00e9"),
+        )
+
+    assert apply_migrations(empty_database)[0] == "0005_nickname_keys.sql"
+
+    with psycopg.connect(empty_database) as conn:
+        rows: dict[str, tuple[str | None, str | None]] = {
+            r[0]: (r[1], r[2]) for r in conn.execute("SELECT username, nickname, nickname_key FROM users")
+        }
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'users'")}
+    for i, nickname in enumerate(_ASCII_FOLDING):
+        if fold_name(nickname) == "strasse":
+            assert rows[f"u{i}"] == (None, None), nickname  # it passed for the user "strasse"
+        else:
+            assert rows[f"u{i}"] == (nickname, fold_name(nickname)), nickname
+    assert rows["bob"] == (None, None)  # "ALICE" passed for alice
+    assert rows["dave"] == ("\uff24ave", "dave")  # one's own username is fine
+    assert rows["erin"] == ("Alice\u00e9", fold_name("Alice\u00e9"))
+    assert rows["alice"] == (None, None)
+    assert "users_nickname_key_idx" in indexes

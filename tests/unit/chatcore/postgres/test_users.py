@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 from chatcore.errors import Conflict
+from chatcore.postgres.database import Database
 from chatcore.postgres.store import ChatStore
 from chatcore.rows import UserRow
 
@@ -103,3 +105,98 @@ def test_hostile_strings_round_trip_unchanged(store: ChatStore, text: str) -> No
     assert store.update_profile(member.id, {"nickname": text, "avatar": text}).avatar == text
     assert [g.name for g in store.groups_page(member.id)[0]] == [text]
     assert [r.id for r in store.search_people(text, limit=5, offset=0)] == [member.id]
+
+
+# ---------------------------------------------------------------- names that could pass for someone else's
+
+
+def _nickname_key(store: ChatStore, user_id: int) -> str | None:
+    key: str | None = store._db.values("SELECT nickname_key FROM users WHERE id = %s", (user_id,))[0][0]
+    return key
+
+
+@pytest.mark.parametrize("nickname", ["alice", "ALICE", "\uff21lice", "al\u200dice", "Alice"])
+def test_a_nickname_may_not_fold_to_another_users_username(
+    store: ChatStore, user: Callable[..., UserRow], nickname: str
+) -> None:
+    """Registering or changing to a nickname that folds to someone else's username is a Conflict; nothing changes."""
+    user("alice")
+    bob = user("bob", nickname="Bobby")
+    with pytest.raises(Conflict, match="another user's username"):
+        store.create_user("mallory", HASH, nickname=nickname)
+    with pytest.raises(Conflict, match="another user's username"):
+        store.update_profile(bob.id, {"nickname": nickname})
+    assert store.get_user_by_username("mallory") is None
+    assert store.get_user(bob.id) == bob
+
+
+def test_a_username_may_not_fold_to_another_users_nickname(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """Once bob goes by "Carol", nobody may register as carol (or CAROL): bob would pass for them."""
+    user("bob", nickname="\uff23arol")
+    for name in ("carol", "CAROL"):
+        assert store.name_conflict(name) == "username is taken: another user goes by it as a nickname"
+        with pytest.raises(Conflict, match="nickname"):
+            store.create_user(name, HASH)
+    assert store.name_conflict("alice") is None
+    assert user("carolyn").username == "carolyn"
+
+
+def test_own_username_and_shared_nicknames_are_fine(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """A nickname may be your own username in any case, or a nickname someone else has too."""
+    alice = user("alice", nickname="ALICE")
+    bob = user("bob", nickname="Al")
+    carol = user("carol", nickname="Al")
+    assert store.update_profile(alice.id, {"nickname": "Alice"}).nickname == "Alice"
+    assert (bob.nickname, carol.nickname) == ("Al", "Al")
+    assert store.update_profile(bob.id, {"nickname": None}).nickname is None
+    assert _nickname_key(store, bob.id) is None
+
+
+def test_nicknames_are_stored_with_their_folded_key(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """Each nickname keeps NFKC(casefold(NFKC(nickname))) beside it, written on create and on every change."""
+    dora = user("dora", nickname="Stra\u00dfe")
+    assert _nickname_key(store, dora.id) == "strasse"
+    store.update_profile(dora.id, {"nickname": "\u212aIM"})
+    assert _nickname_key(store, dora.id) == "kim"
+    store.update_profile(dora.id, {"avatar": "https://example.com/d.png"})
+    assert _nickname_key(store, dora.id) == "kim"
+
+
+def _race_for(name: str, database_url: str, bob_id: int) -> list[str]:
+    """Register ``name`` and rename bob to it (in capitals) at the same moment, on two connections."""
+    stores = [ChatStore(Database(database_url)) for _ in range(2)]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def register() -> None:
+        start.wait(10)
+        try:
+            stores[0].create_user(name, HASH)
+            outcomes.append("registered")
+        except Conflict:
+            outcomes.append("conflict")
+
+    def rename() -> None:
+        start.wait(10)
+        try:
+            stores[1].update_profile(bob_id, {"nickname": name.upper()})
+            outcomes.append("renamed")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=register), threading.Thread(target=rename)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for other in stores:
+        other._db.close()
+    return sorted(outcomes)
+
+
+def test_racing_for_one_name_lets_only_one_through(store: ChatStore, database_url: str) -> None:
+    """A registration of "carol" racing bob's change of nickname to "CAROL": exactly one of them succeeds."""
+    bob = store.create_user("bob", HASH)
+    for round_number in range(8):
+        outcomes = _race_for(f"carol{round_number}", database_url, bob.id)
+        assert outcomes in (["conflict", "registered"], ["conflict", "renamed"]), outcomes

@@ -11,6 +11,7 @@ from chatcore.postgres.store import ChatStore
 from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
 
+from tests.conftest import TOKEN_SECRET
 from tests.helpers.records import delete_user
 
 
@@ -20,7 +21,7 @@ def test_connect_refuses_missing_forged_expired_and_deleted_identities(
     """``connect`` binds a valid token's user and refuses every other token."""
     user = store.create_user("alice", hash_password("pw-for-tests"))
     identity = Identity(user.id, user.username)
-    expired = TokenService(tokens._secret, clock=lambda: time.time() - 10 * 86400).issue(identity)
+    expired = TokenService(TOKEN_SECRET, clock=lambda: time.time() - 10 * 86400).issue(identity)
     forged = TokenService("another-secret-that-is-long-enough-0123456789").issue(identity)
 
     for bad in (None, "", "garbage", expired, forged):

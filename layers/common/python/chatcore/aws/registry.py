@@ -4,8 +4,10 @@ One table. Every item's partition key ``pk`` is the connection id:
 
 * the connection item (``sk = "#conn"``): user id, username, connected-at, last-seen, the rate-limit
   counters of the current window, and the TTL;
-* one subscription item per joined room (``sk = "room#<id>"``) with ``room_key`` (``ROOM#<id>``) for the
-  ``by_room`` index, so a room's connections are one Query, never a Scan;
+* one subscription item per room of the connection's user (``sk = "room#<id>"``), written at ``$connect``
+  and kept current as memberships change, with ``room_key`` (``ROOM#<id>``) for the ``by_room`` index, so
+  a room's audience is one Query, never a Scan; while the connection looks at the room (``join``) the item
+  also carries ``view_key`` (``VIEW#<id>``) for the sparse ``by_view`` index (typing, read receipts);
 * one item per connected user (``pk = "user#<id>"``, ``sk = "#conns"``) holding the set of that user's
   connection ids: one read answers "which tabs does this user have open", and adding to or deleting from
   the set is atomic, which caps a user's open connections and tells exactly one closer it was the last;
@@ -22,13 +24,13 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatcore.errors import LimitExceeded, RegistryUnavailable
-from chatcore.rows import ConnectionRecord, RemovedConnection, RoomConnection, Usage
+from chatcore.rows import ConnectionRecord, NewConnection, RemovedConnection, RoomConnection, Usage
 from chatcore.rules import RATE_WINDOW_SECONDS
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ CONNECTION_SK = "#conn"
 USER_SK = "#conns"
 ROOM_SK_PREFIX = "room#"
 BY_ROOM_INDEX = "by_room"
+BY_VIEW_INDEX = "by_view"
 TTL_ATTRIBUTE = "expires_at"
 _PRUNE_KEY = {"pk": {"S": "#prune"}, "sk": {"S": "#cursor"}}
 _BATCH_WRITE_ROUNDS = 8
@@ -59,6 +62,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "room_key", "AttributeType": "S"},
+            {"AttributeName": "view_key", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -72,6 +76,15 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "pk", "KeyType": "RANGE"},
                 ],
                 # What room lookups read: the connection (the key) and whose it is.
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE]},
+            },
+            {
+                # Sparse: only subscriptions whose connection is looking at the room (``join``) carry view_key.
+                "IndexName": BY_VIEW_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "view_key", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE]},
             },
         ],
@@ -89,6 +102,14 @@ def create_table(client: DynamoDBClient, table_name: str) -> None:
 
 def _room_key(room_id: int) -> str:
     return f"ROOM#{room_id}"
+
+
+def _view_key(room_id: int) -> str:
+    return f"VIEW#{room_id}"
+
+
+def _subscription_key(connection_id: str, room_id: int) -> dict[str, Any]:
+    return {"pk": {"S": connection_id}, "sk": {"S": f"{ROOM_SK_PREFIX}{room_id}"}}
 
 
 def _user_key(user_id: int) -> dict[str, Any]:
@@ -137,12 +158,20 @@ class ConnectionRegistry:
 
     @_translated
     def add_connection(
-        self, connection_id: str, user_id: int, username: str, *, max_per_user: int | None = None
-    ) -> ConnectionRecord:
+        self,
+        connection_id: str,
+        user_id: int,
+        username: str,
+        *,
+        max_per_user: int | None = None,
+        audience: Iterable[int] = (),
+    ) -> NewConnection:
         """Register a new connection of ``user_id``; :class:`LimitExceeded` if the user has ``max_per_user`` open.
 
-        Connections that vanished without a ``$disconnect`` (their item gone or expired) do not count: when
-        the cap is hit they are dropped from the user's set and the connection is tried once more.
+        ``audience``: the users told when this user comes online or goes offline, kept with the connection so
+        ``$disconnect`` needs no database. Connections that vanished without a ``$disconnect`` (their item
+        gone or expired) do not count against the cap: when it is hit they are dropped from the user's set
+        and the connection is tried once more.
         """
         now_ms = self._now_ms()
         record = ConnectionRecord(
@@ -153,40 +182,48 @@ class ConnectionRegistry:
             last_seen=now_ms,
             expires_at=now_ms // 1000 + self._ttl,
         )
-        if not self._claim_slot(record, max_per_user):
+        open_now = self._claim_slot(record, max_per_user)
+        if open_now is None:
             self._evict_vanished(user_id)
-            if not self._claim_slot(record, max_per_user):
+            open_now = self._claim_slot(record, max_per_user)
+            if open_now is None:
                 raise LimitExceeded(f"at most {max_per_user} connections open at once", retry_after=None)
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": connection_id},
-                "sk": {"S": CONNECTION_SK},
-                "user_id": {"N": str(user_id)},
-                "username": {"S": username},
-                "connected_at": {"N": str(record.connected_at)},
-                "last_seen": {"N": str(record.last_seen)},
-                TTL_ATTRIBUTE: {"N": str(record.expires_at)},
-            },
-        )
-        return record
+        item: dict[str, Any] = {
+            "pk": {"S": connection_id},
+            "sk": {"S": CONNECTION_SK},
+            "user_id": {"N": str(user_id)},
+            "username": {"S": username},
+            "connected_at": {"N": str(record.connected_at)},
+            "last_seen": {"N": str(record.last_seen)},
+            TTL_ATTRIBUTE: {"N": str(record.expires_at)},
+        }
+        contacts = sorted(set(audience) - {user_id})
+        if contacts:
+            item["audience"] = {"NS": [str(c) for c in contacts]}
+        self._client.put_item(TableName=self._table, Item=item)
+        return NewConnection(record, first_of_user=open_now == 1)
 
-    def _claim_slot(self, record: ConnectionRecord, max_per_user: int | None) -> bool:
-        """Add the connection to its user's set, unless the set is already full."""
+    def _claim_slot(self, record: ConnectionRecord, max_per_user: int | None) -> int | None:
+        """Add the connection to its user's set, unless the set is full (None); how many are open now."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": _user_key(record.user_id),
-            "UpdateExpression": f"ADD conns :c SET {TTL_ATTRIBUTE} = :exp",
-            "ExpressionAttributeValues": {":c": {"SS": [record.connection_id]}, ":exp": {"N": str(record.expires_at)}},
+            "UpdateExpression": f"ADD conns :c SET {TTL_ATTRIBUTE} = :exp, username = :name",
+            "ExpressionAttributeValues": {
+                ":c": {"SS": [record.connection_id]},
+                ":exp": {"N": str(record.expires_at)},
+                ":name": {"S": record.username},
+            },
+            "ReturnValues": "UPDATED_NEW",
         }
         if max_per_user is not None:
             request["ConditionExpression"] = "attribute_not_exists(conns) OR size(conns) < :max"
             request["ExpressionAttributeValues"][":max"] = {"N": str(max_per_user)}
         try:
-            self._client.update_item(**request)
+            response = self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            return None
+        return len(response["Attributes"]["conns"]["SS"])
 
     def _evict_vanished(self, user_id: int) -> None:
         """Drop from the user's set the connections whose item is gone or expired (lost without $disconnect)."""
@@ -205,19 +242,9 @@ class ConnectionRegistry:
         """The live connection items of ``connection_ids`` (BatchGetItem, 100 keys at a time)."""
         found: list[ConnectionRecord] = []
         for start in range(0, len(connection_ids), 100):
-            keys: list[Any] = [
-                {"pk": {"S": c}, "sk": {"S": CONNECTION_SK}} for c in connection_ids[start : start + 100]
-            ]
-            pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            for round_number in range(1, _BATCH_WRITE_ROUNDS + 1):
-                response = self._client.batch_get_item(RequestItems=pending)
-                found += [connection_record(item) for item in response["Responses"].get(self._table, [])]
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                self._sleep(0.05 * round_number)
-            else:
-                raise RegistryUnavailable("connection reads still unprocessed after every round")
+            keys = [{"pk": {"S": c}, "sk": {"S": CONNECTION_SK}} for c in connection_ids[start : start + 100]]
+            projection = "pk, user_id, username, connected_at, last_seen, expires_at"
+            found += [connection_record(item) for item in self._batch_get(keys, projection)]
         return [record for record in found if record.expires_at > self._clock()]
 
     @_translated
@@ -227,6 +254,33 @@ class ConnectionRegistry:
         if item is None or "conns" not in item or not self._live(item):
             return []
         return sorted(item["conns"]["SS"])
+
+    @_translated
+    def users_connections(self, user_ids: Iterable[int]) -> dict[int, list[str]]:
+        """The open connections of each of ``user_ids`` that has any (BatchGetItem, 100 users a call)."""
+        wanted = sorted(set(user_ids))
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(wanted), 100):
+            keys = [_user_key(u) for u in wanted[start : start + 100]]
+            for item in self._batch_get(keys, "pk, conns, expires_at"):
+                if "conns" in item and self._live(item):
+                    found[int(item["pk"]["S"].removeprefix("user#"))] = sorted(item["conns"]["SS"])
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]], projection: str) -> list[dict[str, Any]]:
+        """BatchGetItem of up to 100 keys, resending what DynamoDB left unprocessed."""
+        items: list[dict[str, Any]] = []
+        pending: dict[str, Any] = {
+            self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": projection}
+        }
+        for round_number in range(1, _BATCH_WRITE_ROUNDS + 1):
+            response = self._client.batch_get_item(RequestItems=pending)
+            items += response["Responses"].get(self._table, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return items
+            self._sleep(0.05 * round_number)
+        raise RegistryUnavailable("reads still unprocessed after every round")
 
     @_translated
     def count_frame(self, connection_id: str, kind: str) -> tuple[ConnectionRecord | None, Usage]:
@@ -301,12 +355,15 @@ class ConnectionRegistry:
         user_id: int | None = None
         username: str | None = None
         room_ids: list[int] = []
+        audience: list[int] = []
         for item in items:
             # Subscription items carry the user too, so orphans left by a race are still attributed.
             user_id, username = int(item["user_id"]["N"]), item["username"]["S"]
             sk = item["sk"]["S"]
             if sk.startswith(ROOM_SK_PREFIX):
                 room_ids.append(int(sk.removeprefix(ROOM_SK_PREFIX)))
+            elif "audience" in item:
+                audience = sorted(int(u) for u in item["audience"]["NS"])
         self._delete_keys([(connection_id, item["sk"]["S"]) for item in items])
         last_of_user = False
         if user_id is not None:
@@ -325,7 +382,7 @@ class ConnectionRegistry:
                         TableName=self._table, Key=_user_key(user_id), ConditionExpression="attribute_not_exists(conns)"
                     )
         return RemovedConnection(
-            user_id=user_id, username=username, room_ids=sorted(room_ids), last_of_user=last_of_user
+            user_id=user_id, username=username, room_ids=sorted(room_ids), last_of_user=last_of_user, audience=audience
         )
 
     @_translated
@@ -367,28 +424,121 @@ class ConnectionRegistry:
 
     @_translated
     def subscribe(self, record: ConnectionRecord, room_id: int) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": record.connection_id},
-                "sk": {"S": f"{ROOM_SK_PREFIX}{room_id}"},
-                "room_key": {"S": _room_key(room_id)},
-                "user_id": {"N": str(record.user_id)},
-                "username": {"S": record.username},
-                "joined_at": {"N": str(self._now_ms())},
-                TTL_ATTRIBUTE: {"N": str(record.expires_at)},
-            },
+        """Subscribe one connection to one room (see :meth:`subscribe_rooms` for many)."""
+        self.subscribe_rooms(record, [room_id])
+
+    @_translated
+    def subscribe_rooms(self, record: ConnectionRecord, room_ids: Iterable[int]) -> None:
+        """Subscribe the connection to every room of ``room_ids``: BatchWriteItem, 25 rooms a call."""
+        now = str(self._now_ms())
+        self._batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            **_subscription_key(record.connection_id, room_id),
+                            "room_key": {"S": _room_key(room_id)},
+                            "user_id": {"N": str(record.user_id)},
+                            "username": {"S": record.username},
+                            "joined_at": {"N": now},
+                            TTL_ATTRIBUTE: {"N": str(record.expires_at)},
+                        }
+                    }
+                }
+                for room_id in sorted(set(room_ids))
+            ]
         )
 
     @_translated
+    def subscribe_user(self, user_id: int, username: str, room_id: int) -> list[str]:
+        """Subscribe every open connection of ``user_id`` to ``room_id`` (a new membership); their ids."""
+        connection_ids = self.user_connection_ids(user_id)
+        expires = str(int(self._clock()) + self._ttl)
+        now = str(self._now_ms())
+        self._batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            **_subscription_key(connection_id, room_id),
+                            "room_key": {"S": _room_key(room_id)},
+                            "user_id": {"N": str(user_id)},
+                            "username": {"S": username},
+                            "joined_at": {"N": now},
+                            TTL_ATTRIBUTE: {"N": expires},
+                        }
+                    }
+                }
+                for connection_id in connection_ids
+            ]
+        )
+        return connection_ids
+
+    @_translated
+    def unsubscribe_user(self, user_id: int, room_id: int) -> list[str]:
+        """End every subscription of ``user_id``'s open connections to ``room_id``; their ids."""
+        connection_ids = self.user_connection_ids(user_id)
+        self._batch_write([{"DeleteRequest": {"Key": _subscription_key(c, room_id)}} for c in connection_ids])
+        return connection_ids
+
+    @_translated
+    def unsubscribe_room(self, room_id: int) -> list[str]:
+        """End every subscription to ``room_id`` (the room is gone); the connections that had one."""
+        connection_ids = self.room_connection_ids(room_id)
+        self._batch_write([{"DeleteRequest": {"Key": _subscription_key(c, room_id)}} for c in connection_ids])
+        return connection_ids
+
+    @_translated
+    def view(self, connection_id: str, room_id: int) -> bool:
+        """Mark the connection as looking at the room (``join``); False if it is not subscribed to it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_subscription_key(connection_id, room_id),
+                UpdateExpression="SET view_key = :v",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":v": {"S": _view_key(room_id)}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    @_translated
+    def unview(self, connection_id: str, room_id: int) -> bool:
+        """The connection stops looking at the room (``leave``); False if it was not looking."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_subscription_key(connection_id, room_id),
+                UpdateExpression="REMOVE view_key",
+                ConditionExpression="attribute_exists(view_key)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    @_translated
     def unsubscribe(self, connection_id: str, room_id: int) -> bool:
-        """Remove one subscription; False if the connection had not joined the room."""
+        """Remove one subscription; False if the connection was not subscribed to the room."""
         response = self._client.delete_item(
-            TableName=self._table,
-            Key={"pk": {"S": connection_id}, "sk": {"S": f"{ROOM_SK_PREFIX}{room_id}"}},
-            ReturnValues="ALL_OLD",
+            TableName=self._table, Key=_subscription_key(connection_id, room_id), ReturnValues="ALL_OLD"
         )
         return "Attributes" in response
+
+    @_translated
+    def room_viewers(self, room_id: int) -> list[RoomConnection]:
+        """Every live connection looking at ``room_id``, with its user: one Query on the sparse ``by_view`` index."""
+        items = self._query(
+            IndexName=BY_VIEW_INDEX,
+            KeyConditionExpression="view_key = :v",
+            FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
+            ExpressionAttributeValues={":v": {"S": _view_key(room_id)}, ":now": {"N": str(int(self._clock()))}},
+            ProjectionExpression="pk, user_id, username",
+        )
+        return [
+            RoomConnection(connection_id=i["pk"]["S"], user_id=int(i["user_id"]["N"]), username=i["username"]["S"])
+            for i in items
+        ]
 
     @_translated
     def room_connections(self, room_id: int) -> list[RoomConnection]:
@@ -435,16 +585,16 @@ class ConnectionRegistry:
             kwargs["ExclusiveStartKey"] = last
 
     def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
-        """BatchWriteItem deletes, resending what DynamoDB left unprocessed with a growing pause.
+        self._batch_write([{"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys])
+
+    def _batch_write(self, requests: list[Any]) -> None:
+        """BatchWriteItem, 25 requests a call, resending what DynamoDB left unprocessed with a growing pause.
 
         :class:`RegistryUnavailable` if items are still unprocessed after every round: the caller learns
-        the cleanup is incomplete (the items' TTL removes them later) instead of a silent give-up.
+        the write is incomplete (for deletes, the items' TTL removes them later) instead of a silent give-up.
         """
-        for start in range(0, len(keys), 25):
-            requests: list[Any] = [
-                {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys[start : start + 25]
-            ]
-            pending: dict[str, Any] = {self._table: requests}
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
             for round_number in range(1, _BATCH_WRITE_ROUNDS + 1):
                 response = self._client.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}

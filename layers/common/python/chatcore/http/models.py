@@ -1,7 +1,8 @@
 """Request and response bodies of the REST API (validated by Powertools' resolver).
 
 Every string a client sends is checked before it reaches PostgreSQL: text columns cannot hold NUL, lone
-surrogates cannot be encoded, and names shown to other users carry no control characters.
+surrogates cannot be encoded, and names shown to other users (nicknames, group names) carry no control or
+invisible formatting characters (:func:`chatcore.fields.display_name`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from chatcore.fields import (
     MAX_AVATAR_URL_LENGTH,
-    MAX_NICKNAME_LENGTH,
     MAX_PASSWORD_LENGTH,
-    MAX_ROOM_NAME_LENGTH,
     MAX_SEARCH_LENGTH,
-    MIN_PASSWORD_LENGTH,
     USERNAME_PATTERN,
+    GroupName,
+    NewPassword,
+    Nickname,
     TagName,
     encodable,
     printable,
@@ -36,22 +37,6 @@ def _http_url(value: str) -> str:
 
 
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
-# Password policy: 8 to 128 characters of any kind (spaces and non-ASCII included; length is what counts).
-Password = Annotated[
-    str,
-    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
-    AfterValidator(encodable),
-]
-GroupName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ROOM_NAME_LENGTH),
-    AfterValidator(printable),
-]
-Nickname = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NICKNAME_LENGTH),
-    AfterValidator(printable),
-]
 Email = Annotated[
     str,
     StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=254),
@@ -78,7 +63,7 @@ class _Out(BaseModel):
 
 class RegisterRequest(_In):
     username: Username
-    password: Password
+    password: NewPassword
     email: Email | None = None
     nickname: Nickname | None = None
 
@@ -137,6 +122,20 @@ class CreateGroupRequest(_In):
     private: bool = False
 
 
+GroupDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(encodable)]
+
+
+class UpdateGroupRequest(_In):
+    """A new name, description, or both; a field left out stays as it is."""
+
+    name: GroupName | None = None
+    description: GroupDescription | None = None
+
+
+class OwnerRequest(_In):
+    username: AnyName
+
+
 class GroupOut(_Out):
     id: int
     name: str
@@ -147,6 +146,7 @@ class GroupOut(_Out):
     is_member: bool = Field(alias="isMember")
     role: Literal["owner", "member"] | None = None
     unread: int = 0
+    description: str = ""
 
 
 class MemberOut(UserBrief):
@@ -261,3 +261,33 @@ class ErrorOut(_Out):
 
 class ValidationErrorOut(ErrorOut):
     errors: list[FieldError]
+
+
+# ---------------------------------------------------------------- conversations (the sidebar)
+
+
+class LastMessageOut(_Out):
+    id: int
+    sender: str
+    text: str
+    """The first 140 characters."""
+    ts: int
+
+
+class ConversationOut(_Out):
+    id: int
+    kind: Literal["group", "direct"]
+    name: str
+    """A group's name; for a direct chat, the other user's nickname or username."""
+    private: bool
+    description: str = ""
+    other: UserBrief | None = None
+    unread: int
+    last_message: LastMessageOut | None = Field(default=None, alias="lastMessage")
+
+
+class ConversationPage(_Out):
+    """The caller's rooms, most recent activity first; ``next`` is the following page's cursor."""
+
+    conversations: list[ConversationOut]
+    next: str | None = None

@@ -1,44 +1,116 @@
-"""Failed logins per key (a username or an address), in fixed windows, for login throttling."""
+"""Failed logins per key (a username, an address, or the pair), in fixed windows, for login throttling.
+
+An attempt is counted as a failure *before* its password is checked, inside the transaction that decided
+to let it through, and forgiven when the password was right: so parallel attempts cannot all slip past a
+limit that each of them alone would have hit. Times come from the caller (``now``), so tests move the
+clock instead of waiting.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from chatcore.ports import LoginRefusal
 from chatcore.postgres.database import Database
+from chatcore.rows import LoginCounter
+
+# Every statement below tests "this key's window is running" as:
+#   failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)
+
+
+def _counter(
+    failures: int, window_start: datetime, last_attempt: datetime | None, *, window: int, now: datetime
+) -> LoginCounter:
+    ends = window_start + timedelta(seconds=window)
+    if failures <= 0 or ends <= now:
+        return LoginCounter(failures=0, window_ends=None, last_attempt=last_attempt)
+    return LoginCounter(failures=failures, window_ends=ends, last_attempt=last_attempt)
 
 
 class LoginQueries:
     _db: Database
 
-    def login_failures(self, keys: list[str], window_seconds: int) -> dict[str, int]:
-        """Failures counted in the current window for each key (0 when none or the window is over)."""
+    def login_counters(self, keys: list[str], *, window_seconds: int, now: datetime) -> dict[str, LoginCounter]:
+        """The counters of ``keys`` at ``now`` (no failures and no window for a key never seen)."""
         rows = self._db.values(
-            "SELECT key, failures FROM login_failures"
-            " WHERE key = ANY(%s) AND window_start > now() - make_interval(secs => %s)",
-            (keys, window_seconds),
+            "SELECT key, failures, window_start, last_attempt FROM login_failures WHERE key = ANY(%s)", (keys,)
         )
-        counts = dict.fromkeys(keys, 0)
-        counts.update({row[0]: row[1] for row in rows})
-        return counts
+        return self._counters(keys, rows, window_seconds, now)
 
-    def record_login_failure(self, keys: list[str], window_seconds: int) -> None:
-        """Count one failure for each key, starting a new window where the last one is over."""
+    def begin_login_attempt(
+        self, keys: list[str], *, window_seconds: int, now: datetime, refusal: LoginRefusal
+    ) -> int | None:
+        """Lock the counters of ``keys`` and ask ``refusal`` about them; unless it refuses (returning the
+        seconds to wait), count the attempt as a failure of every key and stamp it as their last attempt.
+
+        Returns what ``refusal`` returned. Two attempts on a common key run one after the other, so the
+        second sees the first one counted. Locks are taken in key order, so attempts never deadlock.
+        """
+        ordered = sorted(set(keys))
+
+        def work(conn: psycopg.Connection[Any]) -> int | None:
+            # Rows must exist to be locked: a first attempt on a key inserts its (empty) counter.
+            conn.execute(
+                "INSERT INTO login_failures (key, window_start, failures)"
+                " SELECT k, %s, 0 FROM unnest(%s::text[]) AS k ORDER BY k ON CONFLICT (key) DO NOTHING",
+                (now, ordered),
+            )
+            rows = conn.execute(
+                "SELECT key, failures, window_start, last_attempt FROM login_failures"
+                " WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
+                (ordered,),
+            ).fetchall()
+            wait = refusal(self._counters(ordered, rows, window_seconds, now))
+            if wait is None:
+                conn.execute(
+                    "UPDATE login_failures SET"
+                    " failures = CASE WHEN failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)"
+                    "   THEN failures + 1 ELSE 1 END,"
+                    " window_start = CASE WHEN failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)"
+                    "   THEN window_start ELSE %(now)s END,"
+                    " last_attempt = %(now)s"
+                    " WHERE key = ANY(%(keys)s)",
+                    {"now": now, "w": window_seconds, "keys": ordered},
+                )
+            return wait
+
+        # Not retried on a stale connection: counting an attempt twice only throttles sooner.
+        return self._db.transaction(work, idempotent=False)
+
+    def forgive_login_attempt(self, cleared: str, others: list[str], *, window_seconds: int, now: datetime) -> None:
+        """After a right password: forget every failure of ``cleared`` (the username and address pair), and
+        take as many off each of ``others`` (the username's and the address's counts, never below zero).
+
+        Locks the keys in the same order as :meth:`begin_login_attempt`, so the two never deadlock.
+        """
+        ordered = sorted({cleared, *others})
 
         def work(conn: psycopg.Connection[Any]) -> None:
-            conn.cursor().executemany(
-                "INSERT INTO login_failures (key, window_start, failures) VALUES (%(k)s, now(), 1)"
-                " ON CONFLICT (key) DO UPDATE SET"
-                "  failures = CASE WHEN login_failures.window_start > now() - make_interval(secs => %(w)s)"
-                "    THEN login_failures.failures + 1 ELSE 1 END,"
-                "  window_start = CASE WHEN login_failures.window_start > now() - make_interval(secs => %(w)s)"
-                "    THEN login_failures.window_start ELSE now() END",
-                [{"k": key, "w": window_seconds} for key in keys],
+            rows = conn.execute(
+                "SELECT key, failures, window_start, last_attempt FROM login_failures"
+                " WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
+                (ordered,),
+            ).fetchall()
+            forgiven = self._counters(ordered, rows, window_seconds, now)[cleared].failures
+            if not forgiven:
+                return
+            conn.execute("UPDATE login_failures SET failures = 0 WHERE key = %s", (cleared,))
+            conn.execute(
+                "UPDATE login_failures SET failures = greatest(failures - %(n)s, 0) WHERE key = ANY(%(keys)s)"
+                " AND failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)",
+                {"n": forgiven, "keys": [key for key in others if key != cleared], "now": now, "w": window_seconds},
             )
 
-        # Counting a failure twice after a stale connection only throttles sooner: not worth a retry.
-        self._db.run(work, idempotent=False)
+        self._db.transaction(work, idempotent=False)
 
-    def clear_login_failures(self, key: str) -> None:
-        self._db.execute("DELETE FROM login_failures WHERE key = %s", (key,))
+    @staticmethod
+    def _counters(
+        keys: list[str], rows: list[tuple[Any, ...]], window_seconds: int, now: datetime
+    ) -> dict[str, LoginCounter]:
+        counters = dict.fromkeys(keys, LoginCounter(failures=0, window_ends=None, last_attempt=None))
+        for key, failures, window_start, last_attempt in rows:
+            counters[key] = _counter(failures, window_start, last_attempt, window=window_seconds, now=now)
+        return counters

@@ -8,10 +8,10 @@ import psycopg
 from psycopg.rows import class_row
 
 from chatcore.postgres.database import Database
-from chatcore.rows import DirectSummary, MemberRow, Role, RoomKind, RoomRow, RoomSummary
+from chatcore.rows import Conversation, DirectSummary, MemberRow, Role, RoomKind, RoomRow, RoomSummary
 from chatcore.rules import direct_key
 
-_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at"
+_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at, description"
 
 # Unread messages of one user (%(u)s) in room r, counted up to 100 so a long-quiet reader costs no more
 # than a busy one.
@@ -26,10 +26,17 @@ _SUMMARY_SELECT = f"""
     SELECT r.id, r.name, r.private, r.kind, r.created_at,
            (SELECT count(*) FROM room_members c WHERE c.room_id = r.id)::int AS member_count,
            me.role,
-           CASE WHEN me.role IS NULL THEN 0 ELSE {_UNREAD} END AS unread
+           CASE WHEN me.role IS NULL THEN 0 ELSE {_UNREAD} END AS unread,
+           r.description
     FROM rooms r
     LEFT JOIN room_members me ON me.room_id = r.id AND me.user_id = %(u)s
 """  # noqa: S608 - constant SQL fragments
+
+
+_UPDATE_GROUP = (
+    "UPDATE rooms SET name = coalesce(%(name)s, name), description = coalesce(%(d)s, description)"  # noqa: S608
+    f" WHERE id = %(r)s AND kind = 'group' RETURNING {_ROOM_COLUMNS}"
+)
 
 
 class RoomQueries:
@@ -59,14 +66,14 @@ class RoomQueries:
     def room_and_role(self, room_id: int, user_id: int) -> tuple[RoomRow | None, Role | None]:
         """The room and the user's role in it (None when not a member), in one round trip."""
         rows = self._db.values(
-            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, m.role"
+            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, r.description, m.role"
             " FROM rooms r LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = %s"
             " WHERE r.id = %s",
             (user_id, room_id),
         )
         if not rows:
             return None, None
-        return RoomRow(*rows[0][:6]), rows[0][6]
+        return RoomRow(*rows[0][:7]), rows[0][7]
 
     def groups_page(
         self, user_id: int, *, mine: bool = False, after: tuple[str, int] | None = None, limit: int = 50
@@ -199,3 +206,114 @@ class RoomQueries:
             },
         )
         return rows[:limit], len(rows) > limit
+
+    # ------------------------------------------------------------ the app: sidebar, live subscriptions, owners
+
+    def member_room_ids(self, user_id: int, *, limit: int) -> list[int]:
+        """The rooms ``user_id`` belongs to (at most ``limit``, the most recently joined first)."""
+        rows = self._db.values(
+            "SELECT room_id FROM room_members WHERE user_id = %s ORDER BY joined_at DESC LIMIT %s", (user_id, limit)
+        )
+        return [int(r[0]) for r in rows]
+
+    def membership_count(self, user_id: int) -> int:
+        return int(self._db.values("SELECT count(*) FROM room_members WHERE user_id = %s", (user_id,))[0][0])
+
+    def presence_contacts(self, user_id: int, *, max_room_size: int, limit: int) -> list[int]:
+        """The other members of ``user_id``'s rooms of at most ``max_room_size`` members (direct chats always)."""
+        rows = self._db.values(
+            """
+            SELECT DISTINCT other.user_id FROM room_members mine
+            JOIN rooms r ON r.id = mine.room_id
+            JOIN room_members other ON other.room_id = mine.room_id AND other.user_id <> mine.user_id
+            WHERE mine.user_id = %(u)s
+              AND (r.kind = 'direct'
+                   OR (SELECT count(*) FROM room_members c WHERE c.room_id = r.id) <= %(size)s)
+            LIMIT %(n)s
+            """,
+            {"u": user_id, "size": max_room_size, "n": limit},
+        )
+        return sorted(int(r[0]) for r in rows)
+
+    def conversations_page(
+        self, user_id: int, *, after: tuple[int, int] | None = None, limit: int = 50
+    ) -> tuple[list[Conversation], bool]:
+        """``user_id``'s rooms, most recent activity first (then the newest room), after the (last message id,
+        room id) ``after`` if given, with unread counts and the latest message; and whether more follow."""
+        rows = self._db.all(
+            Conversation,
+            f"""
+            SELECT c.id, c.kind, c.name, c.private, c.description,
+                   o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
+                   c.unread, last.id AS last_message_id, sender.username AS last_sender,
+                   left(last.content, 140) AS last_text, last.created_at AS last_at
+            FROM (
+                SELECT r.id, r.kind, r.name, r.private, r.description, {_UNREAD} AS unread,
+                       (SELECT max(m.id) FROM messages m WHERE m.room_id = r.id) AS last_id
+                FROM room_members me JOIN rooms r ON r.id = me.room_id
+                WHERE me.user_id = %(u)s
+            ) c
+            LEFT JOIN messages last ON last.id = c.last_id
+            LEFT JOIN users sender ON sender.id = last.user_id
+            LEFT JOIN room_members om ON c.kind = 'direct' AND om.room_id = c.id AND om.user_id <> %(u)s
+            LEFT JOIN users o ON o.id = om.user_id
+            WHERE %(after_last)s::bigint IS NULL
+               OR (coalesce(c.last_id, 0), c.id) < (%(after_last)s::bigint, %(after_id)s::bigint)
+            ORDER BY coalesce(c.last_id, 0) DESC, c.id DESC
+            LIMIT %(n)s
+            """,  # noqa: S608 - constant SQL fragments
+            {
+                "u": user_id,
+                "after_last": after[0] if after else None,
+                "after_id": after[1] if after else 0,
+                "n": limit + 1,
+            },
+        )
+        return rows[:limit], len(rows) > limit
+
+    def update_group(self, room_id: int, *, name: str | None, description: str | None) -> RoomRow | None:
+        """Rename a group or change its description (a value left None stays)."""
+        return self._db.one(RoomRow, _UPDATE_GROUP, {"name": name, "d": description, "r": room_id})
+
+    def delete_room(self, room_id: int) -> bool:
+        """Delete the room with its members and messages."""
+        return self._db.execute("DELETE FROM rooms WHERE id = %s", (room_id,)) > 0
+
+    def transfer_owner(self, room_id: int, from_user: int, to_user: int) -> bool:
+        """Make ``to_user`` (a member) the owner and ``from_user`` a member, in one transaction."""
+
+        def work(conn: psycopg.Connection[Any]) -> bool:
+            promoted = conn.execute(
+                "UPDATE room_members SET role = 'owner' WHERE room_id = %s AND user_id = %s AND role = 'member'",
+                (room_id, to_user),
+            ).rowcount
+            if not promoted:
+                return False
+            conn.execute(
+                "UPDATE room_members SET role = 'member' WHERE room_id = %s AND user_id = %s", (room_id, from_user)
+            )
+            return True
+
+        return self._db.transaction(work)
+
+    def ban(self, room_id: int, user_id: int, by: int) -> None:
+        self._db.execute(
+            "INSERT INTO room_bans (room_id, user_id, banned_by) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (room_id, user_id, by),
+        )
+
+    def unban(self, room_id: int, user_id: int) -> None:
+        self._db.execute("DELETE FROM room_bans WHERE room_id = %s AND user_id = %s", (room_id, user_id))
+
+    def is_banned(self, room_id: int, user_id: int) -> bool:
+        return bool(self._db.values("SELECT 1 FROM room_bans WHERE room_id = %s AND user_id = %s", (room_id, user_id)))
+
+
+def _after(user_id: int, after: tuple[int, int] | None, limit: int) -> dict[str, Any]:
+    """The parameters of a page ordered by (last message id, room id), descending."""
+    return {
+        "u": user_id,
+        "after_last": after[0] if after else None,
+        "after_id": after[1] if after else 0,
+        "n": limit + 1,
+    }

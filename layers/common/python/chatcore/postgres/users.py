@@ -1,15 +1,68 @@
-"""Users: accounts, credentials, profiles and people search."""
+"""Users: accounts, credentials, profiles and people search.
+
+Names that could pass for one another are refused here, under a lock per folded name
+(:func:`chatcore.fields.fold_name`), so two racing requests cannot both take one: a username taken in any
+letter case, a username that folds to another user's nickname, a nickname that folds to another user's
+username. ``nickname_key`` holds each nickname's folded form for the lookup (migration 0005).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from psycopg import errors as pg_errors
+from psycopg.rows import class_row
 
 from chatcore.errors import Conflict, NotFound
-from chatcore.fields import PROFILE_FIELDS
+from chatcore.fields import PROFILE_FIELDS, fold_name
 from chatcore.postgres.database import Database
 from chatcore.rows import Credentials, PersonRow, UserRow
 
 _USER_COLUMNS = "id, username, email, nickname, avatar, created_at"
+
+USERNAME_TAKEN = "username is taken"
+USERNAME_IS_A_NICKNAME = "username is taken: another user goes by it as a nickname"
+NICKNAME_IS_A_USERNAME = "nickname is taken: it is another user's username"
+
+_NAME_LOCKS = 0x6E616D65  # "name": the advisory-lock namespace of folded names (apart from migrate's lock)
+
+
+def _lock_names(conn: psycopg.Connection[Any], *keys: str | None) -> None:
+    """Hold, until the transaction ends, one lock per folded name (in order, so two holders never deadlock)."""
+    names = sorted({key for key in keys if key is not None})
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k", (_NAME_LOCKS, names)
+    )
+
+
+def _name_conflict(
+    conn: psycopg.Connection[Any], *, username: str | None, nickname: str | None, user_id: int | None
+) -> str | None:
+    """Why ``username`` (for a new user) or ``nickname`` (of user ``user_id``, or of the new user) would pass
+    for another user's name, or None."""
+    row = conn.execute(
+        "SELECT"
+        " %(u)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(%(u)s::text)),"
+        " %(u)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE nickname_key = %(ukey)s::text),"
+        " %(nkey)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE lower(username) = %(nkey)s::text"
+        "   AND (%(me)s::bigint IS NULL OR id <> %(me)s::bigint))",
+        {
+            "u": username,
+            "ukey": fold_name(username) if username is not None else None,
+            "nkey": fold_name(nickname) if nickname is not None else None,
+            "me": user_id,
+        },
+    ).fetchone()
+    assert row is not None
+    taken, username_is_nickname, nickname_is_username = row
+    if taken:
+        return USERNAME_TAKEN
+    if username_is_nickname:
+        return USERNAME_IS_A_NICKNAME
+    if nickname_is_username:
+        return NICKNAME_IS_A_USERNAME
+    return None
 
 
 class UserQueries:
@@ -18,16 +71,27 @@ class UserQueries:
     def create_user(
         self, username: str, password_hash: str, *, email: str | None = None, nickname: str | None = None
     ) -> UserRow:
-        """Insert a user; :class:`Conflict` if the username is taken."""
+        """Insert a user; :class:`Conflict` if the username is taken or is another user's nickname, or the
+        nickname is another user's username (all compared folded; see the module)."""
+        nickname_key = fold_name(nickname) if nickname is not None else None
+
+        def work(conn: psycopg.Connection[Any]) -> UserRow | None:
+            _lock_names(conn, fold_name(username), nickname_key)
+            problem = _name_conflict(conn, username=username, nickname=nickname, user_id=None)
+            if problem:
+                raise Conflict(problem)
+            with conn.cursor(row_factory=class_row(UserRow)) as cur:
+                cur.execute(
+                    "INSERT INTO users (username, password_hash, email, nickname, nickname_key)"  # noqa: S608 - a constant column list
+                    f" VALUES (%s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}",
+                    (username, password_hash, email, nickname, nickname_key),
+                )
+                return cur.fetchone()
+
         try:
-            row = self._db.one(
-                UserRow,
-                "INSERT INTO users (username, password_hash, email, nickname) VALUES (%s, %s, %s, %s)"  # noqa: S608 - a constant column list
-                f" RETURNING {_USER_COLUMNS}",
-                (username, password_hash, email, nickname),
-            )
+            row = self._db.transaction(work, idempotent=False)
         except pg_errors.UniqueViolation:
-            raise Conflict("username is taken") from None
+            raise Conflict(USERNAME_TAKEN) from None
         assert row is not None
         return row
 
@@ -39,29 +103,54 @@ class UserQueries:
         sql = f"SELECT {_USER_COLUMNS} FROM users WHERE username = %s"  # noqa: S608 - a constant column list
         return self._db.one(UserRow, sql, (username,))
 
-    def username_taken(self, username: str) -> bool:
-        """True when a user has this username in any letter case ("Alice" blocks "alice")."""
-        return bool(self._db.values("SELECT 1 FROM users WHERE lower(username) = lower(%s) LIMIT 1", (username,)))
+    def name_conflict(self, username: str, nickname: str | None = None) -> str | None:
+        """Why a new user could not have ``username`` (and ``nickname``), or None: a quick check before the
+        password is hashed; :meth:`create_user` checks again under the names' locks."""
+        return self._db.run(lambda conn: _name_conflict(conn, username=username, nickname=nickname, user_id=None))
 
     def get_credentials(self, username: str) -> Credentials | None:
         return self._db.one(
             Credentials, "SELECT id, username, password_hash FROM users WHERE username = %s", (username,)
         )
 
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace a user's password hash (a legacy hash upgraded at login)."""
+        self._db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
     def update_profile(self, user_id: int, changes: dict[str, str | None]) -> UserRow:
-        """Set any of the profile fields; other keys are refused."""
+        """Set any of the profile fields; other keys are refused. :class:`Conflict` when a new nickname folds
+        to another user's username."""
         if not set(changes) <= PROFILE_FIELDS:
             raise ValueError(f"cannot change {sorted(set(changes) - PROFILE_FIELDS)}")
-        if changes:
-            # Column names come from the fixed allow-list above; values are parameters.
-            assignments = ", ".join(f"{column} = %({column})s" for column in sorted(changes))
-            row = self._db.one(
-                UserRow,
-                f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {_USER_COLUMNS}",  # noqa: S608
-                {**changes, "id": user_id},
-            )
-        else:
+        if not changes:
             row = self.get_user(user_id)
+            if row is None:
+                raise NotFound("user not found")
+            return row
+        values: dict[str, Any] = {**changes, "id": user_id}
+        # Column names come from the fixed allow-list above (and the nickname's key); values are parameters.
+        columns = sorted(changes)
+        if "nickname" in changes:
+            nickname = changes["nickname"]
+            values["nickname_key"] = fold_name(nickname) if nickname is not None else None
+            columns.append("nickname_key")
+        assignments = ", ".join(f"{column} = %({column})s" for column in columns)
+
+        def work(conn: psycopg.Connection[Any]) -> UserRow | None:
+            nickname = changes.get("nickname")
+            if nickname is not None:
+                _lock_names(conn, values["nickname_key"])
+                problem = _name_conflict(conn, username=None, nickname=nickname, user_id=user_id)
+                if problem:
+                    raise Conflict(problem)
+            with conn.cursor(row_factory=class_row(UserRow)) as cur:
+                cur.execute(
+                    f"UPDATE users SET {assignments} WHERE id = %(id)s RETURNING {_USER_COLUMNS}",  # noqa: S608
+                    values,
+                )
+                return cur.fetchone()
+
+        row = self._db.transaction(work)
         if row is None:
             raise NotFound("user not found")
         return row

@@ -1,23 +1,79 @@
-"""Registration, login and bearer-token authentication."""
+"""Registration, login (with throttling that slows guessing without letting anyone lock others out) and
+bearer-token authentication."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
-from chatcore.passwords import burn_password_check, hash_password, verify_password
+from chatcore.fields import fold_name
+from chatcore.passwords import burn_password_check, hash_password, needs_rehash, verify_password
 from chatcore.ports import Store
-from chatcore.rows import UserRow
+from chatcore.rows import LoginCounter, UserRow
 from chatcore.tokens import Identity, TokenService
 
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    """Failed logins allowed per window before further attempts are refused (429)."""
+    """The login throttle, over fixed windows of ``window_seconds`` that start at a key's first failure.
 
+    - ``per_pair``: failures of one username from one address before that address is refused for that
+      username (429) until its window ends. Others, and the same address for other usernames, go on.
+    - ``per_username``: failures of one username from all addresses together before the username is
+      *protected*: only addresses with no failure for it in the window may still try (so its owner, from
+      a clean address and with the right password, still gets in); the others get 429.
+    - ``per_address``: failures from one address over all usernames before its attempts are *spaced*: at
+      most one every ``address_spacing_seconds``, else 429 (a password spray crawls; a neighbour behind
+      the same NAT waits seconds, not the whole window).
+    """
+
+    per_pair: int = 5
     per_username: int = 10
     per_address: int = 100
     window_seconds: int = 900
+    address_spacing_seconds: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LoginKeys:
+    """The three throttling keys of one login attempt."""
+
+    pair: str
+    username: str
+    address: str
+
+    @classmethod
+    def of(cls, username: str, source_ip: str | None) -> LoginKeys:
+        name, address = fold_name(username), source_ip or "unknown"
+        return cls(pair=f"pair:{address}|{name}", username=f"user:{name}", address=f"ip:{address}")
+
+    @property
+    def all(self) -> list[str]:
+        return [self.pair, self.username, self.address]
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def login_refusal(
+    limits: LoginLimits, *, pair: LoginCounter, username: LoginCounter, address: LoginCounter, now: datetime
+) -> int | None:
+    """The seconds an attempt must wait under ``limits`` given its keys' counters, or None to let it through."""
+    if pair.failures >= limits.per_pair and pair.window_ends:
+        return _seconds_until(pair.window_ends, now)
+    if username.failures >= limits.per_username and pair.failures > 0 and username.window_ends and pair.window_ends:
+        # Protected: this address has failed for this username; it may try again once either window ends.
+        return _seconds_until(min(username.window_ends, pair.window_ends), now)
+    if address.failures >= limits.per_address and address.last_attempt is not None:
+        next_slot = address.last_attempt.timestamp() + limits.address_spacing_seconds
+        if next_slot > now.timestamp():
+            return max(1, math.ceil(next_slot - now.timestamp()))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,46 +84,65 @@ class Session:
 
 
 class AccountService:
-    """Accounts over the store, tokens from one :class:`TokenService`."""
+    """Accounts over the store, tokens from one :class:`TokenService`; ``clock`` gives epoch seconds."""
 
-    def __init__(self, store: Store, tokens: TokenService, limits: LoginLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenService,
+        limits: LoginLimits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits or LoginLimits()
+        self._clock = clock
 
     def register(
         self, username: str, password: str, *, email: str | None = None, nickname: str | None = None
     ) -> Session:
-        """Create an account and sign it in; :class:`Conflict` when the username is taken in any letter case.
+        """Create an account and sign it in; :class:`Conflict` when the name would pass for someone else's.
 
-        Case-insensitive so nobody can pose as "Alice" next to "alice"; the unique index on the exact
-        name still settles two registrations racing for the same name.
+        Refused (409): a username taken in any letter case ("Alice" next to "alice"), a username that folds
+        to another user's nickname (else bob, nicknamed "carol", would pass for the later user carol), and
+        a nickname that folds to another user's username. The store checks again under a lock, so two
+        racing registrations cannot both pass.
         """
-        if self._store.username_taken(username):
-            raise Conflict("username is taken")
+        problem = self._store.name_conflict(username, nickname)
+        if problem:
+            raise Conflict(problem)
         user = self._store.create_user(username, hash_password(password), email=email, nickname=nickname)
         return self._session(user)
 
     def login(self, username: str, password: str, source_ip: str | None = None) -> Session:
         """Sign in; the same :class:`Unauthorized` (and the same time) for an unknown user or a bad password.
 
-        Failures are counted per username and per source address; past either limit the login is
-        refused with :class:`TooManyAttempts` before the password is even checked, so guessing learns
-        nothing more until the window ends.
+        Throttled by :class:`LoginLimits` over the folded username and the source address; a refused
+        attempt raises :class:`TooManyAttempts` before the password is checked, so it learns nothing. An
+        attempt counts as a failure until its password proves right; then its address's failures for
+        this username are forgotten (an owner's own typos stop counting against them).
         """
-        user_key = f"user:{username.lower()}"
-        keys = [user_key] + ([f"ip:{source_ip}"] if source_ip else [])
-        counts = self._store.login_failures(keys, self._limits.window_seconds)
-        if counts[user_key] >= self._limits.per_username or (
-            source_ip and counts[f"ip:{source_ip}"] >= self._limits.per_address
-        ):
-            raise TooManyAttempts(self._limits.window_seconds)
+        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        keys, limits = LoginKeys.of(username, source_ip), self._limits
+
+        def refusal(counters: dict[str, LoginCounter]) -> int | None:
+            return login_refusal(
+                limits,
+                pair=counters[keys.pair],
+                username=counters[keys.username],
+                address=counters[keys.address],
+                now=now,
+            )
+
+        wait = self._store.begin_login_attempt(keys.all, window_seconds=limits.window_seconds, now=now, refusal=refusal)
+        if wait is not None:
+            raise TooManyAttempts(wait)
         user = self._check_password(username, password)
         if user is None:
-            self._store.record_login_failure(keys, self._limits.window_seconds)
             raise Unauthorized("invalid username or password")
-        if counts[user_key]:
-            self._store.clear_login_failures(user_key)
+        self._store.forgive_login_attempt(
+            keys.pair, [keys.username, keys.address], window_seconds=limits.window_seconds, now=now
+        )
         return self._session(user)
 
     def _check_password(self, username: str, password: str) -> UserRow | None:
@@ -77,6 +152,9 @@ class AccountService:
             return None
         if not verify_password(password, credentials.password_hash):
             return None
+        if needs_rehash(credentials.password_hash):
+            # A legacy scrypt hash (or older argon2 costs): replaced now that the password is known.
+            self._store.set_password_hash(credentials.id, hash_password(password))
         return self._store.get_user(credentials.id)
 
     def authenticate(self, authorization: str | None) -> Identity:

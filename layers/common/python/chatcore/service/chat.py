@@ -27,8 +27,6 @@ from chatcore.protocol import (
     LeaveFrame,
     ListFrame,
     ListOut,
-    MemberJoinedOut,
-    MemberLeftOut,
     MessageFrame,
     MessageOut,
     PingFrame,
@@ -43,9 +41,10 @@ from chatcore.protocol import (
     parse_client_frame,
 )
 from chatcore.rows import ConnectionRecord, Role, RoomRow
-from chatcore.rules import RateLimits, can_read, can_write
+from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
 from chatcore.service.fanout import Fanout
-from chatcore.service.views import first_that_fit, member_views, message_view, newest_that_fit, room_view
+from chatcore.service.live import LiveUpdates
+from chatcore.service.views import first_that_fit, member_views, message_view, newest_that_fit, room_view, user_view
 
 # ``joined`` gives members at most this much of the frame; the newest history that fits gets the rest.
 _MEMBERS_BUDGET = MAX_POST_BYTES // 3
@@ -90,6 +89,7 @@ class ChatService:
         self._store = store
         self._registry = registry
         self._fanout = fanout
+        self._live = LiveUpdates(registry, fanout)
         self._limits = limits or RateLimits()
         self._clock = clock
 
@@ -199,24 +199,37 @@ class ChatService:
         return room, role
 
     def _join(self, record: ConnectionRecord, frame: JoinFrame) -> None:
+        """The connection looks at the room: its history and members, and it becomes one of the room's viewers.
+
+        A public group the caller is not in makes the caller a member (unless its owner removed them), and
+        every open connection of the caller starts hearing the room.
+        """
         room, role = self._room_for(record, frame.room_id)
-        if role is None:  # a public group: joining makes the caller a member
-            self._store.add_member(room.id, record.user_id)
-        before = self._registry.room_connections(room.id)
-        already_here = any(c.connection_id == record.connection_id for c in before)
-        user_was_present = any(c.user_id == record.user_id and c.connection_id != record.connection_id for c in before)
-        if not already_here:
+        if role is None:  # a public group
+            if self._store.is_banned(room.id, record.user_id):
+                raise _Reject(ErrorCode.FORBIDDEN, "The group's owner removed you from it")
+            if self._store.membership_count(record.user_id) >= MAX_MEMBERSHIPS:
+                raise _Reject(ErrorCode.FORBIDDEN, f"You are in {MAX_MEMBERSHIPS} rooms already; leave one first")
+            if self._store.add_member(room.id, record.user_id):
+                summary = self._store.room_summary(room.id, record.user_id)
+                count = summary.member_count if summary else 0
+                self._live.member_added(room_view(room), record.user_id, record.username, member_count=count)
+        if not self._registry.view(record.connection_id, room.id):
+            # Subscribed at $connect to the rooms it had then; a membership younger than that joins here.
             self._registry.subscribe(record, room.id)
-        online = {c.user_id for c in before} | {record.user_id}
+            self._registry.view(record.connection_id, room.id)
         rows, more_members = self._store.members_page(room.id, after=None, limit=MEMBER_PAGE_SIZE)
+        online = set(self._registry.users_connections(m.id for m in rows))
         members, cut = first_that_fit(member_views(rows, online), _MEMBERS_BUDGET)
+        other = next((m for m in rows if m.id != record.user_id), None) if room.kind == "direct" else None
+        info = room_view(room, user_view(other.id, other.username, other.nickname) if other else None)
         if frame.since is not None:
             history, has_more = self._store.messages_after(room.id, frame.since, MAX_HISTORY_LIMIT)
         else:
             history, has_more = self._store.latest_messages(room.id, DEFAULT_HISTORY_LIMIT)
         joined = JoinedOut(
             room_id=room.id,
-            room=room_view(room),
+            room=info,
             members=members,
             members_has_more=more_members or cut,
             history=[],
@@ -227,9 +240,6 @@ class ChatService:
             record.connection_id,
             joined.model_copy(update={"history": messages, "has_more": has_more or older_cut}),
         )
-        if not already_here and not user_was_present:
-            announcement = MemberJoinedOut(room_id=room.id, user=record.username)
-            self._broadcast((c.connection_id for c in before if c.connection_id != record.connection_id), announcement)
 
     def _message(self, record: ConnectionRecord, frame: MessageFrame) -> None:
         room, _role = self._room_for(record, frame.room_id, write=True)
@@ -253,19 +263,13 @@ class ChatService:
         self._broadcast(recipients, out)
 
     def _leave(self, record: ConnectionRecord, frame: LeaveFrame) -> None:
-        if not self._registry.unsubscribe(record.connection_id, frame.room_id):
-            return
-        remaining = self._registry.room_connections(frame.room_id)
-        if any(c.user_id == record.user_id for c in remaining):
-            return
-        self._broadcast(
-            (c.connection_id for c in remaining), MemberLeftOut(room_id=frame.room_id, user=record.username)
-        )
+        """The connection stops looking at the room (it still hears its messages while the user is a member)."""
+        self._registry.unview(record.connection_id, frame.room_id)
 
     def _list(self, record: ConnectionRecord, frame: ListFrame) -> None:
         room, _role = self._room_for(record, frame.room_id)
-        online = {c.user_id for c in self._registry.room_connections(room.id)}
         rows, more = self._store.members_page(room.id, after=frame.after, limit=MEMBER_PAGE_SIZE)
+        online = set(self._registry.users_connections(m.id for m in rows))
         envelope = len(encode(ListOut(room_id=room.id, members=[], has_more=True)))
         members, cut = first_that_fit(member_views(rows, online), MAX_POST_BYTES - envelope)
         self._send(record.connection_id, ListOut(room_id=room.id, members=members, has_more=more or cut))
@@ -282,7 +286,7 @@ class ChatService:
 
     def _typing(self, record: ConnectionRecord, frame: TypingFrame) -> None:
         room, _role = self._room_for(record, frame.room_id, write=True)
-        others = [c.connection_id for c in self._registry.room_connections(room.id) if c.user_id != record.user_id]
+        others = [c.connection_id for c in self._registry.room_viewers(room.id) if c.user_id != record.user_id]
         self._broadcast(others, TypingOut(room_id=room.id, user=record.username))
 
     def _read(self, record: ConnectionRecord, frame: ReadFrame) -> None:
@@ -290,8 +294,10 @@ class ChatService:
         marker = self._store.mark_read(room.id, record.user_id, frame.message_id)
         if marker is None:
             raise _Reject(ErrorCode.FORBIDDEN, "Join the room first")
-        recipients = self._registry.room_connection_ids(room.id)
-        self._broadcast(recipients, ReadOut(room_id=room.id, user=record.username, message_id=marker))
+        # The room's viewers see the receipt; every tab of the reader clears its unread count.
+        viewers = [c.connection_id for c in self._registry.room_viewers(room.id)]
+        own = self._registry.user_connection_ids(record.user_id)
+        self._broadcast(viewers + own, ReadOut(room_id=room.id, user=record.username, message_id=marker))
 
     # ------------------------------------------------------------ delivery
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chatcore.ports import BroadcastResult, Connections, Delivery, Poster
-from chatcore.protocol import MemberLeftOut, ServerFrame, encode
+from chatcore.protocol import PresenceOut, ServerFrame, encode
 
 
 class Fanout:
@@ -33,12 +33,19 @@ class Fanout:
             self.forget_connections(result.gone)
         return result
 
-    def forget_connections(self, connection_ids: Iterable[str]) -> None:
-        """Delete connections (closed, or found gone) and announce ``member_left`` where due.
+    def presence(self, username: str, online: bool, audience: Iterable[int]) -> None:
+        """Tell the open connections of the ``audience`` users that ``username`` came online or went offline."""
+        connections = [c for ids in self.registry.users_connections(audience).values() for c in ids]
+        if connections:
+            self.broadcast(connections, PresenceOut(user=username, online=online))
 
-        ``member_left`` goes to a room only when the connection was the user's last one there (other
-        tabs keep the user present). Announcing may find more dead connections; they are forgotten the
-        same way, each once.
+    def forget_connections(self, connection_ids: Iterable[str]) -> None:
+        """Delete connections (closed, or found gone) and, for a user's last one, announce them offline.
+
+        The offline ``presence`` goes to the audience kept with the connection at ``$connect`` and only
+        when no other connection of the user is open (the registry's removal is atomic on the user's item,
+        so of two tabs closing at once exactly one announces). Announcing may find more dead connections;
+        they are forgotten the same way, each once.
         """
         pending = list(connection_ids)
         seen: set[str] = set()
@@ -48,12 +55,9 @@ class Fanout:
                 continue
             seen.add(connection_id)
             removed = self.registry.remove_connection(connection_id)
-            if removed.user_id is None or removed.username is None:
+            if removed.username is None or not removed.last_of_user or not removed.audience:
                 continue
-            for room_id in removed.room_ids:
-                remaining = self.registry.room_connections(room_id)
-                if any(c.user_id == removed.user_id for c in remaining):
-                    continue
-                frame = MemberLeftOut(room_id=room_id, user=removed.username)
-                result = self.broadcaster.broadcast((c.connection_id for c in remaining), encode(frame))
-                pending.extend(result.gone)
+            connections = [c for ids in self.registry.users_connections(removed.audience).values() for c in ids]
+            frame = PresenceOut(user=removed.username, online=False)
+            result = self.broadcaster.broadcast(connections, encode(frame))
+            pending.extend(result.gone)

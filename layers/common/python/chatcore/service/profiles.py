@@ -22,7 +22,12 @@ class ProfileService:
         return user
 
     def update(self, caller: Identity, changes: Mapping[str, str | None]) -> UserRow:
-        """Set the given profile fields (``None`` clears one); fields not given stay as they are."""
+        """Set the given profile fields (``None`` clears one); fields not given stay as they are.
+
+        :class:`~chatcore.errors.Conflict` for a nickname that is, or folds to, another user's username
+        (:func:`chatcore.fields.fold_name`): the chat shows nicknames, so one must not pass for someone else.
+        Your own username, or a nickname others have too, is fine (the UI shows the @username beside it).
+        """
         unknown = set(changes) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {sorted(unknown)}")

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from chatcore.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
 from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MEMBER_PAGE_SIZE, valid_username
 from chatcore.observability import logger
-from chatcore.ports import Connections, Store
-from chatcore.rows import DirectSummary, MemberRow, MessageRow, Page, Role, RoomRow, RoomSummary, UserRow
-from chatcore.rules import Quotas, can_read, check_manage, check_remove
+from chatcore.ports import Store
+from chatcore.rows import Conversation, DirectSummary, MemberRow, MessageRow, Page, Role, RoomRow, RoomSummary, UserRow
+from chatcore.rules import Quotas, can_read, check_manage, check_owner, check_remove
+from chatcore.service.live import LiveUpdates
+from chatcore.service.views import room_view, user_view
 from chatcore.tokens import Identity
 
 PAGE_SIZE = 50
@@ -23,31 +24,6 @@ MAX_PAGE_SIZE = 100
 
 def _bounded(limit: int) -> int:
     return min(max(limit, 1), MAX_PAGE_SIZE)
-
-
-class RoomSubscriptions(Protocol):
-    """Live WebSocket subscriptions, so a removed member stops receiving a room's frames at once."""
-
-    def drop(self, room_id: int, user_id: int) -> None: ...
-
-
-class RegistrySubscriptions:
-    """:class:`RoomSubscriptions` over the connection registry.
-
-    The registry comes from ``registry_factory`` on the first removal, so REST cold starts that never
-    remove anyone do not pay for a DynamoDB client.
-    """
-
-    def __init__(self, registry_factory: Callable[[], Connections]) -> None:
-        self._registry_factory = registry_factory
-        self._registry: Connections | None = None
-
-    def drop(self, room_id: int, user_id: int) -> None:
-        if self._registry is None:
-            self._registry = self._registry_factory()
-        for connection in self._registry.room_connections(room_id):  # one Query on the by_room index
-            if connection.user_id == user_id:
-                self._registry.unsubscribe(connection.connection_id, room_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +47,25 @@ class DirectChat:
 
 class RoomService:
     def __init__(
-        self, store: Store, subscriptions: RoomSubscriptions | None = None, quotas: Quotas | None = None
+        self,
+        store: Store,
+        live: Callable[[], LiveUpdates] | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
+        """``live`` builds the :class:`LiveUpdates` that bring membership changes to open connections; it is
+        called on the first change, so a cold start that changes nothing pays for no AWS client."""
         self._store = store
-        self._subscriptions = subscriptions
+        self._live_factory = live
+        self._live_updates: LiveUpdates | None = None
         self._quotas = quotas or Quotas()
+
+    def _live(self) -> LiveUpdates | None:
+        if self._live_updates is None and self._live_factory is not None:
+            try:
+                self._live_updates = self._live_factory()
+            except Exception:
+                logger.exception("live updates unavailable: open connections will catch up at their next connect")
+        return self._live_updates
 
     # ------------------------------------------------------------ groups
 
@@ -151,38 +141,92 @@ class RoomService:
     # ------------------------------------------------------------ members
 
     def add_member(self, caller: Identity, room_id: int, username: str) -> MemberRow:
-        """The owner adds ``username`` as a member."""
+        """The owner adds ``username`` as a member (lifting a removal); their open connections hear it at once."""
         room, role = self._store.room_and_role(room_id, caller.user_id)
         if room is None:
             raise NotFound("group not found")
         check_manage(room, role)
         user = self._user(username)
+        self._check_room_for(user.id, "they are")
         if not self._store.add_member(room_id, user.id):
             raise Conflict("already a member of this group")
+        self._store.unban(room_id, user.id)
+        if (live := self._live()) is not None:
+            live.member_added(room_view(room), user.id, user.username, member_count=self._member_count(room_id))
         return MemberRow(
             id=user.id, username=user.username, nickname=user.nickname, role="member", last_read_message_id=0
         )
 
     def remove_member(self, caller: Identity, room_id: int, username: str) -> None:
-        """The owner removes a member, or a member leaves; live subscriptions of the removed user end too."""
+        """The owner removes a member (who may not join the group back alone), or a member leaves.
+
+        The user's open connections stop hearing the room at once and are told (``room_removed``).
+        """
         room, role = self._store.room_and_role(room_id, caller.user_id)
         if room is None:
             raise NotFound("group not found")
         leaving = username == caller.username
         check_remove(room, role, leaving=leaving)
-        target = caller.user_id if leaving else self._user(username).id
-        if not self._store.remove_member(room_id, target):
+        target = caller if leaving else Identity(self._user(username).id, username)
+        if not self._store.remove_member(room_id, target.user_id):
             raise NotFound("not a member of this group")
-        self._drop_subscriptions(room_id, target)
+        if not leaving:
+            self._store.ban(room_id, target.user_id, by=caller.user_id)
+        if (live := self._live()) is not None:
+            live.member_removed(
+                room_id,
+                target.user_id,
+                target.username,
+                reason="left" if leaving else "removed",
+                member_count=self._member_count(room_id),
+            )
 
-    def _drop_subscriptions(self, room_id: int, user_id: int) -> None:
-        if self._subscriptions is None:
-            return
-        try:
-            self._subscriptions.drop(room_id, user_id)
-        except Exception:
-            # Membership is already gone (every private action checks it); this only stops frames sooner.
-            logger.exception("could not end the removed member's subscriptions", extra={"room_id": room_id})
+    def update_group(self, caller: Identity, room_id: int, *, name: str | None, description: str | None) -> RoomRow:
+        """The owner renames the group or changes its description; its members' pages show it at once."""
+        room = self._owned(caller, room_id)
+        updated = self._store.update_group(room.id, name=name, description=description)
+        if updated is None:  # deleted in between
+            raise NotFound("group not found")
+        if (live := self._live()) is not None:
+            live.room_updated(room_view(updated))
+        return updated
+
+    def delete_group(self, caller: Identity, room_id: int) -> None:
+        """The owner deletes the group, its members and messages; members' pages are told it is gone."""
+        room = self._owned(caller, room_id)
+        self._store.delete_room(room.id)
+        if (live := self._live()) is not None:
+            live.room_deleted(room.id)
+
+    def hand_over(self, caller: Identity, room_id: int, username: str) -> None:
+        """The owner makes another member the owner, and stays a member (so may then leave)."""
+        room = self._owned(caller, room_id)
+        user = self._user(username)
+        if user.id == caller.user_id or not self._store.transfer_owner(room.id, caller.user_id, user.id):
+            raise Conflict("only another member of the group can become its owner")
+
+    def _owned(self, caller: Identity, room_id: int) -> RoomRow:
+        room, role = self._store.room_and_role(room_id, caller.user_id)
+        if room is None:
+            raise NotFound("group not found")
+        check_owner(room, role)
+        return room
+
+    def _member_count(self, room_id: int) -> int:
+        summary = self._store.room_summary(room_id, 0)
+        return summary.member_count if summary else 0
+
+    def _check_room_for(self, user_id: int, who: str) -> None:
+        if self._store.membership_count(user_id) >= self._quotas.memberships:
+            raise LimitExceeded(f"{who} in {self._quotas.memberships} rooms already", None)
+
+    def conversations(
+        self, caller: Identity, *, after: tuple[int, int] | None = None, limit: int = PAGE_SIZE
+    ) -> Page[Conversation]:
+        """A page of the caller's rooms, most recent activity first, with unread counts and the latest message."""
+        rows, more = self._store.conversations_page(caller.user_id, after=after, limit=_bounded(limit))
+        last = rows[-1] if rows else None
+        return Page(rows, (last.last_message_id or 0, last.id) if more and last else None)
 
     # ------------------------------------------------------------ direct chats
 
@@ -202,7 +246,21 @@ class RoomService:
             raise LimitExceeded(
                 f"at most {quotas.direct_chats_per_hour} new direct chats an hour", quotas.window_seconds
             )
-        return DirectChat(room=self._store.get_or_create_direct(caller.user_id, other.id), other=other)
+        self._check_room_for(caller.user_id, "you are")
+        self._check_room_for(other.id, "they are")
+        room = self._store.get_or_create_direct(caller.user_id, other.id)
+        if (live := self._live()) is not None:
+            me = self._user(caller.username)
+            live.member_added(
+                room_view(room, user_view(other.id, other.username, other.nickname)),
+                caller.user_id,
+                caller.username,
+                member_count=2,
+            )
+            live.member_added(
+                room_view(room, user_view(me.id, me.username, me.nickname)), other.id, other.username, member_count=2
+            )
+        return DirectChat(room=room, other=other)
 
     def direct_chats(
         self, caller: Identity, *, after: tuple[int, int] | None = None, limit: int = PAGE_SIZE

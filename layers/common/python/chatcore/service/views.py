@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chatcore.protocol import ChatMessage, Member, RoomInfo, encode
+from chatcore.protocol import ChatMessage, Member, RoomInfo, UserInfo, encode
 from chatcore.rows import MemberRow, MessageRow, RoomRow
 
 
@@ -20,8 +20,20 @@ def message_view(row: MessageRow) -> ChatMessage:
     )
 
 
-def room_view(room: RoomRow) -> RoomInfo:
-    return RoomInfo(id=room.id, name=room.name, private=room.private, kind=room.kind)
+def room_view(room: RoomRow, other: UserInfo | None = None) -> RoomInfo:
+    """The room as the protocol shows it; ``other`` is the other member of a direct chat (as the viewer sees it)."""
+    return RoomInfo(
+        id=room.id,
+        name=room.name,
+        private=room.private,
+        kind=room.kind,
+        description=room.description or None,
+        other=other if room.kind == "direct" else None,
+    )
+
+
+def user_view(user_id: int, username: str, nickname: str | None) -> UserInfo:
+    return UserInfo(id=user_id, username=username, nickname=nickname)
 
 
 def member_views(members: Iterable[MemberRow], online_user_ids: set[int]) -> list[Member]:

@@ -18,6 +18,8 @@ from chatcore.http.models import (
     MemberOut,
     MemberPage,
     MessagePage,
+    OwnerRequest,
+    UpdateGroupRequest,
 )
 from chatcore.http.routing import (
     BEARER,
@@ -131,3 +133,40 @@ def group_messages(
     """A page of history, oldest first; page back with ``before`` = the first id of this page."""
     page = services(router).rooms.history(caller(router), group_id, before=before, limit=limit)
     return MessagePage(messages=[message_view(m) for m in page.messages], has_more=page.has_more)
+
+
+@router.patch(
+    "/groups/<group_id>", security=BEARER, responses=documented(OK, UNAUTHORIZED, FORBIDDEN, NOT_FOUND), tags=["groups"]
+)
+def update_group(group_id: GroupId, body: UpdateGroupRequest) -> GroupOut:
+    """The owner renames the group or changes its description; members' pages show it at once."""
+    identity = caller(router)
+    rooms = services(router).rooms
+    rooms.update_group(identity, group_id, name=body.name, description=body.description)
+    return group_view(rooms.room_detail(identity, group_id).room)
+
+
+@router.delete(
+    "/groups/<group_id>",
+    status_code=204,
+    security=BEARER,
+    responses=documented(NO_CONTENT, UNAUTHORIZED, FORBIDDEN, NOT_FOUND),
+    tags=["groups"],
+)
+def delete_group(group_id: GroupId) -> Response[None]:
+    """The owner deletes the group with its messages; members' pages are told."""
+    services(router).rooms.delete_group(caller(router), group_id)
+    return no_content()
+
+
+@router.post(
+    "/groups/<group_id>/owner",
+    status_code=204,
+    security=BEARER,
+    responses=documented(NO_CONTENT, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT),
+    tags=["groups"],
+)
+def hand_over(group_id: GroupId, body: OwnerRequest) -> Response[None]:
+    """The owner makes another member the owner (and stays a member)."""
+    services(router).rooms.hand_over(caller(router), group_id, body.username)
+    return no_content()

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from chatcore.http.models import ProfileOut, ProfileUpdate, UserOut
-from chatcore.http.routing import BEARER, NOT_FOUND, OK, UNAUTHORIZED, area_router, caller, documented, services
+from chatcore.http.routing import (
+    BEARER,
+    CONFLICT,
+    NOT_FOUND,
+    OK,
+    UNAUTHORIZED,
+    area_router,
+    caller,
+    documented,
+    services,
+)
 from chatcore.http.views import profile_view
 
 router = area_router()
@@ -15,9 +25,10 @@ def get_profile() -> ProfileOut:
     return profile_view(services(router).profiles.own(caller(router)))
 
 
-@router.patch("/profile", security=BEARER, responses=documented(OK, UNAUTHORIZED), tags=["profile"])
+@router.patch("/profile", security=BEARER, responses=documented(OK, UNAUTHORIZED, CONFLICT), tags=["profile"])
 def update_profile(body: ProfileUpdate) -> ProfileOut:
-    """Change nickname, avatar or email; a field left out stays, ``null`` clears it."""
+    """Change nickname, avatar or email; a field left out stays, ``null`` clears it; 409 for a nickname that is
+    (or folds to) another user's username."""
     identity = caller(router)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return profile_view(services(router).profiles.update(identity, changes))

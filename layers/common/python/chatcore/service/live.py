@@ -1,0 +1,81 @@
+"""Live membership: a user's open connections follow their rooms as memberships change.
+
+Whoever changes a membership (the REST function adding or removing a member, the WebSocket ``join`` of a
+public group, a new direct chat, a deleted group) calls here, so every connection of the user starts or
+stops hearing the room at once, and is told with a frame its page can show. The change itself is already
+stored when these run: a failure here is logged and costs only timeliness (a connection catches up on its
+next ``$connect``), never the change.
+"""
+
+from __future__ import annotations
+
+from chatcore.observability import logger
+from chatcore.ports import Connections
+from chatcore.protocol import (
+    MemberJoinedOut,
+    MemberLeftOut,
+    RoomAddedOut,
+    RoomInfo,
+    RoomRemovedOut,
+    RoomUpdatedOut,
+    UserInfo,
+    UserUpdatedOut,
+)
+from chatcore.service.fanout import Fanout
+
+ANNOUNCE_UP_TO = 100
+"""Rooms up to this many members hear ``member_joined``/``member_left``; larger ones do not (a fan-out each)."""
+
+
+class LiveUpdates:
+    def __init__(self, registry: Connections, fanout: Fanout) -> None:
+        self._registry = registry
+        self._fanout = fanout
+
+    def member_added(self, room: RoomInfo, user_id: int, username: str, *, member_count: int) -> None:
+        """``user_id`` is now a member: subscribe their connections, tell them and (small rooms) the room."""
+        try:
+            connections = self._registry.subscribe_user(user_id, username, room.id)
+            self._fanout.broadcast(connections, RoomAddedOut(room_id=room.id, room=room))
+            if member_count <= ANNOUNCE_UP_TO:
+                others = [c for c in self._registry.room_connection_ids(room.id) if c not in set(connections)]
+                self._fanout.broadcast(others, MemberJoinedOut(room_id=room.id, user=username))
+        except Exception:
+            logger.exception("could not bring the new member's connections into the room", extra={"room_id": room.id})
+
+    def member_removed(self, room_id: int, user_id: int, username: str, *, reason: str, member_count: int) -> None:
+        """``user_id`` is no longer a member: end their subscriptions, tell them and (small rooms) the room."""
+        try:
+            connections = self._registry.unsubscribe_user(user_id, room_id)
+            removed = RoomRemovedOut(room_id=room_id, reason="removed" if reason == "removed" else "left")
+            self._fanout.broadcast(connections, removed)
+            if member_count <= ANNOUNCE_UP_TO:
+                self._fanout.broadcast(
+                    self._registry.room_connection_ids(room_id), MemberLeftOut(room_id=room_id, user=username)
+                )
+        except Exception:
+            logger.exception("could not take the removed member's connections out", extra={"room_id": room_id})
+
+    def room_updated(self, room: RoomInfo) -> None:
+        """The room's name or description changed: tell every member's connections."""
+        try:
+            self._fanout.broadcast(
+                self._registry.room_connection_ids(room.id), RoomUpdatedOut(room_id=room.id, room=room)
+            )
+        except Exception:
+            logger.exception("could not announce the room's change", extra={"room_id": room.id})
+
+    def room_deleted(self, room_id: int) -> None:
+        """The room is gone: end every subscription to it and tell those connections."""
+        try:
+            connections = self._registry.unsubscribe_room(room_id)
+            self._fanout.broadcast(connections, RoomRemovedOut(room_id=room_id, reason="deleted"))
+        except Exception:
+            logger.exception("could not announce the room's deletion", extra={"room_id": room_id})
+
+    def user_updated(self, user: UserInfo) -> None:
+        """The user changed their profile: their own open tabs show the new name at once."""
+        try:
+            self._fanout.broadcast(self._registry.user_connection_ids(user.id), UserUpdatedOut(user=user))
+        except Exception:
+            logger.exception("could not announce the profile change", extra={"user_id": user.id})
