@@ -38,6 +38,8 @@ const DEFAULTS = {
   backoffBaseMs: 500,
   /** The longest wait between two attempts: a person waiting for their message should not wait long. */
   backoffMaxMs: 10_000,
+  /** An open connection this long without trouble resets the backoff. */
+  stableAfterMs: 5_000,
   /** At most one `typing` frame per this interval. */
   typingIntervalMs: 3_000,
   /** Resend a message not acknowledged after this long (safe: the server dedupes by clientMsgId). */
@@ -122,11 +124,14 @@ export class ChatConnection extends EventTarget {
     this.historyRequests = new Map();
     this.lastReadSent = new Map();
     this.lastTypingSent = new Map();
-    this.timers = { reconnect: 0, ping: 0, pong: 0, resend: 0 };
+    this.timers = { reconnect: 0, ping: 0, pong: 0, resend: 0, stable: 0 };
 
     this.onOnline = () => this.retryNow();
+    // The browser knows it has no network: an open socket is as good as dead, say so and wait for "online".
     this.onOffline = () => {
-      if (!this.open && !this.stopped) this.#setState(State.OFFLINE);
+      if (this.stopped) return;
+      if (this.socket) this.#abandon();
+      this.#setState(State.OFFLINE);
     };
     this.onVisible = () => {
       if (document.visibilityState === "visible" && !this.open) this.retryNow();
@@ -202,7 +207,12 @@ export class ChatConnection extends EventTarget {
     socket.onopen = () => {
       opened = true;
       this.open = true;
-      this.attempt = 0;
+      // The backoff starts over once the connection proves itself: a frame from the server, or a few
+      // quiet seconds open (a server that accepts and drops at once is not retried in a tight loop).
+      clearTimeout(this.timers.stable);
+      this.timers.stable = setTimeout(() => {
+        if (this.socket === socket) this.attempt = 0;
+      }, this.options.stableAfterMs);
       this.#startKeepAlive();
       this.#setState(State.CONNECTED);
       this.#emit("open", { reconnect: this.connections > 1 });
@@ -307,6 +317,7 @@ export class ChatConnection extends EventTarget {
 
   #clearTimers() {
     clearTimeout(this.timers.reconnect);
+    clearTimeout(this.timers.stable);
     this.#stopKeepAlive();
   }
 
@@ -377,6 +388,7 @@ export class ChatConnection extends EventTarget {
       return;
     }
     if (!frame || typeof frame !== "object") return;
+    this.attempt = 0;
     const roomId = Number.isSafeInteger(frame.roomId) ? frame.roomId : null;
     switch (frame.type) {
       case "joined":

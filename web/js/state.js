@@ -54,6 +54,8 @@ export class ChatApp {
     this.conversationsError = "";
     /** username -> online, from member lists and presence frames */
     this.presence = new Map();
+    /** username -> {id, username, nickname}: everyone this tab has seen in a member list or a direct chat */
+    this.people = new Map();
     /** roomId -> GET /groups/{id} (role, members with roles) for the details panel */
     this.roomInfo = new Map();
     /** roomId -> {reason, name}: rooms this tab was viewing when they went away */
@@ -185,6 +187,7 @@ export class ChatApp {
     this.conversations = new Map();
     this.conversationsLoaded = false;
     this.presence = new Map();
+    this.people = new Map();
     this.roomInfo = new Map();
     this.gone = new Map();
     this.announced = new Set();
@@ -302,6 +305,7 @@ export class ChatApp {
       if (api !== this.api) return; // logged out meanwhile
       const next = new Map();
       for (const item of found) {
+        if (item.other) this.#remember(item.other);
         const held = this.conversations.get(item.id);
         next.set(item.id, { ...item, createdTs: held?.createdTs ?? 0 });
       }
@@ -342,7 +346,10 @@ export class ChatApp {
     });
     conn.addEventListener("room", () => this.changed());
     conn.addEventListener("members", ({ detail }) => {
-      for (const member of detail.members) this.presence.set(member.username, Boolean(member.online));
+      for (const member of detail.members) {
+        this.presence.set(member.username, Boolean(member.online));
+        this.#remember(member);
+      }
     });
     conn.addEventListener("presence", ({ detail }) => {
       if (typeof detail.user === "string") this.presence.set(detail.user, Boolean(detail.online));
@@ -468,12 +475,25 @@ export class ChatApp {
     this.changed();
   }
 
+  #remember(user) {
+    if (user && typeof user.username === "string") {
+      this.people.set(user.username, { id: user.id, username: user.username, nickname: user.nickname ?? null });
+    }
+  }
+
+  /** What this tab knows of someone: {username, nickname}, at least the username. */
+  person(username) {
+    return this.people.get(username) ?? { username, nickname: null };
+  }
+
+  /** "Alex (@alex_2)": the nickname, and the username beside it when they differ (nicknames need not be unique). */
   #senderName(roomId, username) {
-    const member = this.conn?.rooms.get(roomId)?.members.find((m) => m.username === username);
-    if (member) return displayName(member);
     const conversation = this.conversations.get(roomId);
-    if (conversation?.other?.username === username) return displayName(conversation.other);
-    return username;
+    const user =
+      this.conn?.rooms.get(roomId)?.members.find((m) => m.username === username) ??
+      (conversation?.other?.username === username ? conversation.other : this.person(username));
+    const name = displayName(user);
+    return name === username ? name : `${name} (@${username})`;
   }
 
   /** Say something through the polite live region. */

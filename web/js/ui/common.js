@@ -11,6 +11,18 @@ export function Avatar({ user, size = "" }) {
   return html`<span class=${`avatar tone-${avatarTone(user?.username ?? name)} ${size}`} aria-hidden="true">${initials(name)}</span>`;
 }
 
+const ICONS = {
+  attach: "M16.5 6.5 8.9 14.1a2 2 0 0 0 2.8 2.8l7.6-7.6a4 4 0 0 0-5.7-5.7L5.9 11.3a6 6 0 0 0 8.5 8.5l6.1-6.1",
+  lock: "M7 11V8a5 5 0 0 1 10 0v3M5 11h14v10H5z",
+  file: "M14 3H6v18h12V7zM14 3v4h4",
+};
+
+/** A small line icon; decorative (the control it sits in has its own name). */
+export function Icon({ name }) {
+  return html`<svg class="icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"
+    fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d=${ICONS[name]} /></svg>`;
+}
+
 /** A message's text with its formatting; every piece of text is a text node. */
 export function Markup({ text, mentions, me }) {
   return renderNodes(parseMarkup(text ?? "", mentions), me);

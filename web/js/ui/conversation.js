@@ -7,7 +7,7 @@ import { Component, html, useEffect, useLayoutEffect, useRef, useState } from ".
 import { plainText } from "../markup.js";
 import { clockTime, dayKey, dayLabel, fileSize, fullTime } from "../format.js";
 import { displayName, getDraft, setDraft } from "../session.js";
-import { Avatar, Markup, useHeadingFocus } from "./common.js";
+import { Avatar, Icon, Markup, useHeadingFocus } from "./common.js";
 
 const MAX_TEXT = 4000;
 const MAX_ATTACHMENTS = 10;
@@ -64,7 +64,7 @@ export function ConversationView({ app, roomId }) {
   }, [roomId, room.room?.kind]);
 
   if (gone || room.error) {
-    return html`<${Unavailable} app=${app} room=${room} gone=${gone} heading=${heading} title=${title} />`;
+    return html`<${Unavailable} app=${app} room=${room} gone=${gone} heading=${heading} />`;
   }
   const error = app.roomError?.roomId === roomId ? app.roomError.text : "";
   const startReply = (message) => {
@@ -72,7 +72,7 @@ export function ConversationView({ app, roomId }) {
     composerRef.current?.focus();
   };
   return html`
-    <main id="main" class="conversation" aria-labelledby="room-title" data-room-id=${roomId}>
+    <main id="main" class="conversation-view" aria-labelledby="room-title" data-room-id=${roomId} data-joined=${room.joined ? "true" : "false"}>
       <div class="conversation-header">
         <div class="room-heading">
           <h1 id="room-title" tabindex="-1" ref=${heading}>${title}</h1>
@@ -94,7 +94,8 @@ export function ConversationView({ app, roomId }) {
   `;
 }
 
-function Unavailable({ app, room, gone, heading, title }) {
+function Unavailable({ app, room, gone, heading }) {
+  const unsent = app.outbox.forRoom(room.id);
   let text;
   if (gone?.reason === "removed") text = `You were removed from ${gone.name}. Its messages are no longer available to you.`;
   else if (gone?.reason === "left") text = `You left ${gone.name}.`;
@@ -103,11 +104,16 @@ function Unavailable({ app, room, gone, heading, title }) {
   else text = "This conversation does not exist (any more).";
   const headline = gone ? "No longer a member" : room.error === "forbidden" ? "Access denied" : "Not found";
   return html`
-    <main id="main" class="conversation unavailable" aria-labelledby="room-title">
+    <main id="main" class="conversation-view unavailable" aria-labelledby="room-title">
       <h1 id="room-title" tabindex="-1" ref=${heading}>${headline}</h1>
       <p id="fatal" class="banner error" role="alert">${text}</p>
+      ${unsent.length
+        ? html`<p>What you wrote here was not sent; copy it if you need it.</p>
+            <ol id="pending" class="messages" aria-label="Messages not sent">
+              ${unsent.map((entry) => html`<${PendingItem} key=${entry.clientMsgId} app=${app} entry=${{ ...entry, status: "failed", error: entry.error ?? "no longer possible here" }} waiting=${false} discardOnly />`)}
+            </ol>`
+        : null}
       <p><a href="./" onClick=${(event) => { event.preventDefault(); app.navigate({ view: "home" }); }}>Back to home</a></p>
-      ${title && title !== "Loading…" ? null : null}
     </main>
   `;
 }
@@ -250,6 +256,8 @@ function MessageList({ app, room, onReply }) {
     }
   }
 
+  const byName = new Map(room.members.map((m) => [m.username, m]));
+  if (room.room?.other) byName.set(room.room.other.username, { ...room.room.other, ...byName.get(room.room.other.username) });
   const rows = [];
   let previous = null;
   let dividerPlaced = false;
@@ -272,7 +280,8 @@ function MessageList({ app, room, onReply }) {
       roomId=${room.id}
       me=${me}
       continued=${continued}
-      name=${senderName(room, message.sender, me)}
+      name=${message.sender === me ? "You" : displayName(byName.get(message.sender) ?? app.person(message.sender))}
+      handle=${message.sender === me ? null : handleOf(byName.get(message.sender) ?? app.person(message.sender))}
       canDelete=${message.sender === me || (owner && room.room?.kind === "group")}
       seen=${seenId === message.id}
       highlighted=${highlight === message.id}
@@ -322,6 +331,15 @@ function senderName(room, username, me) {
   return username;
 }
 
+/**
+ * The @username to show beside a display name, or null when the name shown is the username itself.
+ * Nicknames need not be unique (and may look alike), so wherever a nickname stands for someone the
+ * username beside it says who it is.
+ */
+export function handleOf(user) {
+  return user?.nickname && user.nickname !== user.username ? `@${user.username}` : null;
+}
+
 /** One message; it renders again only when something it shows changed. */
 class MessageItem extends Component {
   constructor(props) {
@@ -335,6 +353,7 @@ class MessageItem extends Component {
       next.message !== p.message ||
       next.continued !== p.continued ||
       next.name !== p.name ||
+      next.handle !== p.handle ||
       next.seen !== p.seen ||
       next.highlighted !== p.highlighted ||
       next.canDelete !== p.canDelete ||
@@ -342,7 +361,7 @@ class MessageItem extends Component {
     );
   }
 
-  render({ app, message, me, continued, name, canDelete, seen, highlighted, onReply, onJump, roomId }, state) {
+  render({ app, message, me, continued, name, handle, canDelete, seen, highlighted, onReply, onJump, roomId }, state) {
     const mine = message.sender === me;
     const mentionsMe = (message.mentions ?? []).includes(me.toLowerCase());
     const classes = ["message", mine && "mine", continued && "continued", mentionsMe && "mentions-me", message.deleted && "deleted", highlighted && "highlight"]
@@ -354,7 +373,8 @@ class MessageItem extends Component {
         ${continued ? null : html`<${Avatar} user=${{ username: message.sender, nickname: name === "You" ? app.me.nickname : name }} />`}
         <div class="bubble">
           <p class=${continued ? "message-meta sr-only" : "message-meta"}>
-            <span class="sender">${name}</span>${" "}
+            <span class="sender" title=${`@${message.sender}`}>${name}</span>
+            ${handle ? html`<span class="handle" title=${handle}>${handle}</span>` : null}${" "}
             <time datetime=${new Date(message.ts).toISOString()} title=${fullTime(message.ts)}>${clockTime(message.ts)}</time>
           </p>
           ${message.replyTo ? html`<${ReplyQuote} reply=${message.replyTo} onJump=${onJump} />` : null}
@@ -564,11 +584,11 @@ function Attachment({ app, attachment }) {
     </a>`;
   }
   return html`<a class="attachment file" href=${`#attachment-${attachment.id}`} onClick=${download}>
-    <span aria-hidden="true">📎︎</span> <span class="sr-only">Download </span>${label}
+    <${Icon} name="file" /> <span class="sr-only">Download </span>${label}
   </a>`;
 }
 
-function PendingItem({ app, entry, waiting }) {
+function PendingItem({ app, entry, waiting, discardOnly = false }) {
   const failed = entry.status === "failed";
   const edit = () => {
     const removed = app.conn.discard(entry.clientMsgId);
@@ -589,8 +609,10 @@ function PendingItem({ app, entry, waiting }) {
         ${failed
           ? html`<p class="status failed">
               <span>Not sent: ${entry.error ?? "error"}</span>${" "}
-              <button type="button" class="link-button" onClick=${() => app.conn.retry(entry.clientMsgId)}>Retry</button>${" "}
-              <button type="button" class="link-button" onClick=${edit}>Edit</button>
+              ${discardOnly
+                ? html`<button type="button" class="link-button" onClick=${() => app.conn.discard(entry.clientMsgId)}>Discard</button>`
+                : html`<button type="button" class="link-button" onClick=${() => app.conn.retry(entry.clientMsgId)}>Retry</button>${" "}
+                    <button type="button" class="link-button" onClick=${edit}>Edit</button>`}
             </p>`
           : html`<p class="status">${waiting ? "Waiting for connection…" : "Sending…"}</p>`}
       </div>
@@ -707,7 +729,7 @@ function Composer({ app, room, replyTo, onCancelReply, inputRef }) {
       <div class="composer-row">
         <span class="attach">
           <input id="attach" ref=${fileInput} type="file" multiple class="visually-hidden-input" disabled=${disabled} onChange=${onFiles} />
-          <label for="attach" class="button secondary icon-label" title="Attach files"><span aria-hidden="true">📎︎</span><span class="sr-only">Attach files</span></label>
+          <label for="attach" class="button secondary icon-label" title="Attach files"><${Icon} name="attach" /><span class="sr-only">Attach files</span></label>
         </span>
         <label for="composer" class="sr-only">Message</label>
         <textarea id="composer" ref=${inputRef} name="text" rows="1" placeholder="Write a message…" autocomplete="off" disabled=${disabled}

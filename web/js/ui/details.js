@@ -7,7 +7,7 @@ import { html, useEffect, useRef, useState } from "../lib.js";
 import { debounce } from "../format.js";
 import { displayName } from "../session.js";
 import { Avatar } from "./common.js";
-import { roomTitle } from "./conversation.js";
+import { handleOf, roomTitle } from "./conversation.js";
 
 export function DetailsPanel({ app, roomId }) {
   const room = app.conn.rooms.get(roomId);
@@ -66,9 +66,17 @@ function MemberRow({ app, roomId, member, online, role, canManage }) {
     <li data-username=${member.username} data-online=${online ? "true" : "false"}>
       <span class="member-main">
         <span class="avatar-wrap"><${Avatar} user=${me ? app.me : member} size="small" /><span class=${`presence-dot${online ? " online" : ""}`} aria-hidden="true"></span></span>
-        <span class="member-name">${name}${me ? html`<span class="meta"> (you)</span>` : null}</span>
-        ${role === "owner" ? html`<span class="role">owner</span>` : null}
-        <span class="presence-label">${online ? "online" : "offline"}</span>
+        <span class="member-text">
+          <span class="member-line">
+            <span class="member-name" title=${`@${member.username}`}>${name}</span>
+            ${handleOf(me ? app.me : member) ? html`<span class="handle" title=${handleOf(me ? app.me : member)}>${handleOf(me ? app.me : member)}</span>` : null}
+          </span>
+          <span class="member-line meta">
+            <span class="presence-label">${online ? "online" : "offline"}</span>
+            ${me ? html`<span>· you</span>` : null}
+            ${role === "owner" ? html`<span class="role">owner</span>` : null}
+          </span>
+        </span>
       </span>
       ${canManage && !confirm
         ? html`<span class="member-actions">

@@ -7,7 +7,7 @@ import { routeHref } from "../state.js";
 import { shortTime } from "../format.js";
 import { displayName } from "../session.js";
 import { AuthView } from "./auth.js";
-import { AppLink, Avatar } from "./common.js";
+import { AppLink, Avatar, Icon } from "./common.js";
 import { ConversationView } from "./conversation.js";
 import { DetailsPanel } from "./details.js";
 import { GroupsView, HomeView, NewGroupView, PeopleView, ProfileView, SearchView } from "./views.js";
@@ -112,7 +112,7 @@ function ConnectionStatus({ app }) {
 
 /** The accessible name of a conversation's link: "Design, 3 unread, 1 mention". */
 export function conversationLabel(name, conversation) {
-  const parts = [name];
+  const parts = name ? [name] : [""];
   if (conversation.unread) parts.push(`${conversation.unread >= 100 ? "99+" : conversation.unread} unread`);
   if (conversation.mentions) parts.push(conversation.mentions === 1 ? "1 mention" : `${conversation.mentions} mentions`);
   return parts.join(", ");
@@ -161,6 +161,8 @@ function Sidebar({ app }) {
 
 function ConversationLink({ app, conversation, onNavigate }) {
   const name = app.conversationName(conversation);
+  const other = conversation.kind === "direct" ? conversation.other : null;
+  const handle = other?.nickname && other.nickname !== other.username ? `@${other.username}` : null;
   const current = app.route.room === conversation.id;
   const last = conversation.lastMessage;
   const me = app.me.username;
@@ -172,35 +174,39 @@ function ConversationLink({ app, conversation, onNavigate }) {
   }
   const previewId = `preview-${conversation.id}`;
   const online = conversation.kind === "direct" && conversation.other ? app.presence.get(conversation.other.username) : undefined;
+  const unreadText = conversationLabel("", conversation); // ", 3 unread, 1 mention" or ""
+  // The link shows only the name and is named "Design, 3 unread" (the visible text first, as WCAG's
+  // "label in name" asks); the preview describes it; the whole row is its click target.
   return html`
-    <li data-room-id=${conversation.id} data-unread=${conversation.unread ?? 0}>
-      <${AppLink} app=${app} route=${{ room: conversation.id }} href=${routeHref({ room: conversation.id })} focus="keep" onNavigate=${onNavigate}
-        class=${`conversation${current ? " current" : ""}${conversation.unread ? " unread" : ""}`}
-        aria-current=${current ? "page" : undefined} aria-label=${conversationLabel(name, conversation)} aria-describedby=${previewId}>
-        <span class="avatar-wrap">
-          <${Avatar} user=${conversation.kind === "direct" ? conversation.other : { username: name, nickname: name }} />
-          ${online !== undefined ? html`<span class=${`presence-dot${online ? " online" : ""}`} aria-hidden="true"></span>` : null}
+    <li data-room-id=${conversation.id} data-unread=${conversation.unread ?? 0}
+      class=${`conversation-row${current ? " current" : ""}${conversation.unread ? " unread" : ""}`}>
+      <span class="avatar-wrap">
+        <${Avatar} user=${conversation.kind === "direct" ? conversation.other : { username: name, nickname: name }} />
+        ${online !== undefined ? html`<span class=${`presence-dot${online ? " online" : ""}`} aria-hidden="true"></span>` : null}
+      </span>
+      <span class="conversation-text">
+        <span class="conversation-top">
+          <${AppLink} app=${app} route=${{ room: conversation.id }} href=${routeHref({ room: conversation.id })} focus="keep" onNavigate=${onNavigate}
+            class="conversation-link" aria-current=${current ? "page" : undefined} aria-describedby=${previewId}
+            aria-label=${`${name}${handle ? ` ${handle}` : ""}${unreadText}`}>
+            <span class="conversation-name">${name}</span>${handle ? html` <span class="handle">${handle}</span>` : null}
+          </${AppLink}>
+          ${conversation.private && conversation.kind === "group" ? html`<span class="lock" title="Private"><${Icon} name="lock" /><span class="sr-only">private</span></span>` : null}
+          ${last ? html`<time class="conversation-time" datetime=${new Date(last.ts).toISOString()}>${shortTime(last.ts)}</time>` : null}
         </span>
-        <span class="conversation-text">
-          <span class="conversation-top">
-            <span class="conversation-name">${name}</span>
-            ${conversation.private && conversation.kind === "group" ? html`<span class="lock" aria-hidden="true" title="Private">🔒︎</span>` : null}
-            ${last ? html`<time class="conversation-time" datetime=${new Date(last.ts).toISOString()}>${shortTime(last.ts)}</time>` : null}
-          </span>
-          <span class="conversation-bottom">
-            <span class="preview" id=${previewId}>${preview}</span>
-            ${conversation.mentions ? html`<span class="badge mention-badge" aria-hidden="true">@${conversation.mentions}</span>` : null}
-            ${conversation.unread ? html`<span class="badge" data-unread=${conversation.unread} aria-hidden="true">${conversation.unread >= 100 ? "99+" : conversation.unread}</span>` : null}
-          </span>
+        <span class="conversation-bottom">
+          <span class="preview" id=${previewId}>${preview}</span>
+          ${conversation.mentions ? html`<span class="badge mention-badge" aria-hidden="true">@${conversation.mentions}</span>` : null}
+          ${conversation.unread ? html`<span class="badge" data-unread=${conversation.unread} aria-hidden="true">${conversation.unread >= 100 ? "99+" : conversation.unread}</span>` : null}
         </span>
-      </${AppLink}>
+      </span>
     </li>
   `;
 }
 
 function senderLabel(app, conversation, username) {
   const member = app.conn?.rooms.get(conversation.id)?.members.find((m) => m.username === username);
-  return member ? displayName(member) : username;
+  return displayName(member ?? app.person(username));
 }
 
 /** The polite live region: new messages in the open room, activity elsewhere once per room. */
