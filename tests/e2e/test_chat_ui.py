@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, OpenPage
-from tests.e2e.ui import LIVE, Person, assert_accessible, post_as, unique, unlabelled_controls
+from tests.e2e.ui import LIVE, Person, assert_accessible, post_as, unique, unlabelled_controls, wait_until
 from tests.helpers.clients import Api, ChatClient
 from tests.helpers.stack import StackProcess
 
@@ -93,8 +93,8 @@ def test_one_to_one_chat_from_the_people_list(open_page: OpenPage, api: Api) -> 
 def test_reconnects_by_itself_and_shows_missed_messages_once(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """The browser goes offline and the server closes Alice's socket; Bob sends three; back online she
-    reconnects by herself (no reload) and shows each missed message once, in order."""
+    """The server closes Alice's socket: she reconnects by herself; then her browser goes offline while Bob sends
+    three; back online she shows each missed message once, in order, without reloading."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("reconnect"))
     add_member(api, alice_account.token, room_id, bob_account.username)
@@ -108,10 +108,13 @@ def test_reconnects_by_itself_and_shows_missed_messages_once(
     (alice_connection,) = open_connections(stack) - before
     alice.same_page_marker()
 
+    stack.management().delete_connection(ConnectionId=alice_connection)  # as API Gateway does after 2 hours
+    wait_until(lambda: alice.sockets_opened() == 2, what="a second socket")
+    alice.expect_connected()
+    alice.expect_joined(room_id)
+
     alice.page.context.set_offline(True)
     expect(alice.page.locator("#connection")).to_have_text("Offline")
-    status, _ = Api(stack.url).call("DELETE", f"/@connections/{quote(alice_connection, safe='')}")
-    assert status == 204
     bob.open_details()
     bob.expect_online(alice.username, online=False)
     missed = ["missed one", "missed two", "missed three"]
@@ -144,9 +147,9 @@ def test_a_message_written_offline_is_sent_once_when_back(open_page: OpenPage, a
     (alice_connection,) = open_connections(stack) - before
 
     # The network goes: the connection vanishes without a close handshake and nothing gets through.
-    alice.page.context.set_offline(True)
     status, _ = Api(stack.url).call("POST", f"/_local/connections/{quote(alice_connection, safe='')}/drop")
     assert status == 204
+    alice.page.context.set_offline(True)
     expect(alice.page.locator("#connection")).to_have_text("Offline")
     alice.send("written on the train")
     expect(alice.page.locator("#pending .message .status")).to_have_text("Waiting for connection…")
@@ -254,9 +257,9 @@ def test_a_message_refused_by_the_server_keeps_its_text(open_page: OpenPage, api
     before = open_connections(stack)
     bob.open_room(room_id)
     (bob_connection,) = open_connections(stack) - before
-    bob.page.context.set_offline(True)
     status, _ = Api(stack.url).call("POST", f"/_local/connections/{quote(bob_connection, safe='')}/drop")
     assert status == 204
+    bob.page.context.set_offline(True)
     bob.send("can I still post?")
     status, body = api.call("DELETE", f"/groups/{room_id}/members/{bob_account.username}", token=alice_account.token)
     assert status == 204, body

@@ -233,7 +233,8 @@ class Person:
 
     def message_item(self, text: str) -> Locator:
         """The list item of a delivered message with exactly this text."""
-        return self.page.locator("#messages .message").filter(has=self.message(text))
+        exact = self.page.locator(".text").filter(has_text=re.compile(f"^{re.escape(text)}$"))
+        return self.page.locator("#messages .message").filter(has=exact)
 
     def message_texts(self) -> list[str]:
         return self.page.locator("#messages .message .text").all_inner_texts()

@@ -134,7 +134,9 @@ function MessageList({ app, room, onReply }) {
   const [highlight, setHighlight] = useState(null);
   const messages = room.log.all();
   const outbox = app.outbox.forRoom(room.id);
-  const marker = room.firstReadMarker;
+  // "New messages" goes where reading stopped, when that place is among the messages held (a marker
+  // before the first one held would put it at the top of whatever page happens to be loaded).
+  const marker = room.firstReadMarker !== null && room.firstReadMarker !== undefined && room.firstReadMarker >= (room.log.firstId ?? Infinity) ? room.firstReadMarker : null;
   const info = app.roomInfo.get(room.id);
   const owner = info?.role === "owner";
   const direct = room.room?.kind === "direct";
@@ -266,7 +268,7 @@ function MessageList({ app, room, onReply }) {
     const newDay = !previous || dayKey(previous.ts) !== day;
     if (newDay) rows.push(html`<li key=${`day-${day}`} class="day-separator"><h2>${dayLabel(message.ts)}</h2></li>`);
     let divider = false;
-    if (!dividerPlaced && marker !== undefined && marker !== null && message.id > marker && message.sender !== me) {
+    if (!dividerPlaced && marker !== null && message.id > marker && message.sender !== me) {
       dividerPlaced = true;
       divider = true;
       rows.push(html`<li key="new-divider" class="new-divider"><span>New messages</span></li>`);

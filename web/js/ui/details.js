@@ -81,7 +81,7 @@ function MemberRow({ app, roomId, member, online, role, canManage }) {
       ${canManage && !confirm
         ? html`<span class="member-actions">
             <button type="button" class="link-button" aria-label=${`Remove ${name}`} onClick=${() => setConfirm("remove")}>Remove</button>
-            ${role !== "owner" ? html`<button type="button" class="link-button" aria-label=${`Make ${name} the owner`} onClick=${() => setConfirm("owner")}>Make owner</button>` : null}
+            ${role !== "owner" ? html`<button type="button" class="link-button" aria-label=${`Make owner: ${name}`} onClick=${() => setConfirm("owner")}>Make owner</button>` : null}
           </span>`
         : null}
       ${confirm

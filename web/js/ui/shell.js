@@ -34,9 +34,10 @@ export function Root({ app }) {
     `;
   }
   const roomOpen = app.route.view === "room";
-  const details = roomOpen && app.detailsOpen && !app.gone.has(app.route.room);
+  const usable = roomOpen && !app.gone.has(app.route.room) && !app.conn?.rooms.get(app.route.room)?.error;
+  const details = usable && app.detailsOpen;
   return html`
-    <a class="skip-link" href=${roomOpen ? "#composer" : "#main"}>${roomOpen ? "Skip to the message box" : "Skip to content"}</a>
+    <a class="skip-link" href=${usable ? "#composer" : "#main"}>${usable ? "Skip to the message box" : "Skip to content"}</a>
     <${Header} app=${app} />
     <div class=${`shell${app.sidebarOpen ? " sidebar-open" : ""}${details ? " with-details" : ""}`}>
       <${Sidebar} app=${app} />
@@ -76,7 +77,7 @@ function Header({ app }) {
         <${AppLink} app=${app} route=${{ view: "profile" }} href=${routeHref({ view: "profile" })} class="profile-link"
           aria-current=${app.route.view === "profile" ? "page" : undefined}>
           <${Avatar} user=${me} size="small" />
-          <span class="whoami"><span class="sr-only">Your profile: </span><span id="whoami">${displayName(me)}</span></span>
+          <span class="whoami"><span class="sr-only">Your profile: </span><span id="whoami" class="whoami-name">${displayName(me)}</span></span>
         </${AppLink}>
         ${confirming
           ? html`<span class="confirm-inline" role="alert">
