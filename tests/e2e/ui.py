@@ -207,6 +207,11 @@ class Person:
         self.expect_connected()
         self.expect_joined(room_id)
 
+    def open_room_expecting_refusal(self, room_id: int) -> None:
+        """Open a conversation by its address and be told it cannot be read."""
+        self.page.goto(f"/?room={room_id}")
+        expect(self.page.locator("#fatal")).to_contain_text("not a member")
+
     def expect_joined(self, room_id: int) -> None:
         expect(self.page.locator(f"main[data-room-id='{room_id}'][data-joined='true']")).to_be_attached()
 

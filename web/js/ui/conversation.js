@@ -100,7 +100,7 @@ function Unavailable({ app, room, gone, heading }) {
   if (gone?.reason === "removed") text = `You were removed from ${gone.name}. Its messages are no longer available to you.`;
   else if (gone?.reason === "left") text = `You left ${gone.name}.`;
   else if (gone?.reason === "deleted") text = `${gone.name} was deleted by its owner.`;
-  else if (room.error === "forbidden") text = "You are not a member of this private conversation, so you cannot read it.";
+  else if (room.error === "forbidden") text = "You are not a member of this conversation, so you cannot read it.";
   else text = "This conversation does not exist (any more).";
   const headline = gone ? "No longer a member" : room.error === "forbidden" ? "Access denied" : "Not found";
   return html`
