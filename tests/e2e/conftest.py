@@ -123,7 +123,8 @@ def axe_script() -> Path:
     if result.returncode != 0 or not script.is_file():
         pytest.fail(
             f"Could not install axe-core@{AXE_VERSION} with npm into {AXE_CACHE} (is the npm registry reachable?). "
-            f"npm said:\n{result.stdout}\n{result.stderr}\nInstall it by hand with the command above, or set AXE_CORE_JS."
+            f"npm said:\n{result.stdout}\n{result.stderr}\n"
+            "Install it by hand with the command above, or set AXE_CORE_JS."
         )
     return script
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, OpenPage
 from tests.e2e.ui import LIVE, Person, assert_accessible, post_as, unique, unlabelled_controls, wait_until
-from tests.helpers.clients import Api, ChatClient
+from tests.helpers.clients import Api
 from tests.helpers.stack import StackProcess
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,9 @@ def test_two_people_chat_live_in_a_group(open_page: OpenPage, screenshots: Path)
     expect(bob.message("The agenda is in the doc.")).to_be_visible(timeout=LIVE)
     # Sender names, own messages set apart, and the second of two in a row grouped under the first.
     expect(alice.page.locator("#messages .message:not(.mine) .sender")).to_have_text(["Bob"])
-    expect(alice.page.locator("#messages .message.mine .text")).to_have_text(["Welcome, Bob!", "The agenda is in the doc."])
+    expect(alice.page.locator("#messages .message.mine .text")).to_have_text(
+        ["Welcome, Bob!", "The agenda is in the doc."]
+    )
     expect(bob.message_item("The agenda is in the doc.")).to_have_class(re.compile(r"\bcontinued\b"))
     expect(bob.message_item("Welcome, Bob!")).not_to_have_class(re.compile(r"\bcontinued\b"))
     expect(bob.message_item("Welcome, Bob!").locator(".avatar")).to_have_text("A")
@@ -319,7 +321,9 @@ def test_a_private_group_of_others_cannot_be_opened(open_page: OpenPage, api: Ap
     expect(bob.page.get_by_role("heading", level=1)).to_have_text(re.compile("^Hello"))
 
 
-def test_earlier_messages_load_by_keyboard_and_by_scrolling_up(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
+def test_earlier_messages_load_by_keyboard_and_by_scrolling_up(
+    open_page: OpenPage, api: Api, stack: StackProcess
+) -> None:
     """A long conversation opens on its latest page; "Load earlier messages" (keyboard) keeps the focus, scrolling
     to the top loads the rest; "Jump to latest" comes back down."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
@@ -374,7 +378,10 @@ def test_a_new_messages_divider_marks_where_reading_stopped(open_page: OpenPage,
     bob.conversation_row(room_id).get_by_role("link").click()
     bob.expect_joined(room_id)
     rows = bob.page.locator("#messages > li")
-    texts = rows.evaluate_all("ns => ns.map(n => n.classList.contains('new-divider') ? '--' : (n.querySelector('.text')?.textContent ?? null))")
+    texts = rows.evaluate_all(
+        "ns => ns.map(n => n.classList.contains('new-divider') ? '--'"
+        " : (n.querySelector('.text')?.textContent ?? null))"
+    )
     assert [t for t in texts if t is not None] == ["read one", "read two", "--", "new one", "new two"]
     expect(bob.page.locator(".new-divider")).to_have_text("New messages")
 

@@ -74,16 +74,18 @@ def seed_session(page: Page, account: Account) -> None:
 def post_as(stack_ws_url: str, account: Account, room_id: int, *texts: str) -> list[dict[str, Any]]:
     """Messages written by someone outside the browser (over their own WebSocket); returns them, stored."""
     client = ChatClient(stack_ws_url, account.token)
-    stored = []
+    stored: list[dict[str, Any]] = []
     try:
         for text in texts:
             client_msg_id = uuid.uuid4().hex
             client.send({"type": "message", "roomId": room_id, "text": text, "clientMsgId": client_msg_id})
-            echo = client.wait_for(
-                lambda f, cid=client_msg_id: f.get("type") == "error"
-                or (f.get("type") == "message" and f["message"].get("clientMsgId") == cid),
-                what=f"the echo of {text!r}",
-            )
+
+            def answer(frame: dict[str, Any], cid: str = client_msg_id) -> bool:
+                return frame.get("type") == "error" or (
+                    frame.get("type") == "message" and frame["message"].get("clientMsgId") == cid
+                )
+
+            echo = client.wait_for(answer, what=f"the echo of {text!r}")
             assert echo["type"] == "message", echo
             stored.append(echo["message"])
         return stored
