@@ -417,7 +417,7 @@ def test_forms_show_errors_next_to_them(open_page: OpenPage, api: Api) -> None:
     register.get_by_label("Username").fill(taken.username)
     register.get_by_label("Password").fill("short")
     register.get_by_role("button", name="Create account").click()
-    expect(page.locator("#register-password-error")).to_have_text("Use at least 8 characters.")
+    expect(page.locator("#register-password-error")).to_have_text("Use at least 10 characters.")
     expect(register.get_by_label("Password")).to_be_focused()
     register.get_by_label("Password").fill("long enough password")
     register.get_by_role("button", name="Create account").click()

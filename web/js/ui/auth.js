@@ -21,8 +21,9 @@ function apiProblems(error, fields) {
   if (error instanceof ApiError && error.fieldErrors.length) {
     for (const { field, message } of error.fieldErrors) {
       const name = String(field ?? "").split(".").pop();
-      if (fields.includes(name)) problems[name] ??= message;
-      else unplaced.push(message);
+      const text = String(message).replace(/^Value error, /, "");
+      if (fields.includes(name)) problems[name] ??= text.charAt(0).toUpperCase() + text.slice(1);
+      else unplaced.push(text);
     }
     return { problems, formError: unplaced.length ? unplaced.join(" ") : "Please correct the highlighted fields." };
   }
@@ -90,8 +91,9 @@ function RegisterForm({ app }) {
     if (email) fields.email = email;
     const problems = {};
     if (!USERNAME.test(fields.username)) problems.username = "Use 3–32 letters, digits, _ . or -.";
-    if (fields.password.length < 8) problems.password = "Use at least 8 characters.";
+    if (fields.password.length < 10) problems.password = "Use at least 10 characters.";
     else if (fields.password.length > 128) problems.password = "Use at most 128 characters.";
+    else if (new Set(fields.password).size < 5) problems.password = "Use at least 5 different characters.";
     if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) problems.email = "Enter a valid email address.";
     form.setErrors(problems);
     form.setFormError("");
@@ -121,7 +123,7 @@ function RegisterForm({ app }) {
         inputProps=${{ name: "nickname", autocomplete: "nickname", maxlength: 40 }} />
       <${Field} id="register-email" label="Email" optional error=${form.errors.email}
         inputProps=${{ name: "email", type: "email", autocomplete: "email" }} />
-      <${Field} id="register-password" label="Password" error=${form.errors.password} hint="At least 8 characters"
+      <${Field} id="register-password" label="Password" error=${form.errors.password} hint="At least 10 characters, not a common password"
         inputProps=${{ name: "password", type: "password", required: true, autocomplete: "new-password" }} />
       <p id="register-error" class="form-error" role="alert">${form.formError}</p>
       <button type="submit" class="button primary" disabled=${form.busy}>Create account</button>
