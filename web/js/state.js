@@ -307,7 +307,14 @@ export class ChatApp {
       for (const item of found) {
         if (item.other) this.#remember(item.other);
         const held = this.conversations.get(item.id);
-        next.set(item.id, { ...item, createdTs: held?.createdTs ?? 0 });
+        const conversation = { ...item, createdTs: held?.createdTs ?? 0 };
+        // An answer computed before this tab's latest read marker reached the server is stale on that point.
+        const marker = this.conn?.lastReadSent.get(item.id) ?? 0;
+        if (conversation.lastMessage && marker >= conversation.lastMessage.id) {
+          conversation.unread = 0;
+          conversation.mentions = 0;
+        }
+        next.set(item.id, conversation);
       }
       this.conversations = next;
       this.conversationsLoaded = true;

@@ -283,6 +283,7 @@ function MessageList({ app, room, onReply }) {
       me=${me}
       continued=${continued}
       name=${message.sender === me ? "You" : displayName(byName.get(message.sender) ?? app.person(message.sender))}
+      avatarName=${message.sender === me ? displayName(app.me) : null}
       handle=${message.sender === me ? null : handleOf(byName.get(message.sender) ?? app.person(message.sender))}
       canDelete=${message.sender === me || (owner && room.room?.kind === "group")}
       seen=${seenId === message.id}
@@ -356,6 +357,7 @@ class MessageItem extends Component {
       next.continued !== p.continued ||
       next.name !== p.name ||
       next.handle !== p.handle ||
+      next.avatarName !== p.avatarName ||
       next.seen !== p.seen ||
       next.highlighted !== p.highlighted ||
       next.canDelete !== p.canDelete ||
@@ -363,7 +365,7 @@ class MessageItem extends Component {
     );
   }
 
-  render({ app, message, me, continued, name, handle, canDelete, seen, highlighted, onReply, onJump, roomId }, state) {
+  render({ app, message, me, continued, name, handle, avatarName, canDelete, seen, highlighted, onReply, onJump, roomId }, state) {
     const mine = message.sender === me;
     const mentionsMe = (message.mentions ?? []).includes(me.toLowerCase());
     const classes = ["message", mine && "mine", continued && "continued", mentionsMe && "mentions-me", message.deleted && "deleted", highlighted && "highlight"]
@@ -372,7 +374,7 @@ class MessageItem extends Component {
     const close = () => this.setState({ menu: false, confirmDelete: false });
     return html`
       <li id=${`message-${message.id}`} class=${classes} data-id=${message.id} data-sender=${message.sender} tabindex="-1">
-        ${continued ? null : html`<${Avatar} user=${{ username: message.sender, nickname: name === "You" ? app.me.nickname : name }} />`}
+        ${continued ? null : html`<${Avatar} user=${{ username: message.sender, nickname: avatarName ?? name }} />`}
         <div class="bubble">
           <p class=${continued ? "message-meta sr-only" : "message-meta"}>
             <span class="sender" title=${`@${message.sender}`}>${name}</span>
