@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from playwright.sync_api import Browser, BrowserContext, Page, Route, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, StorageState, ViewportSize, sync_playwright
 
 from tests.helpers.clients import Api, ChatClient
 from tests.helpers.stack import StackProcess
@@ -133,7 +133,8 @@ def axe_script() -> Path:
 def open_page(browser: Browser, stack: StackProcess, axe_script: Path) -> Iterator[OpenPage]:
     """Open a page in a new browser context (a separate person: own localStorage); all closed after the test.
 
-    ``dark=True`` asks for the dark colour scheme. Every context serves axe-core at ``AXE_URL_PATH`` (for
+    ``dark=True`` asks for the dark colour scheme; ``storage_state`` (from ``context.storage_state()``) opens
+    the browser again with what an earlier one kept, as after a restart. Every context serves axe-core at ``AXE_URL_PATH`` (for
     ``tests.e2e.ui.assert_accessible``). An uncaught JavaScript error in any page fails the test.
     """
     contexts: list[BrowserContext] = []
@@ -145,9 +146,18 @@ def open_page(browser: Browser, stack: StackProcess, axe_script: Path) -> Iterat
     def watch(page: Page) -> None:
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
 
-    def open_(viewport: ViewportSize | None = None, *, dark: bool = False, fake_clock: bool = False) -> Page:
+    def open_(
+        viewport: ViewportSize | None = None,
+        *,
+        dark: bool = False,
+        fake_clock: bool = False,
+        storage_state: StorageState | None = None,
+    ) -> Page:
         context = browser.new_context(
-            viewport=viewport or DESKTOP, base_url=stack.url, color_scheme="dark" if dark else "light"
+            viewport=viewport or DESKTOP,
+            base_url=stack.url,
+            color_scheme="dark" if dark else "light",
+            storage_state=storage_state,
         )
         context.set_default_timeout(10_000)
         context.route(f"{stack.url}{AXE_URL_PATH}", serve_axe)

@@ -172,3 +172,44 @@ def test_a_message_typed_during_an_outage_survives_a_reload_and_is_delivered_onc
     assert person.message_texts() == ["written during the outage", "marker after the outage"]
     assert stored_texts(api, alice, room_id) == ["written during the outage", "marker after the outage"]
     assert person.page.evaluate("localStorage.getItem('chat.outbox.' + window.chat.me.id)") == "[]"
+
+
+def test_a_draft_and_an_unsent_message_survive_navigation_and_a_browser_restart(
+    open_page: OpenPage, api: Api, stack: StackProcess
+) -> None:
+    """A half-written draft stays with its conversation across navigation; a message written offline and the
+    draft are both still there after the browser is closed and opened again, and the message goes out once."""
+    alice = api.register("alice")
+    room_id = api.create_group(alice, unique("restart"))
+    other_id = api.create_group(alice, unique("elsewhere"))
+    person = Person.signed_in(open_page(), alice)
+    person.open_room(room_id)
+    person.composer().fill("half a thought")
+    person.conversation_row(other_id).get_by_role("link").click()
+    person.expect_joined(other_id)
+    expect(person.composer()).to_have_value("")
+    person.conversation_row(room_id).get_by_role("link").click()
+    person.expect_joined(room_id)
+    expect(person.composer()).to_have_value("half a thought")
+
+    person.page.context.set_offline(True)
+    expect(person.page.locator("#connection")).to_have_text("Offline")
+    person.composer().fill("sent from the train")
+    person.composer().press("Enter")
+    person.composer().fill("the rest of the thought")
+    expect(person.page.locator("#pending .message .text")).to_have_text("sent from the train")
+    draft_key = f"chat.draft.{alice.user_id}.{room_id}"
+    wait_until(
+        lambda: person.page.evaluate("(key) => localStorage.getItem(key)", draft_key) == "the rest of the thought",
+        what="the draft kept",
+    )
+    kept = person.page.context.storage_state()
+    person.page.context.close()  # the browser is closed while offline
+
+    again = Person(open_page(storage_state=kept), alice.username)
+    again.open_room(room_id)  # signed in without a login
+    expect(again.message("sent from the train")).to_have_count(1)
+    expect(again.composer()).to_have_value("the rest of the thought")
+    post_as(stack.ws_url, alice, room_id, "marker")
+    expect(again.message("marker")).to_be_visible()
+    assert stored_texts(api, alice, room_id) == ["sent from the train", "marker"]

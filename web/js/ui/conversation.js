@@ -660,13 +660,31 @@ function Composer({ app, room, replyTo, onCancelReply, inputRef }) {
     area.style.height = "auto";
     area.style.height = `${Math.min(area.scrollHeight, 200)}px`;
   }, [text]);
-  useEffect(() => () => clearTimeout(saveTimer.current), []);
+  const latest = useRef(text);
+  // The draft is written a moment after typing stops, and at once when the view goes or the page is hidden.
+  useEffect(() => {
+    const flush = () => {
+      if (!saveTimer.current) return;
+      clearTimeout(saveTimer.current);
+      saveTimer.current = 0;
+      setDraft(userId, room.id, latest.current);
+    };
+    window.addEventListener("pagehide", flush);
+    return () => {
+      window.removeEventListener("pagehide", flush);
+      flush();
+    };
+  }, []);
 
   const update = (value) => {
     setText(value);
+    latest.current = value;
     if (error) setError("");
     clearTimeout(saveTimer.current);
-    saveTimer.current = setTimeout(() => setDraft(userId, room.id, value), 250);
+    saveTimer.current = setTimeout(() => {
+      saveTimer.current = 0;
+      setDraft(userId, room.id, value);
+    }, 250);
   };
 
   const busyUploads = uploads.some((u) => u.status === "uploading");
@@ -687,6 +705,8 @@ function Composer({ app, room, replyTo, onCancelReply, inputRef }) {
       attachments: ready.map((u) => u.id),
     });
     clearTimeout(saveTimer.current);
+    saveTimer.current = 0;
+    latest.current = "";
     setDraft(userId, room.id, "");
     setText("");
     setUploads([]);
