@@ -134,8 +134,9 @@ def open_page(browser: Browser, stack: StackProcess, axe_script: Path) -> Iterat
     """Open a page in a new browser context (a separate person: own localStorage); all closed after the test.
 
     ``dark=True`` asks for the dark colour scheme; ``storage_state`` (from ``context.storage_state()``) opens
-    the browser again with what an earlier one kept, as after a restart. Every context serves axe-core at ``AXE_URL_PATH`` (for
-    ``tests.e2e.ui.assert_accessible``). An uncaught JavaScript error in any page fails the test.
+    the browser again with what an earlier one kept, as after a restart. Every context serves axe-core at
+    ``AXE_URL_PATH`` (for ``tests.e2e.ui.assert_accessible``). An uncaught JavaScript error in any page fails
+    the test.
     """
     contexts: list[BrowserContext] = []
     errors: list[str] = []
