@@ -37,6 +37,7 @@ def test_two_people_chat_live_in_a_group(open_page: OpenPage, screenshots: Path)
     alice.create_group(group)
 
     bob.join_from_groups(group)
+    expect(bob.conversation_link(group)).to_have_attribute("aria-current", "page")  # a member now: in his sidebar
     for person in (alice, bob):
         person.open_details()
         person.expect_online(alice.username)

@@ -14,6 +14,7 @@
 //   message {roomId, message, live}      a new message in any room (live) or from a page (live: false)
 //   changed {roomId, message}            a message was edited, deleted or reacted to
 //   room {roomId}                        a viewed room's state changed (history, members, typing, reads)
+//   joined {roomId, room}                the server answered a join (the user is a member from now on)
 //   room_added / room_updated / room_removed / member_joined / member_left / presence / user_updated /
 //   read {…the frame}                    membership, presence and profile frames, as they come
 //   roomerror {roomId, code, message}    the room cannot be viewed (forbidden, room_not_found)
@@ -478,6 +479,7 @@ export class ChatConnection extends EventTarget {
     }
     for (const message of added) this.#emit("message", { roomId, message, live: catchUp });
     this.#roomChanged(room);
+    this.#emit("joined", { roomId, room: room.room });
     if (this.viewing !== roomId) this.#sendRaw({ type: "leave", roomId }); // the page moved on meanwhile
   }
 

@@ -352,6 +352,10 @@ export class ChatApp {
       this.changed();
     });
     conn.addEventListener("room", () => this.changed());
+    conn.addEventListener("joined", ({ detail }) => {
+      // Joining a public group makes the user a member: it belongs in the sidebar from now on.
+      if (!this.conversations.has(detail.roomId) && this.conversationsLoaded) this.refreshConversationsSoon();
+    });
     conn.addEventListener("members", ({ detail }) => {
       for (const member of detail.members) {
         this.presence.set(member.username, Boolean(member.online));

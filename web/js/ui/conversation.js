@@ -381,7 +381,7 @@ class MessageItem extends Component {
             ${handle ? html`<span class="handle" title=${handle}>${handle}</span>` : null}${" "}
             <time datetime=${new Date(message.ts).toISOString()} title=${fullTime(message.ts)}>${clockTime(message.ts)}</time>
           </p>
-          ${message.replyTo ? html`<${ReplyQuote} reply=${message.replyTo} onJump=${onJump} />` : null}
+          ${message.replyTo ? html`<${ReplyQuote} app=${app} reply=${message.replyTo} onJump=${onJump} />` : null}
           ${message.deleted
             ? html`<p class="text tombstone">This message was deleted.</p>`
             : state.editing
@@ -415,11 +415,12 @@ class MessageItem extends Component {
   }
 }
 
-function ReplyQuote({ reply, onJump }) {
+function ReplyQuote({ app, reply, onJump }) {
   const text = reply.deleted ? "Deleted message" : plainText(reply.text ?? "");
+  const sender = reply.sender === app.me.username ? "You" : displayName(app.person(reply.sender));
   return html`
     <button type="button" class="reply-quote" onClick=${() => onJump(reply.id)}>
-      <span class="sr-only">Reply to </span><span class="reply-sender">${reply.sender}</span><span class="sr-only">:</span>
+      <span class="sr-only">Reply to </span><span class="reply-sender">${sender}</span><span class="sr-only">:</span>
       <span class=${reply.deleted ? "reply-text deleted" : "reply-text"}>${text}</span>
       <span class="sr-only"> (go to the original)</span>
     </button>
