@@ -17,7 +17,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from chatcore.aws.registry import BY_ROOM_INDEX
+from chatcore.aws.registry import BY_ROOM_INDEX, BY_VIEW_INDEX
 from chatcore.protocol import CLIENT_FRAME_TYPES
 from constructs import Construct
 
@@ -42,6 +42,8 @@ _MESSAGE_TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
     "dynamodb:BatchWriteItem",
+    "dynamodb:GetItem",  # a user's connections (read receipts to every tab, a new member's tabs)
+    "dynamodb:BatchGetItem",  # who of a member page is online; presence to contacts when a dead one is found
 )
 
 
@@ -236,6 +238,7 @@ class ChatStack(Stack):
             "$connect: verifies the token and registers the connection",
             {
                 **table_env,
+                **management_env,  # a user coming online is announced to their contacts
                 **database_env,
                 **token_env,
                 "ALLOWED_ORIGINS": ",".join(web_origins),
@@ -264,8 +267,9 @@ class ChatStack(Stack):
                 **database_env,
                 **token_env,
                 "TOKEN_TTL_SECONDS": str(config.token_ttl_seconds),
-                # Removing a member (or leaving) also ends that user's live subscriptions to the room.
+                # Membership changes reach the users' open connections at once (subscriptions and frames).
                 **table_env,
+                **management_env,
             },
             timeout=Duration.seconds(29),
             in_vpc=True,
@@ -282,21 +286,37 @@ class ChatStack(Stack):
 
         # ------------------------------------------------------------ permissions (exactly what each uses)
         table_arn = self.table.table_arn
-        # The connection item (PutItem), the user's set of connections (UpdateItem, capped), and on a full
-        # set the check of which listed connections still exist (GetItem, BatchGetItem).
+        # The connection item (PutItem), the user's set of connections (UpdateItem, capped), on a full set the
+        # check of which listed connections still exist (GetItem, BatchGetItem), a subscription per room of the
+        # user (BatchWriteItem), and the contacts' connections for the online presence (BatchGetItem).
         connect.grant_table(
-            table_arn, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"]
+            table_arn,
+            [
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+            ],
         )
-        message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS, indexes=[BY_ROOM_INDEX])
+        message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS, indexes=[BY_ROOM_INDEX, BY_VIEW_INDEX])
         # Forgetting the connection: its items (Query + BatchWriteItem), its entry in the user's set (UpdateItem,
-        # DeleteItem of an emptied set), the rooms' remaining connections (by_room).
+        # DeleteItem of an emptied set), the contacts' connections for the offline presence (BatchGetItem).
         disconnect.grant_table(
             table_arn,
-            ["dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            indexes=[BY_ROOM_INDEX],
+            [
+                "dynamodb:Query",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchGetItem",
+            ],
         )
-        # RegistrySubscriptions.drop: the room's connections from by_room, then DeleteItem per subscription.
-        rest.grant_table(table_arn, ["dynamodb:DeleteItem"], indexes=[BY_ROOM_INDEX])
+        # Live membership: a user's connections (GetItem) subscribed or unsubscribed (BatchWriteItem), a room's
+        # connections (Query on by_room) told of a rename or a deletion.
+        rest.grant_table(
+            table_arn, ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"], indexes=[BY_ROOM_INDEX]
+        )
         # Scan for stale connections (its place kept in one item: GetItem/PutItem/DeleteItem), touch the live
         # ones (UpdateItem), forget the gone ones (Query + BatchWriteItem, by_room for member_left).
         prune.grant_table(
@@ -309,10 +329,10 @@ class ChatStack(Stack):
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:DeleteItem",
+                "dynamodb:BatchGetItem",  # presence to the contacts of a connection found gone
             ],
-            indexes=[BY_ROOM_INDEX],
         )
-        for fn in (message, disconnect, prune):
+        for fn in (connect, message, disconnect, rest, prune):
             self.websocket_stage.grant_management_api_access(fn.role)
             acknowledge(
                 fn.role,

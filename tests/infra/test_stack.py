@@ -30,6 +30,8 @@ EXPECTED_ENV = {
         "DATABASE_CA_BUNDLE",
         "TOKEN_SECRET_ARN",
         "ALLOWED_ORIGINS",
+        "MANAGEMENT_API_URL",  # a user coming online is announced
+        "BROADCAST_MAX_WORKERS",
     },
     "message": {
         "CONNECTIONS_TABLE",
@@ -49,6 +51,8 @@ EXPECTED_ENV = {
         "TOKEN_SECRET_ARN",
         "TOKEN_TTL_SECONDS",
         "CONNECTIONS_TABLE",
+        "MANAGEMENT_API_URL",  # membership changes reach open connections
+        "BROADCAST_MAX_WORKERS",
     },
     "prune": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "migrate": {
@@ -60,16 +64,30 @@ EXPECTED_ENV = {
     },
 }
 EXPECTED_TABLE_ACTIONS = {
-    "connect": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
+    "connect": {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+    },
     "message": {
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
         "dynamodb:BatchWriteItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
     },
-    "disconnect": {"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
-    "rest": {"dynamodb:DeleteItem", "dynamodb:Query"},  # Query on by_room only (see below)
+    "disconnect": {
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+    },
+    "rest": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"},
     "prune": {
         "dynamodb:Scan",
         "dynamodb:Query",
@@ -78,10 +96,13 @@ EXPECTED_TABLE_ACTIONS = {
         "dynamodb:GetItem",  # the sweep's place between runs
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
     },
     "migrate": set(),
 }
-POSTING_FUNCTIONS = {"message", "disconnect", "prune"}
+#: Which index each function may Query (and nothing else on an index).
+EXPECTED_INDEXES = {"message": {"by_room", "by_view"}, "rest": {"by_room"}}
+POSTING_FUNCTIONS = {"connect", "message", "disconnect", "rest", "prune"}
 VPC_FUNCTIONS = {"connect", "message", "rest", "migrate"}
 
 
@@ -297,24 +318,21 @@ def test_manage_connections_only_for_the_functions_that_post(synth: Synth) -> No
 
 
 def test_table_permissions_are_exactly_what_each_function_uses(synth: Synth) -> None:
-    """Each role has only its own DynamoDB actions, on this table and (Query) its by_room index."""
+    """Each role has only its own DynamoDB actions, on this table and (Query only) the indexes it reads."""
     table_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.table), "Arn"]}
-    by_room = {"Fn::Join": ["", [table_arn, "/index/by_room"]]}
+    index_arns = {name: {"Fn::Join": ["", [table_arn, f"/index/{name}"]]} for name in ("by_room", "by_view")}
     for folder, expected in EXPECTED_TABLE_ACTIONS.items():
         assert tt.allowed(synth, folder, "dynamodb:") == expected, folder
+        indexes: set[str] = set()
         for statement in tt.statements(synth, tt.role_id(synth, folder)):
             if any(a.startswith("dynamodb:") for a in tt.actions(statement)):
-                assert all(r in (table_arn, by_room) for r in tt.resources(statement)), folder
-                if by_room in tt.resources(statement):
+                resources = tt.resources(statement)
+                assert all(r == table_arn or r in index_arns.values() for r in resources), folder
+                named = {name for name, arn in index_arns.items() if arn in resources}
+                if named:
                     assert tt.actions(statement) == ["dynamodb:Query"], folder
-    # rest removes a removed member's subscriptions: it finds them through the index, it never queries the table.
-    rest_table_actions = {
-        action
-        for statement in tt.statements(synth, tt.role_id(synth, "rest"))
-        if table_arn in tt.resources(statement)
-        for action in tt.actions(statement)
-    }
-    assert rest_table_actions == {"dynamodb:DeleteItem"}
+                indexes |= named
+        assert indexes == EXPECTED_INDEXES.get(folder, set()), folder
 
 
 def test_secrets_are_readable_only_by_the_functions_that_read_them(synth: Synth) -> None:

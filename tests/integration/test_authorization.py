@@ -232,7 +232,7 @@ def test_matrix_covers_every_action_on_every_kind_of_room() -> None:
 
 
 def test_removed_member_loses_the_room_at_once(world: World) -> None:
-    """After the owner removes a member, his open WebSocket gets none of the room's messages and may not post."""
+    """After the owner removes a member, his open WebSocket is told, gets none of the room's messages, may not read."""
     private = world.rooms["private"]
     owner_socket, member_socket = world.sockets["owner"], world.sockets["member"]
     public = world.rooms["public"]
@@ -244,7 +244,10 @@ def test_removed_member_loses_the_room_at_once(world: World) -> None:
     try:
         owner_socket.request({"type": "message", "roomId": private, "text": "after removal"}, "message")
         seen = before_marker(member_socket, owner_socket, public)  # a marker in a room both are still in
-        assert [f for f in seen if f.get("roomId") == private] == []
+        # Told at once, and then nothing more from the room.
+        assert [f for f in seen if f.get("roomId") == private] == [
+            {"type": "room_removed", "roomId": private, "reason": "removed"}
+        ]
         member_socket.send({"type": "history", "roomId": private})
         assert member_socket.expect("error", requestType="history")["code"] == "forbidden"
     finally:

@@ -19,6 +19,14 @@ def connect(stack: StackProcess, clients: list[ChatClient], account: Account) ->
     return client
 
 
+def with_members(api: Api, owner: Account, name: str, *members: Account) -> int:
+    """A public group of ``owner`` with ``members`` in it before anyone connects (so they are contacts)."""
+    room_id = api.create_group(owner, name)
+    for member in members:
+        assert api.call("POST", f"/groups/{room_id}/members", {"username": member.username}, owner.token)[0] == 201
+    return room_id
+
+
 def join(client: ChatClient, room_id: int, **extra: object) -> dict[str, Any]:
     return client.request({"type": "join", "roomId": room_id, **extra}, "joined")
 
@@ -26,24 +34,24 @@ def join(client: ChatClient, room_id: int, **extra: object) -> dict[str, Any]:
 def test_prune_removes_a_connection_dropped_without_disconnect(
     stack: StackProcess, api: Api, clients: list[ChatClient]
 ) -> None:
-    """The next prune run forgets a silently dropped connection, tells the room, and spares live ones."""
+    """The next prune run forgets a silently dropped connection, announces it offline, and spares live ones."""
     alice, bob = api.register("alice"), api.register("bob")
-    room_id = api.create_group(alice, "prune")
+    room_id = with_members(api, alice, "prune", bob)
     a, b = connect(stack, clients, alice), connect(stack, clients, bob)
     join(a, room_id)
     join(b, room_id)
-    a.expect("member_joined", user=bob.username)
+    assert a.expect("presence", user=bob.username)["online"] is True
     bob_connection = connection_id(stack.url, b)
     assert Api(stack.url).call("POST", f"/_local/connections/{bob_connection}/drop")[0] == 204
     # A marker in a room of Alice's own (a post to the room would find Bob gone and clean up before prune).
     alone = api.create_group(alice, "alone")
     join(a, alone)
-    assert [f for f in before_marker(a, a, alone) if f["type"] == "member_left"] == []  # no $disconnect yet
+    assert [f for f in before_marker(a, a, alone) if f["type"] == "presence"] == []  # no $disconnect yet
 
     status, report = Api(stack.url).call("POST", "/_local/schedules/prune")
 
     assert status == 200 and report["removed"] >= 1 and report["complete"] is True
-    assert a.expect("member_left", user=bob.username)["roomId"] == room_id
+    assert a.expect("presence", user=bob.username)["online"] is False
     members = {m["username"]: m["online"] for m in a.request({"type": "list", "roomId": room_id}, "list")["members"]}
     assert members == {alice.username: True, bob.username: False}
     # Alice's live connection was checked and kept: she still sends and receives.
@@ -54,26 +62,24 @@ def test_prune_removes_a_connection_dropped_without_disconnect(
 def test_closing_one_of_two_tabs_keeps_the_user_online(
     stack: StackProcess, api: Api, clients: list[ChatClient]
 ) -> None:
-    """Two tabs of one user: closing one sends no ``member_left``; closing both sends exactly one."""
+    """Two tabs of one user: one ``online`` for the first; closing one is silent; closing both, exactly one offline."""
     alice, bob = api.register("alice"), api.register("bob")
-    room_id = api.create_group(alice, "tabs")
+    room_id = with_members(api, alice, "tabs", bob)
     a = connect(stack, clients, alice)
     join(a, room_id)
     tab1, tab2 = connect(stack, clients, bob), connect(stack, clients, bob)
-    join(tab1, room_id)
-    join(tab2, room_id)
-    assert a.expect("member_joined")["user"] == bob.username
+    assert a.expect("presence", user=bob.username)["online"] is True
     # One announcement per user, not per tab.
-    assert [f for f in before_marker(a, tab2, room_id) if f["type"] == "member_joined"] == []
+    assert [f for f in before_marker(a, tab2, room_id) if f["type"] == "presence"] == []
 
     tab1.close()
     members = {m["username"]: m["online"] for m in a.request({"type": "list", "roomId": room_id}, "list")["members"]}
     assert members[bob.username] is True
 
     tab2.close()
-    assert a.expect("member_left")["user"] == bob.username
+    assert a.expect("presence", user=bob.username)["online"] is False
     # Exactly one in all: neither the first tab's close nor the second announced twice.
-    assert [f for f in before_marker(a, a, room_id) if f["type"] == "member_left"] == []
+    assert [f for f in before_marker(a, a, room_id) if f["type"] == "presence"] == []
 
 
 def test_typing_reaches_the_others_and_unread_counts_follow_read(
@@ -131,7 +137,7 @@ def test_idle_and_maximum_duration_closes_invoke_disconnect_and_clients_catch_up
     """Idle and 2-hour-style closes come with 1001 and ``$disconnect``; a reconnect with ``since`` catches up."""
     api = Api(short_stack.api_url)
     alice, bob = api.register("alice"), api.register("bob")
-    room_id = api.create_group(alice, "limits")
+    room_id = with_members(api, alice, "limits", bob)
     a, b = connect(short_stack, clients, alice), connect(short_stack, clients, bob)
     join(a, room_id)
     last_seen = join(b, room_id)["history"]
@@ -143,7 +149,7 @@ def test_idle_and_maximum_duration_closes_invoke_disconnect_and_clients_catch_up
         a.request({"type": "ping"}, "pong")
         b.messages("none", wait=0.4)
     assert b.closed and b.socket.close_code == 1001
-    assert a.expect("member_left", user=bob.username)["roomId"] == room_id  # $disconnect ran
+    assert a.expect("presence", user=bob.username, online=False)  # $disconnect ran
     a.send({"type": "message", "roomId": room_id, "text": "while you were away"})
     sent = a.expect("message")["message"]
 

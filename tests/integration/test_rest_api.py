@@ -128,6 +128,8 @@ def test_openapi_document_is_served_under_api(api: Api) -> None:
         "/groups/{group_id}/members",
         "/groups/{group_id}/members/{username}",
         "/groups/{group_id}/messages",
+        "/groups/{group_id}/owner",
+        "/conversations",
         "/direct",
         "/tags",
         "/tags/{name}",

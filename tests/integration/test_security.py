@@ -137,12 +137,17 @@ def test_no_frame_carries_a_connection_id(stack: StackProcess, api: Api, clients
     """Every frame type the server sends, to the actor and to the others, is free of any connection id."""
     alice, bob = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice, "ids")
-    a, b = ChatClient(stack.ws_url, alice.token), ChatClient(stack.ws_url, bob.token)
-    clients.extend([a, b])
+    assert api.call("POST", "/direct", {"username": bob.username}, alice.token)[0] == 200  # contacts
+    a = ChatClient(stack.ws_url, alice.token)
+    clients.append(a)
+    b = ChatClient(stack.ws_url, bob.token)
+    clients.append(b)
     ids = {connection_id(stack.url, a), connection_id(stack.url, b)}
+    a.expect("presence", user=bob.username, online=True)
 
     a.request({"type": "join", "roomId": room_id}, "joined")
-    b.request({"type": "join", "roomId": room_id}, "joined")
+    b.request({"type": "join", "roomId": room_id}, "joined")  # bob becomes a member of the public group
+    b.expect("room_added", roomId=room_id)
     a.expect("member_joined", user=bob.username)
     a.send({"type": "message", "roomId": room_id, "text": "hello"})
     message_id = b.expect("message")["message"]["id"]
@@ -156,8 +161,15 @@ def test_no_frame_carries_a_connection_id(stack: StackProcess, api: Api, clients
     b.request({"type": "ping"}, "pong")
     b.send("not json")
     b.expect("error", code="invalid_message")
-    b.send({"type": "leave", "roomId": room_id})
+    assert api.call("PATCH", f"/groups/{room_id}", {"description": "no ids here"}, alice.token)[0] == 200
+    b.expect("room_updated", roomId=room_id)
+    assert api.call("PATCH", "/profile", {"nickname": "Bobby"}, bob.token)[0] == 200
+    b.expect("user_updated")
+    assert api.call("DELETE", f"/groups/{room_id}/members/{bob.username}", token=alice.token)[0] == 204
+    b.expect("room_removed", roomId=room_id)
     a.expect("member_left", user=bob.username)
+    b.close()
+    a.expect("presence", user=bob.username, online=False)
 
     frames = a.received + b.received
     assert {f["type"] for f in frames} >= _server_frame_types()  # every kind of frame was looked at

@@ -55,7 +55,7 @@ def test_dynamodb_throttling_is_retried_until_it_succeeds(aws: None) -> None:
     client.meta.events.register_first("before-send.dynamodb.PutItem", _throttle_first(3, calls))
     registry = ConnectionRegistry(client, TABLE)
 
-    record = registry.add_connection("c-1", 7, "alice")
+    record = registry.add_connection("c-1", 7, "alice").record
 
     assert len(calls) == 4  # three throttled attempts, then success
     assert stored_connection(registry, "c-1") == record

@@ -48,6 +48,7 @@ def test_a_handler_in_a_fresh_interpreter_logs_json_and_answers() -> None:
         "TOKEN_SECRET": "a-test-signing-secret-long-enough-0123456789",
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/none",
         "CONNECTIONS_TABLE": "t",
+        "MANAGEMENT_API_URL": "http://127.0.0.1:9",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "POWERTOOLS_TRACE_DISABLED": "true",

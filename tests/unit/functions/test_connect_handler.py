@@ -17,6 +17,7 @@ from tests.unit.functions.conftest import Logs
 from tests.unit.functions.ws_support import (
     CONNECTION_ID,
     configure,
+    delivered_to,
     fresh_handler,
     invoke,
     log_messages,
@@ -50,7 +51,6 @@ def test_valid_token_connects_and_binds_the_identity(
 ) -> None:
     """A valid ?token= answers 200 and stores the connection as the token's user; logs are JSON without the token."""
     configure(monkeypatch, database_url)
-    monkeypatch.delenv("MANAGEMENT_API_URL")  # connect never posts, so it is not configured with the API
     token = tokens.issue(alice)
 
     assert invoke(fresh_handler("connect"), "connect", _connect_event(token)) == {"statusCode": 200}
@@ -160,3 +160,36 @@ def test_connections_past_the_per_user_cap_are_refused_with_429(
         queryStringParameters={"token": tokens.issue(Identity(bob.id, "bob"))},
     )
     assert invoke(module, "connect", bob_event)["statusCode"] == 200
+
+
+def test_connecting_subscribes_to_the_users_rooms_and_announces_them_online(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    store: ChatStore,
+    tokens: TokenService,
+    registry: ConnectionRegistry,
+) -> None:
+    """$connect subscribes the connection to every room of its user; the first connection tells their contacts."""
+    configure(monkeypatch, database_url)
+    alice, bob = store.create_user("alice", "x"), store.create_user("bob", "x")
+    team = store.create_group("team", private=True, created_by=alice.id)
+    store.add_member(team.id, bob.id)
+    direct = store.get_or_create_direct(alice.id, bob.id)
+    registry.subscribe(registry.add_connection("bob-1=", bob.id, "bob").record, team.id)
+    module = fresh_handler("connect")
+    event = load_event("ws_connect", queryStringParameters={"token": tokens.issue(Identity(alice.id, "alice"))})
+
+    assert invoke(module, "connect", event) == {"statusCode": 200}
+
+    assert sorted(c.connection_id for c in registry.room_connections(team.id)) == sorted([CONNECTION_ID, "bob-1="])
+    assert [c.connection_id for c in registry.room_connections(direct.id)] == [CONNECTION_ID]
+    assert [f for f in delivered_to("bob-1=") if f["type"] == "presence"] == [
+        {"type": "presence", "user": "alice", "online": True}
+    ]
+    second = load_event(
+        "ws_connect",
+        requestContext__connectionId="alice-2=",
+        queryStringParameters={"token": tokens.issue(Identity(alice.id, "alice"))},
+    )
+    assert invoke(module, "connect", second) == {"statusCode": 200}
+    assert len([f for f in delivered_to("bob-1=") if f["type"] == "presence"]) == 1  # a second tab is not news

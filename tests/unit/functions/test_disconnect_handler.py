@@ -19,31 +19,33 @@ from tests.unit.functions.ws_support import (
 )
 
 
-def _left(connection_id: str) -> list[tuple[int, str]]:
-    return [(f["roomId"], f["user"]) for f in delivered_to(connection_id) if f["type"] == "member_left"]
+def _offline(connection_id: str) -> list[str]:
+    return [f["user"] for f in delivered_to(connection_id) if f["type"] == "presence" and not f["online"]]
 
 
 def test_disconnect_removes_the_connection_and_tells_its_rooms(
     monkeypatch: pytest.MonkeyPatch, registry: ConnectionRegistry, logs: Logs
 ) -> None:
-    """$disconnect deletes the items and sends member_left where that was the user's last connection."""
+    """$disconnect deletes the items; only the user's last connection announces them offline to their contacts."""
     configure(monkeypatch, unreachable_database_url())  # DynamoDB and the Management API only
-    me = registry.add_connection(CONNECTION_ID, 1, "alice")
+    other_tab = registry.add_connection("alice-2=", 1, "alice", audience=[2]).record
+    registry.subscribe(other_tab, 6)
+    me = registry.add_connection(CONNECTION_ID, 1, "alice", audience=[2]).record
     registry.subscribe(me, 5)
     registry.subscribe(me, 6)
-    other_tab = registry.add_connection("alice-2=", 1, "alice")
-    registry.subscribe(other_tab, 6)  # alice stays present in room 6
-    for room in (5, 6):
-        registry.subscribe(registry.add_connection(f"bob-{room}=", 2, "bob"), room)
+    registry.subscribe(registry.add_connection("bob-1=", 2, "bob").record, 5)
+    handler = fresh_handler("disconnect")
 
-    reply = invoke(fresh_handler("disconnect"), "disconnect", load_event("ws_disconnect"))
+    reply = invoke(handler, "disconnect", load_event("ws_disconnect"))
 
     assert reply == {"statusCode": 200}
     assert stored_connection(registry, CONNECTION_ID) is None
     assert registry.remove_connection(CONNECTION_ID).room_ids == []
-    assert _left("bob-5=") == [(5, "alice")]
-    assert _left("bob-6=") == []
-    assert _left("alice-2=") == []
+    assert _offline("bob-1=") == []  # alice's other tab is open
+    assert invoke(handler, "disconnect", load_event("ws_disconnect", requestContext__connectionId="alice-2=")) == {
+        "statusCode": 200
+    }
+    assert _offline("bob-1=") == ["alice"]
     lines = logs()
     disconnected = next(line for line in lines if line.get("message") == "disconnected")
     assert disconnected["status_code"] == 1001 and disconnected["connection_id"] == CONNECTION_ID
@@ -54,7 +56,7 @@ def test_disconnect_of_an_unknown_connection_is_harmless(
 ) -> None:
     """A second $disconnect (or one after the prune cleaned up) answers 200 and sends nothing."""
     configure(monkeypatch, None)
-    registry.subscribe(registry.add_connection("bob-1=", 2, "bob"), 5)
+    registry.subscribe(registry.add_connection("bob-1=", 2, "bob").record, 5)
     handler = fresh_handler("disconnect")
     for _ in range(2):
         assert invoke(handler, "disconnect", load_event("ws_disconnect")) == {"statusCode": 200}

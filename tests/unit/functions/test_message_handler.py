@@ -96,8 +96,8 @@ def test_database_down_gives_save_failed_and_broadcasts_nothing(
     """With PostgreSQL unreachable a message gets save_failed ("Failed to save message") and nobody else hears it."""
     configure(monkeypatch, unreachable_database_url())
     handler = fresh_handler("message")
-    registry.subscribe(registry.add_connection(CONNECTION_ID, 1, "alice"), 5)
-    registry.subscribe(registry.add_connection("bob-1", 2, "bob"), 5)
+    registry.subscribe(registry.add_connection(CONNECTION_ID, 1, "alice").record, 5)
+    registry.subscribe(registry.add_connection("bob-1", 2, "bob").record, 5)
 
     _send(handler, {"type": "message", "roomId": 5, "text": "hello", "clientMsgId": "m1"})
 

@@ -210,7 +210,7 @@ def build_api_services(settings: Settings | None = None) -> ApiServices:
     )
     return ApiServices(
         accounts=AccountService(store, build_tokens(settings)),
-        profiles=ProfileService(store),
+        profiles=ProfileService(store, live),
         rooms=RoomService(store, live),
         tags=TagService(store),
         directory=DirectoryService(store),

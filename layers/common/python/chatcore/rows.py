@@ -213,4 +213,4 @@ class RemovedConnection:
     last_of_user: bool = False
     """True when this was the user's last open connection (the user is now offline)."""
     audience: list[int] = field(default_factory=list)
-    """The users to tell that this user went offline (kept with the connection at ``$connect``)."""
+    """The users to tell that this user went offline (when this was the user's last connection)."""

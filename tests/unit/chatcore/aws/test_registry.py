@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from chatcore.aws.registry import (
     BY_ROOM_INDEX,
+    BY_VIEW_INDEX,
     CONNECTION_SK,
     DEFAULT_ITEM_TTL_SECONDS,
     TTL_ATTRIBUTE,
@@ -48,7 +49,7 @@ def test_connection_is_stored_read_and_touched(dynamodb: Any) -> None:
     """add_connection stores who connected and when; touch moves last-seen; unknown ids read as None."""
     clock = Clock(1_800_000_000.0)
     registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
-    record = registry.add_connection("c1", 7, "alice")
+    record = registry.add_connection("c1", 7, "alice").record
     assert (record.connection_id, record.user_id, record.username) == ("c1", 7, "alice")
     assert record.connected_at == record.last_seen == 1_800_000_000_000
     assert record.expires_at == 1_800_000_000 + DEFAULT_ITEM_TTL_SECONDS
@@ -69,7 +70,7 @@ def test_count_frame_counts_frames_per_window_and_refreshes_last_seen(dynamodb: 
     """Each frame is counted by kind within the rate window; a new window starts from one again."""
     clock = Clock(RATE_WINDOW_SECONDS * 180_000_000.0)  # the start of a window
     registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
-    record = registry.add_connection("c1", 7, "alice")
+    record = registry.add_connection("c1", 7, "alice").record
 
     usages = []
     for kind in ("message", "typing", "ping", "message"):
@@ -98,8 +99,8 @@ def test_count_frame_of_an_unknown_or_expired_connection_gives_none(dynamodb: An
 
 def test_subscriptions_are_listed_by_room_through_the_index(registry: ConnectionRegistry) -> None:
     """room_connections lists exactly the live subscribers of a room; unsubscribe removes one."""
-    a = registry.add_connection("a1", 1, "alice")
-    b = registry.add_connection("b1", 2, "bob")
+    a = registry.add_connection("a1", 1, "alice").record
+    b = registry.add_connection("b1", 2, "bob").record
     registry.subscribe(a, 10)
     registry.subscribe(b, 10)
     registry.subscribe(a, 11)
@@ -124,10 +125,10 @@ def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
     """Once the TTL has passed (DynamoDB deletes late), reads treat the items as gone."""
     clock = Clock(1_800_000_000.0)
     registry = ConnectionRegistry(dynamodb, TABLE, item_ttl_seconds=60, clock=clock)
-    old = registry.add_connection("old", 1, "alice")
+    old = registry.add_connection("old", 1, "alice").record
     registry.subscribe(old, 10)
     clock.now += 30
-    fresh = registry.add_connection("fresh", 2, "bob")
+    fresh = registry.add_connection("fresh", 2, "bob").record
     registry.subscribe(fresh, 10)
 
     clock.now += 30  # exactly old's expiry: no longer live
@@ -140,10 +141,10 @@ def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
 
 def test_remove_connection_deletes_everything_and_reports_it(registry: ConnectionRegistry, dynamodb: Any) -> None:
     """remove_connection deletes the connection and all its subscriptions and says whose they were."""
-    record = registry.add_connection("a1", 1, "alice")
+    record = registry.add_connection("a1", 1, "alice").record
     for room in (12, 3, 40):
         registry.subscribe(record, room)
-    other = registry.add_connection("b1", 2, "bob")
+    other = registry.add_connection("b1", 2, "bob").record
     registry.subscribe(other, 3)
 
     assert registry.remove_connection("a1") == RemovedConnection(
@@ -156,7 +157,7 @@ def test_remove_connection_deletes_everything_and_reports_it(registry: Connectio
 
 def test_orphan_subscriptions_are_still_attributed_and_removed(registry: ConnectionRegistry, dynamodb: Any) -> None:
     """Subscriptions left without their connection item (a race) still report the user and rooms."""
-    record = registry.add_connection("a1", 1, "alice")
+    record = registry.add_connection("a1", 1, "alice").record
     registry.subscribe(record, 5)
     registry.subscribe(record, 6)
     dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "a1"}, "sk": {"S": CONNECTION_SK}})
@@ -168,7 +169,7 @@ def test_orphan_subscriptions_are_still_attributed_and_removed(registry: Connect
 
 def test_removing_a_connection_with_many_rooms_deletes_in_batches(registry: ConnectionRegistry, dynamodb: Any) -> None:
     """More than one BatchWriteItem (25 keys) worth of subscriptions is deleted completely."""
-    record = registry.add_connection("a1", 1, "alice")
+    record = registry.add_connection("a1", 1, "alice").record
     for room in range(1, 31):
         registry.subscribe(record, room)
     removed = registry.remove_connection("a1")
@@ -182,7 +183,9 @@ def test_stale_connections_pages_through_every_quiet_connection(dynamodb: Any) -
     registry = ConnectionRegistry(dynamodb, TABLE, clock=clock)
     stale = {f"s{i}" for i in range(7)}
     for i, connection_id in enumerate(sorted(stale)):
-        registry.subscribe(registry.add_connection(connection_id, i, f"user{i}"), 1)  # subscriptions must not count
+        registry.subscribe(
+            registry.add_connection(connection_id, i, f"user{i}").record, 1
+        )  # subscriptions must not count
     clock.now += 600
     for i in range(3):
         registry.add_connection(f"f{i}", 100 + i, "fresh")
@@ -209,23 +212,25 @@ def test_table_definition_declares_the_keys_and_indexes(dynamodb: Any) -> None:
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     indexes = {i["IndexName"]: i for i in definition["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {BY_ROOM_INDEX}
+    assert set(indexes) == {BY_ROOM_INDEX, BY_VIEW_INDEX}
     assert [k["AttributeName"] for k in indexes[BY_ROOM_INDEX]["KeySchema"]] == ["room_key", "pk"]
+    assert [k["AttributeName"] for k in indexes[BY_VIEW_INDEX]["KeySchema"]] == ["view_key", "pk"]
     # Only what room lookups read (and filter on) is projected.
-    assert indexes[BY_ROOM_INDEX]["Projection"] == {
-        "ProjectionType": "INCLUDE",
-        "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE],
-    }
+    for index in indexes.values():
+        assert index["Projection"] == {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE],
+        }
 
     described = dynamodb.describe_table(TableName=TABLE)["Table"]
-    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {BY_ROOM_INDEX}
+    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {BY_ROOM_INDEX, BY_VIEW_INDEX}
     ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", TTL_ATTRIBUTE)
 
 
 def test_items_expire_a_little_after_the_two_hour_connection_limit(registry: ConnectionRegistry) -> None:
     """With the real clock, the TTL lies past API Gateway's 2-hour limit but within the same day."""
-    record = registry.add_connection("a1", 1, "alice")
+    record = registry.add_connection("a1", 1, "alice").record
     assert time.time() + 2 * 3600 < record.expires_at < time.time() + 3 * 3600
 
 
@@ -236,7 +241,7 @@ def test_unprocessed_deletes_are_resent_with_growing_pauses_then_reported(
     """Deletes DynamoDB leaves unprocessed are resent after growing pauses; still left after 8 rounds, it raises."""
     pauses: list[float] = []
     registry = ConnectionRegistry(dynamodb, TABLE, sleep=pauses.append)
-    record = registry.add_connection("c1", 1, "alice")
+    record = registry.add_connection("c1", 1, "alice").record
     registry.subscribe(record, 10)
     real = dynamodb.batch_write_item
     rounds: list[int] = []
@@ -305,3 +310,30 @@ def test_of_two_tabs_closing_at_once_exactly_one_is_the_last(registry: Connectio
         for thread in threads:
             thread.join(10)
         assert sorted(r.last_of_user for r in results) == [False, True], attempt
+
+
+def test_viewers_are_the_subscriptions_looking_at_the_room(registry: ConnectionRegistry) -> None:
+    """view/unview mark a subscription as looking; room_viewers lists only those, room_connections all."""
+    a = registry.add_connection("a1", 1, "alice").record
+    b = registry.add_connection("b1", 2, "bob").record
+    registry.subscribe_rooms(a, [10, 11])
+    registry.subscribe_rooms(b, [10])
+    assert registry.view("a1", 10) and registry.view("b1", 10)
+    assert registry.view("b1", 11) is False  # not subscribed: nothing to mark
+    assert sorted(c.connection_id for c in registry.room_viewers(10)) == ["a1", "b1"]
+    assert registry.unview("a1", 10) is True and registry.unview("a1", 10) is False
+    assert [c.connection_id for c in registry.room_viewers(10)] == ["b1"]
+    assert sorted(c.connection_id for c in registry.room_connections(10)) == ["a1", "b1"]
+
+
+def test_a_users_connections_follow_a_membership(registry: ConnectionRegistry) -> None:
+    """subscribe_user/unsubscribe_user reach every open tab of a user; unsubscribe_room empties a room."""
+    for tab in ("a1", "a2"):
+        registry.add_connection(tab, 1, "alice")
+    registry.subscribe_rooms(registry.add_connection("b1", 2, "bob").record, [5])
+    assert registry.subscribe_user(1, "alice", 5) == ["a1", "a2"]
+    assert sorted(c.connection_id for c in registry.room_connections(5)) == ["a1", "a2", "b1"]
+    assert registry.unsubscribe_user(1, 5) == ["a1", "a2"]
+    assert [c.connection_id for c in registry.room_connections(5)] == ["b1"]
+    assert registry.unsubscribe_room(5) == ["b1"] and registry.room_connections(5) == []
+    assert registry.users_connections([1, 2, 3]) == {1: ["a1", "a2"], 2: ["b1"]}

@@ -18,6 +18,10 @@ ROUTES = {
     ("post", "/groups"): ("201", "GroupOut"),
     ("get", "/groups/{group_id}"): ("200", "GroupDetailOut"),
     ("get", "/groups/{group_id}/members"): ("200", "MemberPage"),
+    ("patch", "/groups/{group_id}"): ("200", "GroupOut"),
+    ("delete", "/groups/{group_id}"): ("204", None),
+    ("post", "/groups/{group_id}/owner"): ("204", None),
+    ("get", "/conversations"): ("200", "ConversationPage"),
     ("post", "/groups/{group_id}/members"): ("201", "MemberOut"),
     ("delete", "/groups/{group_id}/members/{username}"): ("204", None),
     ("get", "/groups/{group_id}/messages"): ("200", "MessagePage"),
@@ -83,6 +87,8 @@ _VALID_BODIES: dict[tuple[str, str], Any] = {
     ("post", "/groups/{group_id}/members"): {"username": "bob"},
     ("post", "/direct"): {"username": "bob"},
     ("post", "/tags"): {"name": "rock"},
+    ("patch", "/groups/{group_id}"): {"name": "renamed"},
+    ("post", "/groups/{group_id}/owner"): {"username": "bob"},
 }
 
 

@@ -9,7 +9,18 @@ from chatcore.tokens import Identity
 
 from tests.unit.chatcore.http.rest_support import Rest, assert_error, assert_invalid
 
-GROUP_FIELDS = {"id", "name", "private", "kind", "createdAt", "memberCount", "isMember", "role", "unread"}
+GROUP_FIELDS = {
+    "id",
+    "name",
+    "private",
+    "kind",
+    "createdAt",
+    "memberCount",
+    "isMember",
+    "role",
+    "unread",
+    "description",
+}
 
 
 class World:
@@ -408,3 +419,22 @@ def test_an_account_creates_at_most_twenty_groups_an_hour(world: World) -> None:
     assert world.call(world.bob, "POST", "/groups", {"name": "bob's own"}).status == 201  # others unaffected
     world.rest.store._db.execute("UPDATE rooms SET created_at = created_at - interval '61 minutes'")
     assert world.call(world.carol, "POST", "/groups", {"name": "next hour"}).status == 201
+
+
+def test_conversations_list_every_room_of_the_caller_by_activity_with_previews(world: World) -> None:
+    """``GET /conversations``: groups and direct chats of the caller, latest activity first, unread and preview."""
+    store = world.rest.store
+    store.save_message(world.private, world.alice.user_id, "older news in secret", None)
+    latest = store.save_message(world.direct, world.alice.user_id, "x" * 300, None).message
+    body = world.call(world.bob, "GET", "/conversations").body
+    rows = [(c["id"], c["kind"], c["name"], c["unread"]) for c in body["conversations"]]
+    assert rows == [
+        (world.direct, "direct", "alice", 1),
+        (world.private, "group", "secret", 1),
+        (world.public, "group", "lobby", 0),
+    ]
+    first = body["conversations"][0]
+    assert first["other"]["username"] == "alice"
+    assert first["lastMessage"] == {"id": latest.id, "sender": "alice", "text": "x" * 140, "ts": latest.ts}
+    assert body["conversations"][2].get("lastMessage") is None and body["next"] is None
+    assert [c["id"] for c in world.call(world.carol, "GET", "/conversations").body["conversations"]] == []

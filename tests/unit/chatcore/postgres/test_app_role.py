@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -52,12 +53,18 @@ def test_the_role_does_everything_the_store_does(app_store: ChatStore) -> None:
     assert app_store.get_or_create_direct(bob.id, alice.id).id == direct.id
     assert app_store.add_tag(alice.id, "python")
     assert app_store.remove_tag(alice.id, "python")
-    app_store.record_login_failure(["user:alice", "ip:127.0.0.1"], 60)
-    app_store.record_login_failure(["user:alice"], 60)
-    assert app_store.login_failures(["user:alice"], 60) == {"user:alice": 2}
-    app_store.clear_login_failures("user:alice")
-    assert app_store.login_failures(["user:alice"], 60) == {"user:alice": 0}
+    now = datetime.now(UTC)
+    keys = ["user:alice", "ip:127.0.0.1"]
+    assert app_store.begin_login_attempt(keys, window_seconds=60, now=now, refusal=lambda _counters: None) is None
+    assert app_store.login_counters(keys, window_seconds=60, now=now)["user:alice"].failures == 1
+    app_store.forgive_login_attempt("user:alice", ["ip:127.0.0.1"], window_seconds=60, now=now)
+    assert app_store.login_counters(keys, window_seconds=60, now=now)["user:alice"].failures == 0
+    app_store.ban(room.id, bob.id, by=alice.id)  # the tables of later migrations too (default privileges)
+    assert app_store.is_banned(room.id, bob.id)
+    app_store.unban(room.id, bob.id)
+    assert app_store.update_group(room.id, name="renamed", description="d") is not None
     assert app_store.remove_member(room.id, bob.id)
+    assert app_store.delete_room(room.id)
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,20 @@ from chatcore.fields import MAX_POST_BYTES, MAX_TEXT_LENGTH
 from chatcore.passwords import hash_password
 from chatcore.postgres.database import Database
 from chatcore.postgres.store import ChatStore
-from chatcore.rules import RateLimits
+from chatcore.rules import RATE_WINDOW_SECONDS, RateLimits
 from chatcore.service.chat import ChatService
 from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
 
-from tests.conftest import ManagementFake, delivered
+from tests.conftest import TABLE, ManagementFake, delivered
 from tests.helpers.events import route_of
 from tests.helpers.records import stored_connection
+
+
+def _mid_window() -> float:
+    """A clock stopped in the middle of a rate window, so a test's frames never straddle two windows."""
+    return RATE_WINDOW_SECONDS * 180_000_000.0 + RATE_WINDOW_SECONDS / 2
 
 
 class Room:
@@ -241,9 +246,11 @@ def test_room_lookup_failure_after_saving_acknowledges_the_sender_instead_of_sav
 def test_gone_recipient_is_removed_and_the_others_still_receive(
     room: Room, store: ChatStore, management: ManagementFake, registry: ConnectionRegistry
 ) -> None:
-    """A 410 from one recipient removes it, the rest get the message, and the room hears member_left."""
+    """A 410 from one recipient removes it, the rest get the message, and bob's contacts hear he is offline."""
     alice, bob, carol = room.user("alice"), room.user("bob"), room.user("carol")
     group = store.create_group("general", private=False, created_by=alice.user_id)
+    for member in (bob, carol):  # members when they connect: each other's presence contacts
+        store.add_member(group.id, member.user_id)
     conns = [room.connect(alice, "a1"), room.connect(bob, "b1"), room.connect(carol, "c1")]
     for cid in conns:
         room.send(cid, {"type": "join", "roomId": group.id})
@@ -256,24 +263,66 @@ def test_gone_recipient_is_removed_and_the_others_still_receive(
     for cid in ("a1", "c1"):
         frames = room.new(cid)
         assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["still there?"]
-        assert {"type": "member_left", "roomId": group.id, "user": "bob"} in frames
+        assert {"type": "presence", "user": "bob", "online": False} in frames
     assert stored_connection(registry, "b1") is None
     assert "b1" not in [c.connection_id for c in registry.room_connections(group.id)]
 
 
-def test_leave_tells_the_others_only_when_the_users_last_tab_leaves(room: Room, store: ChatStore) -> None:
-    """``leave`` from one of two tabs is silent; from the last one, the others get ``member_left``."""
+def test_leave_stops_viewing_but_the_rooms_messages_still_arrive(room: Room, store: ChatStore) -> None:
+    """After ``leave`` a tab gets no more typing, yet still every message: it hears all of its user's rooms."""
     alice, bob = room.user("alice"), room.user("bob")
     group = store.create_group("general", private=False, created_by=alice.user_id)
     conns = [room.connect(alice, "a1"), room.connect(bob, "b1"), room.connect(bob, "b2")]
     for cid in conns:
         room.send(cid, {"type": "join", "roomId": group.id})
-    room.new("a1")
+    for cid in conns:
+        room.new(cid)
 
     room.send("b1", {"type": "leave", "roomId": group.id})
-    assert room.new("a1") == []
-    room.send("b2", {"type": "leave", "roomId": group.id})
-    assert room.new("a1") == [{"type": "member_left", "roomId": group.id, "user": "bob"}]
+    room.send("a1", {"type": "typing", "roomId": group.id})
+    assert [f["type"] for f in room.new("b2")] == ["typing"]  # the tab still looking sees it
+    assert room.new("b1") == []
+    room.send("a1", {"type": "message", "roomId": group.id, "text": "still for you"})
+    assert [f["message"]["text"] for f in room.new("b1") if f["type"] == "message"] == ["still for you"]
+
+
+def test_a_connection_hears_every_room_of_its_user_without_join(room: Room, store: ChatStore) -> None:
+    """Messages of all the user's rooms reach a connection that joined none of them (the sidebar's unread)."""
+    alice, bob = room.user("alice"), room.user("bob")
+    design = store.create_group("design", private=True, created_by=alice.user_id)
+    store.add_member(design.id, bob.user_id)
+    direct = store.get_or_create_direct(alice.user_id, bob.user_id)
+    other = store.create_group("elsewhere", private=False, created_by=alice.user_id)  # bob is not a member
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for target, text in ((design.id, "in design"), (direct.id, "just you"), (other.id, "not for bob")):
+        room.send(a, {"type": "message", "roomId": target, "text": text})
+    got = [(f["roomId"], f["message"]["text"]) for f in room.new(b) if f["type"] == "message"]
+    assert got == [(design.id, "in design"), (direct.id, "just you")]
+
+
+def test_joining_a_public_group_brings_it_to_every_tab(room: Room, store: ChatStore) -> None:
+    """The first join of a public group makes a member: both of bob's tabs get room_added and its messages."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("open", private=False, created_by=alice.user_id)
+    a, b1, b2 = room.connect(alice, "a1"), room.connect(bob, "b1"), room.connect(bob, "b2")
+    room.send(b1, {"type": "join", "roomId": group.id})
+    assert [f["roomId"] for f in room.new(b2) if f["type"] == "room_added"] == [group.id]
+    assert {"type": "member_joined", "roomId": group.id, "user": "bob"} in room.new(a)
+    room.send(a, {"type": "message", "roomId": group.id, "text": "welcome"})
+    assert [f["message"]["text"] for f in room.new(b2) if f["type"] == "message"] == ["welcome"]
+
+
+def test_a_removed_member_cannot_walk_back_in_with_join(room: Room, store: ChatStore) -> None:
+    """Once the owner removed bob from a public group, bob's join is forbidden (until the owner adds him)."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("open", private=False, created_by=alice.user_id)
+    store.add_member(group.id, bob.user_id)
+    store.remove_member(group.id, bob.user_id)
+    store.ban(group.id, bob.user_id, by=alice.user_id)
+    b = room.connect(bob, "b1")
+    room.send(b, {"type": "join", "roomId": group.id})
+    assert room.one(b, "error")["code"] == "forbidden"
+    assert store.room_and_role(group.id, bob.user_id)[1] is None
 
 
 def test_list_returns_members_with_presence(room: Room, store: ChatStore) -> None:
@@ -413,9 +462,10 @@ def test_typing_reaches_the_others_and_read_is_stored_and_broadcast(room: Room, 
 
 
 def test_messages_over_the_rate_limit_get_rate_limited_and_are_not_stored(
-    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
+    store: ChatStore, dynamodb: Any, management: ManagementFake, tokens: TokenService
 ) -> None:
     """Past the per-connection limit a message gets ``rate_limited`` and is not stored; typing is dropped."""
+    registry = ConnectionRegistry(dynamodb, TABLE, clock=_mid_window)
     fanout = Fanout(registry, Broadcaster(management))
     service = ChatService(store, registry, fanout, limits=RateLimits(frames=100, messages=3, typing=1))
     room = Room(service, store, tokens, registry)
@@ -443,9 +493,10 @@ def test_messages_over_the_rate_limit_get_rate_limited_and_are_not_stored(
 
 
 def test_a_flood_of_bad_frames_is_rate_limited_like_any_other(
-    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
+    store: ChatStore, dynamodb: Any, management: ManagementFake, tokens: TokenService
 ) -> None:
     """Every frame counts before it is parsed: past the limit unknown and malformed frames get rate_limited too."""
+    registry = ConnectionRegistry(dynamodb, TABLE, clock=_mid_window)
     service = ChatService(store, registry, Fanout(registry, Broadcaster(management)), limits=RateLimits(frames=10))
     room = Room(service, store, tokens, registry)
     a = room.connect(room.user("alice"), "a1")
@@ -525,3 +576,20 @@ def test_an_answer_that_cannot_fit_becomes_a_frame_too_large_error(
     error = room.one(a, "error")
     assert (error["code"], error["requestType"], error["roomId"]) == ("frame_too_large", "join", group.id)
     assert [f for f in room.new(a) if f["type"] == "joined"] == []
+
+
+def test_joining_a_small_room_makes_its_members_presence_contacts(
+    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
+) -> None:
+    """A membership made after connecting still counts: bob joins, then his last tab closing tells alice."""
+    fanout = Fanout(registry, Broadcaster(management))
+    room = Room(ChatService(store, registry, fanout), store, tokens, registry)
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("open", private=False, created_by=alice.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")  # not yet contacts of each other
+    room.send(b, {"type": "join", "roomId": group.id})
+    room.new(a)
+    fanout.forget_connections([b])  # bob's only tab closes
+    assert [f for f in room.new(a) if f["type"] == "presence"] == [{"type": "presence", "user": "bob", "online": False}]
+    fanout.forget_connections([a])
+    assert delivered(b)[-1]["type"] != "presence"  # bob is gone; nobody posts to him

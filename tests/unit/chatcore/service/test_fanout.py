@@ -39,37 +39,47 @@ def fanout(counting: CountingRegistry, management: ManagementFake) -> Fanout:
     return Fanout(counting, Broadcaster(cast(Any, management), max_workers=4))  # a stand-in for boto3's client
 
 
-def _join(registry: ConnectionRegistry, connection_id: str, user_id: int, username: str, *rooms: int) -> None:
-    record = registry.add_connection(connection_id, user_id, username)
+def _join(
+    registry: ConnectionRegistry,
+    connection_id: str,
+    user_id: int,
+    username: str,
+    *rooms: int,
+    contacts: tuple[int, ...] = (),
+) -> None:
+    record = registry.add_connection(connection_id, user_id, username, audience=contacts).record
     for room in rooms:
         registry.subscribe(record, room)
 
 
-def _left(connection_id: str) -> list[tuple[int, str]]:
-    return [(f["roomId"], f["user"]) for f in delivered(connection_id) if f["type"] == "member_left"]
+def _offline(connection_id: str) -> list[str]:
+    """The users ``connection_id`` was told went offline, in order."""
+    return [f["user"] for f in delivered(connection_id) if f["type"] == "presence" and f["online"] is False]
 
 
-def test_forgetting_deletes_items_and_announces_only_the_users_last_tab(
+def test_forgetting_a_users_last_connection_announces_them_offline_once(
     fanout: Fanout, counting: CountingRegistry
 ) -> None:
-    """member_left goes only to rooms where the forgotten connection was the user's last one."""
-    _join(counting, "a1", 1, "alice", 1, 2)
-    _join(counting, "a2", 1, "alice", 1)  # alice's other tab is still in room 1
-    _join(counting, "b1", 2, "bob", 1, 2)
+    """Offline presence goes to the user's contacts only when their last connection is forgotten."""
+    _join(counting, "a1", 1, "alice", 1, 2, contacts=(2,))
+    _join(counting, "a2", 1, "alice", 1, contacts=(2,))  # alice's other tab
+    _join(counting, "b1", 2, "bob", 1, 2, contacts=(1,))
 
     fanout.forget_connections(["a1"])
 
     assert stored_connection(counting, "a1") is None
     assert counting.remove_connection("a1") == RemovedConnection(None, None, [])  # nothing left under the id
-    assert _left("b1") == [(2, "alice")]
-    assert _left("a2") == []
+    assert _offline("b1") == []  # alice is still online in her other tab
     assert sorted(c.connection_id for c in counting.room_connections(1)) == ["a2", "b1"]
     assert [c.connection_id for c in counting.room_connections(2)] == ["b1"]
+
+    fanout.forget_connections(["a2"])
+    assert _offline("b1") == ["alice"]
 
 
 def test_forgetting_an_unknown_connection_announces_nothing(fanout: Fanout, counting: CountingRegistry) -> None:
     """A connection with no stored items (already cleaned up) is a no-op."""
-    _join(counting, "b1", 2, "bob", 1)
+    _join(counting, "b1", 2, "bob", 1, contacts=(1,))
     fanout.forget_connections(["ghost"])
     assert delivered("b1") == []
     assert stored_connection(counting, "b1") is not None
@@ -78,15 +88,16 @@ def test_forgetting_an_unknown_connection_announces_nothing(fanout: Fanout, coun
 def test_dead_connections_found_while_announcing_are_forgotten_once_each(
     fanout: Fanout, counting: CountingRegistry, management: ManagementFake
 ) -> None:
-    """Announcing member_left may hit more gone connections: each is forgotten once, announced once."""
+    """Announcing an offline user may hit more gone connections: each is forgotten once, announced once."""
+    everyone = (1, 2, 3, 4)
     for connection_id, user_id, name in [("a1", 1, "alice"), ("b1", 2, "bob"), ("c1", 3, "carol"), ("d1", 4, "dave")]:
-        _join(counting, connection_id, user_id, name, 7)
+        _join(counting, connection_id, user_id, name, 7, contacts=everyone)
     management.gone = {"b1", "c1"}
 
     fanout.forget_connections(["a1", "a1"])
 
     assert counting.removals == Counter({"a1": 1, "b1": 1, "c1": 1})
-    assert sorted(_left("d1")) == [(7, "alice"), (7, "bob"), (7, "carol")]
+    assert sorted(_offline("d1")) == ["alice", "bob", "carol"]
     assert [c.connection_id for c in counting.room_connections(7)] == ["d1"]
     assert all(stored_connection(counting, c) is None for c in ("a1", "b1", "c1"))
 
@@ -94,13 +105,13 @@ def test_dead_connections_found_while_announcing_are_forgotten_once_each(
 def test_send_to_a_gone_connection_forgets_it(
     fanout: Fanout, counting: CountingRegistry, management: ManagementFake
 ) -> None:
-    """A 410 on a direct reply removes the connection and tells its room."""
-    _join(counting, "a1", 1, "alice", 3)
-    _join(counting, "b1", 2, "bob", 3)
+    """A 410 on a direct reply removes the connection and tells the user's contacts."""
+    _join(counting, "a1", 1, "alice", 3, contacts=(2,))
+    _join(counting, "b1", 2, "bob", 3, contacts=(1,))
     management.gone = {"a1"}
     assert fanout.send("a1", PongOut(ts=1)) is Delivery.GONE
     assert stored_connection(counting, "a1") is None
-    assert _left("b1") == [(3, "alice")]
+    assert _offline("b1") == ["alice"]
     assert fanout.send("b1", PongOut(ts=2)) is Delivery.DELIVERED
     assert delivered("b1")[-1] == {"type": "pong", "ts": 2}
 
@@ -108,13 +119,24 @@ def test_send_to_a_gone_connection_forgets_it(
 def test_broadcast_forgets_the_gone_after_trying_everyone(
     fanout: Fanout, counting: CountingRegistry, management: ManagementFake
 ) -> None:
-    """The live recipients get the frame; the gone one is forgotten and the others hear member_left."""
+    """The live recipients get the frame; the gone one is forgotten and its contacts hear it went offline."""
     for connection_id, user_id, name in [("a1", 1, "alice"), ("b1", 2, "bob"), ("c1", 3, "carol")]:
-        _join(counting, connection_id, user_id, name, 3)
+        _join(counting, connection_id, user_id, name, 3, contacts=(1, 2, 3))
     management.gone = {"b1"}
     result = fanout.broadcast(["a1", "b1", "c1"], PongOut(ts=5))
     assert (sorted(result.delivered), result.gone) == (["a1", "c1"], ["b1"])
     assert counting.removals == Counter({"b1": 1})
     for live in ("a1", "c1"):
-        assert [f["type"] for f in delivered(live)] == ["pong", "member_left"]
-        assert _left(live) == [(3, "bob")]
+        assert [f["type"] for f in delivered(live)] == ["pong", "presence"]
+        assert _offline(live) == ["bob"]
+
+
+def test_presence_reaches_every_open_connection_of_the_audience(fanout: Fanout, counting: CountingRegistry) -> None:
+    """presence() posts to every tab of every audience user that is online, and to nobody else."""
+    _join(counting, "b1", 2, "bob")
+    _join(counting, "b2", 2, "bob")
+    _join(counting, "c1", 3, "carol")
+    fanout.presence("alice", True, [2, 4])  # user 4 has no connection
+    for tab in ("b1", "b2"):
+        assert delivered(tab) == [{"type": "presence", "user": "alice", "online": True}]
+    assert delivered("c1") == []

@@ -28,10 +28,12 @@ def fanout(registry: ConnectionRegistry, management: ManagementFake) -> Fanout:
     return Fanout(registry, Broadcaster(cast(Any, management), max_workers=4))  # a stand-in for boto3's client
 
 
-def _connect(dynamodb: Any, connection_id: str, user_id: int, *rooms: int, quiet_for: float = 0.0) -> None:
-    """Register a connection last seen ``quiet_for`` seconds ago, joined to ``rooms``."""
+def _connect(
+    dynamodb: Any, connection_id: str, user_id: int, *rooms: int, quiet_for: float = 0.0, contacts: tuple[int, ...] = ()
+) -> None:
+    """Register a connection last seen ``quiet_for`` seconds ago, subscribed to ``rooms``."""
     registry = ConnectionRegistry(dynamodb, TABLE, clock=lambda: time.time() - quiet_for)
-    record = registry.add_connection(connection_id, user_id, f"user{user_id}")
+    record = registry.add_connection(connection_id, user_id, f"user{user_id}", audience=contacts).record
     for room in rooms:
         registry.subscribe(record, room)
 
@@ -39,8 +41,8 @@ def _connect(dynamodb: Any, connection_id: str, user_id: int, *rooms: int, quiet
 def test_gone_stale_connections_are_removed_and_live_ones_kept(
     fanout: Fanout, management: ManagementFake, registry: ConnectionRegistry, dynamodb: Any
 ) -> None:
-    """Quiet connections answering 410 are forgotten with member_left; live quiet ones touched; fresh ones skipped."""
-    _connect(dynamodb, "dead", 1, 5, quiet_for=900)
+    """Quiet connections answering 410 are forgotten (contacts told); live quiet ones touched; fresh ones skipped."""
+    _connect(dynamodb, "dead", 1, 5, quiet_for=900, contacts=(2, 3))
     _connect(dynamodb, "quiet", 2, 5, quiet_for=900)
     _connect(dynamodb, "fresh", 3, 5)
     management.gone = {"dead"}
@@ -51,8 +53,8 @@ def test_gone_stale_connections_are_removed_and_live_ones_kept(
     assert report == PruneReport(checked=2, removed=1, alive=1, unknown=0, read=9, complete=True)
     assert stored_connection(registry, "dead") is None
     assert sorted(c.connection_id for c in registry.room_connections(5)) == ["fresh", "quiet"]
-    assert [f for f in delivered("fresh") if f["type"] == "member_left"] == [
-        {"type": "member_left", "roomId": 5, "user": "user1"}
+    assert [f for f in delivered("fresh") if f["type"] == "presence"] == [
+        {"type": "presence", "user": "user1", "online": False}
     ]
     quiet = stored_connection(registry, "quiet")
     assert quiet is not None and quiet.last_seen >= before  # touched: not asked again next run

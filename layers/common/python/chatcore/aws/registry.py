@@ -168,10 +168,10 @@ class ConnectionRegistry:
     ) -> NewConnection:
         """Register a new connection of ``user_id``; :class:`LimitExceeded` if the user has ``max_per_user`` open.
 
-        ``audience``: the users told when this user comes online or goes offline, kept with the connection so
-        ``$disconnect`` needs no database. Connections that vanished without a ``$disconnect`` (their item
-        gone or expired) do not count against the cap: when it is hit they are dropped from the user's set
-        and the connection is tried once more.
+        ``audience``: the users told when this user comes online or goes offline, kept on the user's item
+        so ``$disconnect`` needs no database (widened as memberships change: :meth:`add_to_audience`).
+        Connections that vanished without a ``$disconnect`` (their item gone or expired) do not count against
+        the cap: when it is hit they are dropped from the user's set and the connection is tried once more.
         """
         now_ms = self._now_ms()
         record = ConnectionRecord(
@@ -182,10 +182,11 @@ class ConnectionRegistry:
             last_seen=now_ms,
             expires_at=now_ms // 1000 + self._ttl,
         )
-        open_now = self._claim_slot(record, max_per_user)
+        contacts = sorted(set(audience) - {user_id})
+        open_now = self._claim_slot(record, max_per_user, contacts)
         if open_now is None:
             self._evict_vanished(user_id)
-            open_now = self._claim_slot(record, max_per_user)
+            open_now = self._claim_slot(record, max_per_user, contacts)
             if open_now is None:
                 raise LimitExceeded(f"at most {max_per_user} connections open at once", retry_after=None)
         item: dict[str, Any] = {
@@ -197,14 +198,12 @@ class ConnectionRegistry:
             "last_seen": {"N": str(record.last_seen)},
             TTL_ATTRIBUTE: {"N": str(record.expires_at)},
         }
-        contacts = sorted(set(audience) - {user_id})
-        if contacts:
-            item["audience"] = {"NS": [str(c) for c in contacts]}
         self._client.put_item(TableName=self._table, Item=item)
         return NewConnection(record, first_of_user=open_now == 1)
 
-    def _claim_slot(self, record: ConnectionRecord, max_per_user: int | None) -> int | None:
-        """Add the connection to its user's set, unless the set is full (None); how many are open now."""
+    def _claim_slot(self, record: ConnectionRecord, max_per_user: int | None, audience: list[int]) -> int | None:
+        """Add the connection to its user's set (and ``audience`` to the users told of the user's presence),
+        unless the set is full (None); how many are open now."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": _user_key(record.user_id),
@@ -216,6 +215,9 @@ class ConnectionRegistry:
             },
             "ReturnValues": "UPDATED_NEW",
         }
+        if audience:
+            request["UpdateExpression"] = f"ADD conns :c, audience :a SET {TTL_ATTRIBUTE} = :exp, username = :name"
+            request["ExpressionAttributeValues"][":a"] = {"NS": [str(u) for u in audience]}
         if max_per_user is not None:
             request["ConditionExpression"] = "attribute_not_exists(conns) OR size(conns) < :max"
             request["ExpressionAttributeValues"][":max"] = {"N": str(max_per_user)}
@@ -254,6 +256,22 @@ class ConnectionRegistry:
         if item is None or "conns" not in item or not self._live(item):
             return []
         return sorted(item["conns"]["SS"])
+
+    @_translated
+    def add_to_audience(self, user_id: int, contacts: Iterable[int]) -> None:
+        """Let ``contacts`` hear when ``user_id`` goes offline (a membership made them each other's contacts);
+        nothing when ``user_id`` has no connection open."""
+        others = sorted(set(contacts) - {user_id})
+        if not others:
+            return
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=_user_key(user_id),
+                UpdateExpression="ADD audience :a",
+                ConditionExpression="attribute_exists(conns)",
+                ExpressionAttributeValues={":a": {"NS": [str(u) for u in others]}},
+            )
 
     @_translated
     def users_connections(self, user_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -362,8 +380,6 @@ class ConnectionRegistry:
             sk = item["sk"]["S"]
             if sk.startswith(ROOM_SK_PREFIX):
                 room_ids.append(int(sk.removeprefix(ROOM_SK_PREFIX)))
-            elif "audience" in item:
-                audience = sorted(int(u) for u in item["audience"]["NS"])
         self._delete_keys([(connection_id, item["sk"]["S"]) for item in items])
         last_of_user = False
         if user_id is not None:
@@ -375,7 +391,10 @@ class ConnectionRegistry:
                 ExpressionAttributeValues={":c": {"SS": [connection_id]}},
                 ReturnValues="ALL_NEW",
             )
-            last_of_user = "conns" not in response.get("Attributes", {})
+            remaining = response.get("Attributes", {})
+            last_of_user = "conns" not in remaining
+            if last_of_user and "audience" in remaining:
+                audience = sorted(int(u) for u in remaining["audience"]["NS"])
             if last_of_user:  # the empty set's item goes too, unless a new connection came in meanwhile
                 with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
                     self._client.delete_item(

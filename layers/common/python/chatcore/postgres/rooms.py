@@ -134,6 +134,11 @@ class RoomQueries:
             (room_id,),
         )
 
+    def member_ids(self, room_id: int, *, limit: int) -> list[int]:
+        """Up to ``limit`` of the room's members' ids."""
+        rows = self._db.values("SELECT user_id FROM room_members WHERE room_id = %s LIMIT %s", (room_id, limit))
+        return [int(r[0]) for r in rows]
+
     def members_page(self, room_id: int, *, after: str | None, limit: int) -> tuple[list[MemberRow], bool]:
         """Up to ``limit`` members by username, after ``after`` if given, and whether more follow."""
         rows = self._db.all(

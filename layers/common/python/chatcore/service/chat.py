@@ -43,7 +43,7 @@ from chatcore.protocol import (
 from chatcore.rows import ConnectionRecord, Role, RoomRow
 from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
 from chatcore.service.fanout import Fanout
-from chatcore.service.live import LiveUpdates
+from chatcore.service.live import LiveUpdates, members_if_small
 from chatcore.service.views import first_that_fit, member_views, message_view, newest_that_fit, room_view, user_view
 
 # ``joined`` gives members at most this much of the frame; the newest history that fits gets the rest.
@@ -211,9 +211,8 @@ class ChatService:
             if self._store.membership_count(record.user_id) >= MAX_MEMBERSHIPS:
                 raise _Reject(ErrorCode.FORBIDDEN, f"You are in {MAX_MEMBERSHIPS} rooms already; leave one first")
             if self._store.add_member(room.id, record.user_id):
-                summary = self._store.room_summary(room.id, record.user_id)
-                count = summary.member_count if summary else 0
-                self._live.member_added(room_view(room), record.user_id, record.username, member_count=count)
+                small = members_if_small(self._store, room.id)
+                self._live.member_added(room_view(room), record.user_id, record.username, member_ids=small)
         if not self._registry.view(record.connection_id, room.id):
             # Subscribed at $connect to the rooms it had then; a membership younger than that joins here.
             self._registry.subscribe(record, room.id)

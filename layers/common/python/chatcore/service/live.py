@@ -10,7 +10,7 @@ next ``$connect``), never the change.
 from __future__ import annotations
 
 from chatcore.observability import logger
-from chatcore.ports import Connections
+from chatcore.ports import Connections, Rooms
 from chatcore.protocol import (
     MemberJoinedOut,
     MemberLeftOut,
@@ -21,10 +21,18 @@ from chatcore.protocol import (
     UserInfo,
     UserUpdatedOut,
 )
+from chatcore.rules import PRESENCE_ROOM_SIZE
 from chatcore.service.fanout import Fanout
 
-ANNOUNCE_UP_TO = 100
-"""Rooms up to this many members hear ``member_joined``/``member_left``; larger ones do not (a fan-out each)."""
+ANNOUNCE_UP_TO = PRESENCE_ROOM_SIZE
+"""Rooms up to this many members hear ``member_joined``/``member_left`` and make their members each other's
+presence contacts; larger ones do not (a fan-out, and an update per online member, each time)."""
+
+
+def members_if_small(rooms: Rooms, room_id: int) -> list[int] | None:
+    """The room's member ids when it is small enough to announce memberships and share presence; else None."""
+    ids = rooms.member_ids(room_id, limit=ANNOUNCE_UP_TO + 1)
+    return ids if len(ids) <= ANNOUNCE_UP_TO else None
 
 
 class LiveUpdates:
@@ -32,14 +40,18 @@ class LiveUpdates:
         self._registry = registry
         self._fanout = fanout
 
-    def member_added(self, room: RoomInfo, user_id: int, username: str, *, member_count: int) -> None:
-        """``user_id`` is now a member: subscribe their connections, tell them and (small rooms) the room."""
+    def member_added(self, room: RoomInfo, user_id: int, username: str, *, member_ids: list[int] | None = None) -> None:
+        """``user_id`` is now a member: subscribe their connections and tell them; in a small room (``member_ids``
+        given) also tell the room, and make the new member and the members each other's presence contacts."""
         try:
             connections = self._registry.subscribe_user(user_id, username, room.id)
             self._fanout.broadcast(connections, RoomAddedOut(room_id=room.id, room=room))
-            if member_count <= ANNOUNCE_UP_TO:
+            if member_ids is not None and len(member_ids) <= ANNOUNCE_UP_TO:
                 others = [c for c in self._registry.room_connection_ids(room.id) if c not in set(connections)]
                 self._fanout.broadcast(others, MemberJoinedOut(room_id=room.id, user=username))
+                self._registry.add_to_audience(user_id, member_ids)
+                for member in self._registry.users_connections(m for m in member_ids if m != user_id):
+                    self._registry.add_to_audience(member, [user_id])
         except Exception:
             logger.exception("could not bring the new member's connections into the room", extra={"room_id": room.id})
 

@@ -14,7 +14,7 @@ from chatcore.observability import logger
 from chatcore.ports import Store
 from chatcore.rows import Conversation, DirectSummary, MemberRow, MessageRow, Page, Role, RoomRow, RoomSummary, UserRow
 from chatcore.rules import Quotas, can_read, check_manage, check_owner, check_remove
-from chatcore.service.live import LiveUpdates
+from chatcore.service.live import LiveUpdates, members_if_small
 from chatcore.service.views import room_view, user_view
 from chatcore.tokens import Identity
 
@@ -152,7 +152,9 @@ class RoomService:
             raise Conflict("already a member of this group")
         self._store.unban(room_id, user.id)
         if (live := self._live()) is not None:
-            live.member_added(room_view(room), user.id, user.username, member_count=self._member_count(room_id))
+            live.member_added(
+                room_view(room), user.id, user.username, member_ids=members_if_small(self._store, room_id)
+            )
         return MemberRow(
             id=user.id, username=user.username, nickname=user.nickname, role="member", last_read_message_id=0
         )
@@ -251,15 +253,9 @@ class RoomService:
         room = self._store.get_or_create_direct(caller.user_id, other.id)
         if (live := self._live()) is not None:
             me = self._user(caller.username)
-            live.member_added(
-                room_view(room, user_view(other.id, other.username, other.nickname)),
-                caller.user_id,
-                caller.username,
-                member_count=2,
-            )
-            live.member_added(
-                room_view(room, user_view(me.id, me.username, me.nickname)), other.id, other.username, member_count=2
-            )
+            for member, seen in ((me, other), (other, me)):  # each side sees the other in ``room.other``
+                info = room_view(room, user_view(seen.id, seen.username, seen.nickname))
+                live.member_added(info, member.id, member.username, member_ids=[me.id, other.id])
         return DirectChat(room=room, other=other)
 
     def direct_chats(
