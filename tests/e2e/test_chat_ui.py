@@ -457,6 +457,11 @@ def test_phone_width_layout(open_page: OpenPage, api: Api, stack: StackProcess, 
     expect(toggle).to_have_attribute("aria-expanded", "false")
     toggle.click()
     expect(alice.conversation_link(f"{group}, 1 unread")).to_be_visible()
+    expect(alice.sidebar().get_by_role("link", name="New group")).to_be_focused()  # the focus goes into the drawer
+    page.keyboard.press("Escape")
+    expect(alice.sidebar()).to_be_hidden()
+    expect(toggle).to_be_focused()
+    toggle.click()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert_accessible(page, "the phone layout with the sidebar open")
 

@@ -52,12 +52,12 @@ function renderNodes(nodes, me) {
 }
 
 /** A link to a place in the app that does not reload the page (new tab and the like still work). */
-export function AppLink({ app, route, href, children, onNavigate, ...props }) {
+export function AppLink({ app, route, href, children, onNavigate, focus = "heading", ...props }) {
   const onClick = (event) => {
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     onNavigate?.();
-    app.navigate(route, { focus: props.focus ?? "heading" });
+    app.navigate(route, { focus });
   };
   return html`<a href=${href} onClick=${onClick} ...${props}>${children}</a>`;
 }

@@ -559,6 +559,7 @@ function Attachment({ app, attachment }) {
     (async () => {
       try {
         const { url } = await app.api.attachment(attachment.id);
+        if (!/^https?:\/\//i.test(url)) throw new Error("unexpected address");
         const response = await fetch(url);
         if (!response.ok) throw new Error(String(response.status));
         objectUrl = URL.createObjectURL(await response.blob());
@@ -576,6 +577,7 @@ function Attachment({ app, attachment }) {
     event.preventDefault();
     try {
       const { url } = await app.api.attachment(attachment.id);
+      if (!/^https?:\/\//i.test(url)) throw new Error("unexpected address");
       window.open(url, "_blank", "noopener,noreferrer");
     } catch (error) {
       app.roomError = { roomId: app.route.room, text: `The file could not be opened: ${error.message}` };

@@ -41,6 +41,7 @@ export function Root({ app }) {
     <${Header} app=${app} />
     <div class=${`shell${app.sidebarOpen ? " sidebar-open" : ""}${details ? " with-details" : ""}`}>
       <${Sidebar} app=${app} />
+      ${app.sidebarOpen ? html`<div class="backdrop" aria-hidden="true" onClick=${() => { app.sidebarOpen = false; app.changed(); }}></div>` : null}
       ${roomOpen ? html`<${ConversationView} key=${app.route.room} app=${app} roomId=${app.route.room} />` : html`<${MainView} app=${app} />`}
       ${details ? html`<${DetailsPanel} key=${app.route.room} app=${app} roomId=${app.route.room} />` : null}
     </div>
@@ -67,7 +68,7 @@ function Header({ app }) {
   };
   return html`
     <header class="topbar">
-      <button type="button" class="icon-button sidebar-toggle" aria-expanded=${app.sidebarOpen ? "true" : "false"} aria-controls="sidebar"
+      <button type="button" id="sidebar-toggle" class="icon-button sidebar-toggle" aria-expanded=${app.sidebarOpen ? "true" : "false"} aria-controls="sidebar"
         onClick=${() => { app.sidebarOpen = !app.sidebarOpen; app.changed(); }}>
         <span aria-hidden="true">☰</span><span class="sr-only">Conversations</span>
       </button>
@@ -123,6 +124,20 @@ function Sidebar({ app }) {
   const conversations = app.sortedConversations();
   const [query, setQuery] = useState(app.route.view === "search" ? app.route.q : "");
   const searchRef = useRef(null);
+  const navRef = useRef(null);
+  const wasOpen = useRef(app.sidebarOpen);
+  // On a phone the sidebar is a drawer: opening it moves the focus in, Escape closes it and gives it back.
+  useEffect(() => {
+    if (app.sidebarOpen && !wasOpen.current) navRef.current?.querySelector("a[aria-current], a, button, input")?.focus();
+    wasOpen.current = app.sidebarOpen;
+  }, [app.sidebarOpen]);
+  const onKeyDown = (event) => {
+    if (event.key === "Escape" && app.sidebarOpen) {
+      app.sidebarOpen = false;
+      app.changed();
+      document.getElementById("sidebar-toggle")?.focus();
+    }
+  };
   const onSearch = (event) => {
     event.preventDefault();
     const q = query.trim();
@@ -132,7 +147,7 @@ function Sidebar({ app }) {
     app.sidebarOpen = false;
   };
   return html`
-    <nav id="sidebar" class="sidebar" aria-label="Conversations">
+    <nav id="sidebar" class="sidebar" aria-label="Conversations" ref=${navRef} onKeyDown=${onKeyDown}>
       <div class="sidebar-actions">
         <${AppLink} app=${app} route=${{ view: "new-group" }} href=${routeHref({ view: "new-group" })} class="button primary small" onNavigate=${close}
           aria-current=${app.route.view === "new-group" ? "page" : undefined}>New group</${AppLink}>
