@@ -448,8 +448,7 @@ export class ChatConnection extends EventTarget {
   #onJoined(roomId, frame) {
     if (!Number.isSafeInteger(roomId)) return;
     const room = this.roomState(roomId);
-    const asked = this.pendingJoins.has(roomId);
-    const since = asked ? this.pendingJoins.get(roomId) : null;
+    const since = this.pendingJoins.has(roomId) ? this.pendingJoins.get(roomId) : null;
     this.pendingJoins.delete(roomId);
     room.room = frame.room ?? room.room;
     room.error = null;

@@ -329,10 +329,17 @@ export class ChatApp {
     this.changed();
   }
 
+  /** The tab's title: "(3) Design · Chat", the unread total first. */
+  setViewTitle(title) {
+    this.viewTitle = title;
+    this.#updateTitle();
+  }
+
   #updateTitle() {
     let unread = 0;
     for (const conversation of this.conversations.values()) unread += conversation.unread ?? 0;
-    document.title = unread ? `(${unread}) Chat` : "Chat";
+    const view = this.session && this.viewTitle ? `${this.viewTitle} · Chat` : "Chat";
+    document.title = unread ? `(${unread}) ${view}` : view;
   }
 
   /** Whether the person is looking at this room's newest messages right now. */

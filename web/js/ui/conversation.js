@@ -56,9 +56,7 @@ export function ConversationView({ app, roomId }) {
   const [replyTo, setReplyTo] = useState(null);
   const composerRef = useRef(null);
 
-  useEffect(() => {
-    document.title = `${title} · Chat`;
-  }, [title]);
+  useEffect(() => app.setViewTitle(title), [title]);
   useEffect(() => {
     if (room.room?.kind === "group" && !app.roomInfo.has(roomId)) app.loadRoomInfo(roomId);
   }, [roomId, room.room?.kind]);

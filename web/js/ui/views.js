@@ -13,9 +13,7 @@ const PEOPLE_PAGE = 12;
 
 function View({ app, id, title, children, intro }) {
   const heading = useHeadingFocus(app, id);
-  useEffect(() => {
-    if (!app.conversations.size || id !== "home") document.title = `${title} · Chat`;
-  }, [title]);
+  useEffect(() => app.setViewTitle(id === "home" ? "" : title), [title]);
   return html`
     <main id="main" class=${`view view-${id}`} aria-labelledby="view-title">
       <h1 id="view-title" tabindex="-1" ref=${heading}>${title}</h1>
