@@ -120,6 +120,11 @@ class ManagementFake:
             raise self.errors[ConnectionId]
         return self._real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
 
+    def delete_connection(self, *, ConnectionId: str) -> Any:
+        if ConnectionId in self.gone:
+            raise _gone(self.exceptions, "DeleteConnection")
+        return self._real.delete_connection(ConnectionId=ConnectionId)
+
     def get_connection(self, *, ConnectionId: str) -> Any:
         self.probed[ConnectionId] += 1
         if ConnectionId in self.gone:

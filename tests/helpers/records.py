@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from chatcore.aws.registry import CONNECTION_SK, TTL_ATTRIBUTE, ConnectionRegistry, connection_record
-from chatcore.postgres.store import ChatStore
 from chatcore.rows import ConnectionRecord
-
-
-def delete_user(store: ChatStore, user_id: int) -> bool:
-    """Delete a user outright (the product has no such operation; tests need a vanished user)."""
-    return store._db.execute("DELETE FROM users WHERE id = %s", (user_id,)) > 0
 
 
 def stored_connection(registry: ConnectionRegistry, connection_id: str) -> ConnectionRecord | None:

@@ -177,3 +177,28 @@ def test_no_frame_carries_a_connection_id(stack: StackProcess, api: Api, clients
         text = json.dumps(frame)
         assert not any(cid in text for cid in ids), frame
         assert "clientId" not in text and "connectionId" not in text, frame
+
+
+def test_deleting_an_account_closes_its_open_sockets(stack: StackProcess, api: Api, clients: list[ChatClient]) -> None:
+    """DELETE /profile (password confirmed) closes every open socket of the account at once: no more messages."""
+    alice, bob = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice, "private talk", private=True)
+    assert api.call("POST", f"/groups/{room_id}/members", {"username": bob.username}, alice.token)[0] == 201
+    a = ChatClient(stack.ws_url, alice.token)
+    clients.append(a)
+    tabs = [ChatClient(stack.ws_url, bob.token) for _ in range(2)]
+    clients.extend(tabs)
+    for tab in tabs:
+        tab.request({"type": "ping"}, "pong")
+
+    assert api.call("DELETE", "/profile", {"password": "a wrong password"}, bob.token)[0] == 403
+    assert api.call("DELETE", "/profile", {"password": bob.password}, bob.token)[0] == 204
+
+    for tab in tabs:
+        assert wait_until(lambda tab=tab: tab.closed or (tab.messages("none", wait=0.2) == [] and tab.closed), 10)
+        assert tab.socket.close_code == 1000
+    a.send({"type": "message", "roomId": room_id, "text": "bob is gone"})
+    assert a.expect("message")["message"]["text"] == "bob is gone"
+    assert api.call("GET", "/profile", token=bob.token)[0] == 401
+    members = a.request({"type": "list", "roomId": room_id}, "list")["members"]
+    assert [m["username"] for m in members] == [alice.username]

@@ -13,6 +13,7 @@ ROUTES = {
     ("post", "/auth/login"): ("200", "AuthResponse"),
     ("get", "/profile"): ("200", "ProfileOut"),
     ("patch", "/profile"): ("200", "ProfileOut"),
+    ("delete", "/profile"): ("204", None),
     ("get", "/users/{username}"): ("200", "UserOut"),
     ("get", "/groups"): ("200", "GroupPage"),
     ("post", "/groups"): ("201", "GroupOut"),
@@ -31,6 +32,9 @@ ROUTES = {
     ("post", "/tags"): ("201", "TagOut"),
     ("delete", "/tags/{name}"): ("204", None),
     ("get", "/nicknames"): ("200", "NicknamePage"),
+    ("get", "/search"): ("200", "SearchPage"),
+    ("post", "/rooms/{room_id}/attachments"): ("201", "UploadOut"),
+    ("get", "/attachments/{attachment_id}"): ("200", "DownloadOut"),
 }
 PUBLIC = {("post", "/auth/register"), ("post", "/auth/login")}
 
@@ -83,6 +87,7 @@ def test_request_models_carry_their_limits(document: dict[str, Any]) -> None:
 #: A body each protected route would accept from a member, so only the missing token can refuse it.
 _VALID_BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/profile"): {"nickname": "Anon"},
+    ("delete", "/profile"): {"password": "anything at all"},
     ("post", "/groups"): {"name": "anonymous"},
     ("post", "/groups/{group_id}/members"): {"username": "bob"},
     ("post", "/direct"): {"username": "bob"},

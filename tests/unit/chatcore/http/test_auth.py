@@ -11,7 +11,6 @@ from chatcore.service import accounts as accounts_module
 from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
-from tests.helpers.records import delete_user
 from tests.unit.chatcore.http.rest_support import Reply, Rest, assert_error, assert_invalid, password_hash
 
 UNAUTHORIZED = {"statusCode": 401, "message": "Invalid or missing credentials"}
@@ -263,7 +262,7 @@ def test_protected_routes_refuse_missing_bad_expired_and_orphaned_tokens(rest: R
         )
     elif authorization == "deleted":
         headers["authorization"] = f"Bearer {rest.token(alice)}"
-        delete_user(rest.store, alice.user_id)
+        rest.store.delete_user(alice.user_id)
     elif authorization is not None:
         headers["authorization"] = authorization
 

@@ -200,3 +200,19 @@ def test_racing_for_one_name_lets_only_one_through(store: ChatStore, database_ur
     for round_number in range(8):
         outcomes = _race_for(f"carol{round_number}", database_url, bob.id)
         assert outcomes in (["conflict", "registered"], ["conflict", "renamed"]), outcomes
+
+
+def test_a_deleted_users_groups_pass_to_their_longest_standing_member(
+    store: ChatStore, user: Callable[..., UserRow]
+) -> None:
+    """Deleting an account hands each group it owns to its oldest other member; a group of its own goes too."""
+    alice, bob, carol = user("alice"), user("bob"), user("carol")
+    shared = store.create_group("shared", private=False, created_by=alice.id)
+    store.add_member(shared.id, bob.id)
+    store.add_member(shared.id, carol.id)
+    alone = store.create_group("alone", private=True, created_by=alice.id)
+    assert store.delete_user(alice.id) is True
+    assert store.get_user(alice.id) is None
+    assert store.room_and_role(shared.id, bob.id)[1] == "owner"
+    assert store.room_and_role(shared.id, carol.id)[1] == "member"
+    assert store.room_and_role(alone.id, bob.id) == (None, None)

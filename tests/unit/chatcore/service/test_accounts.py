@@ -18,7 +18,6 @@ from chatcore.service.accounts import AccountService, LoginKeys, LoginLimits
 from chatcore.tokens import TokenService
 
 from tests.conftest import TOKEN_SECRET
-from tests.helpers.records import delete_user
 
 ATTACKER, OWNER, NEIGHBOUR = "198.51.100.7", "203.0.113.9", "198.51.100.7"
 
@@ -120,7 +119,7 @@ def test_authenticate_refuses_expired_tokens_and_deleted_users(store: ChatStore)
         accounts.authenticate(f"Bearer {alice.token}")
 
     now[0] -= 61
-    delete_user(store, bob.user.id)
+    store.delete_user(bob.user.id)
     with pytest.raises(Unauthorized):
         accounts.authenticate(f"Bearer {bob.token}")
 

@@ -12,7 +12,6 @@ from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
-from tests.helpers.records import delete_user
 
 
 def test_connect_refuses_missing_forged_expired_and_deleted_identities(
@@ -29,7 +28,7 @@ def test_connect_refuses_missing_forged_expired_and_deleted_identities(
             gate.connect("c-bad", bad)
     record = gate.connect("c-good", tokens.issue(identity))
     assert (record.user_id, record.username) == (user.id, "alice")
-    delete_user(store, user.id)
+    store.delete_user(user.id)
     with pytest.raises(Unauthorized):
         gate.connect("c-late", tokens.issue(identity))
 

@@ -27,6 +27,8 @@ class ManagementApi(Protocol):
 
     def get_connection(self, *, ConnectionId: str) -> Any: ...
 
+    def delete_connection(self, *, ConnectionId: str) -> Any: ...
+
 
 DEFAULT_MAX_WORKERS = 32
 
@@ -87,6 +89,17 @@ class Broadcaster:
             return Delivery.FAILED
         except Exception:  # one connection's surprise must not stop a prune run
             logger.exception("get_connection raised", extra={"connection_id": connection_id})
+            return Delivery.FAILED
+        return Delivery.DELIVERED
+
+    def close(self, connection_id: str) -> Delivery:
+        """Close a connection (``DELETE /@connections/{id}``): API Gateway then runs ``$disconnect``."""
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except self._client.exceptions.GoneException:
+            return Delivery.GONE
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("delete_connection failed", extra={"connection_id": connection_id, "error": str(exc)})
             return Delivery.FAILED
         return Delivery.DELIVERED
 

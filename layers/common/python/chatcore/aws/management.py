@@ -145,6 +145,9 @@ class SignedManagementClient:
     def get_connection(self, *, ConnectionId: str) -> Any:
         return self._client.get_connection(ConnectionId=ConnectionId)
 
+    def delete_connection(self, *, ConnectionId: str) -> Any:
+        return self._client.delete_connection(ConnectionId=ConnectionId)
+
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:
         """Post ``Data`` to one connection; raises as boto3 would (see the class)."""
         if not self.fast:

@@ -173,3 +173,37 @@ def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching ``prefix`` literally (lower-cased), followed by anything."""
     escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+class AccountRemoval:
+    _db: Database
+
+    def delete_user(self, user_id: int) -> bool:
+        """Delete the account: each group it owns goes to its longest-standing other member (a group with no
+        other member goes with it); memberships, messages and tags go with the user."""
+
+        def work(conn: psycopg.Connection[Any]) -> bool:
+            conn.execute(
+                """
+                UPDATE room_members m SET role = 'owner'
+                FROM (
+                    SELECT DISTINCT ON (o.room_id) o.room_id, o.user_id
+                    FROM room_members mine
+                    JOIN room_members o ON o.room_id = mine.room_id AND o.user_id <> mine.user_id
+                    WHERE mine.user_id = %(u)s AND mine.role = 'owner'
+                    ORDER BY o.room_id, o.joined_at, o.user_id
+                ) heir
+                WHERE m.room_id = heir.room_id AND m.user_id = heir.user_id
+                """,
+                {"u": user_id},
+            )
+            conn.execute(
+                "DELETE FROM rooms r WHERE r.kind = 'group'"
+                " AND EXISTS (SELECT 1 FROM room_members me WHERE me.room_id = r.id AND me.user_id = %(u)s"
+                "   AND me.role = 'owner')"
+                " AND NOT EXISTS (SELECT 1 FROM room_members o WHERE o.room_id = r.id AND o.user_id <> %(u)s)",
+                {"u": user_id},
+            )
+            return conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount > 0
+
+        return self._db.transaction(work)

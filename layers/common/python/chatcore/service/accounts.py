@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
+from chatcore.errors import Conflict, Forbidden, TooManyAttempts, Unauthorized
 from chatcore.fields import fold_name
+from chatcore.observability import logger
 from chatcore.passwords import burn_password_check, hash_password, needs_rehash, verify_password
 from chatcore.ports import Store
 from chatcore.rows import LoginCounter, UserRow
+from chatcore.service.live import LiveUpdates
 from chatcore.tokens import Identity, TokenService
 
 
@@ -92,11 +94,13 @@ class AccountService:
         tokens: TokenService,
         limits: LoginLimits | None = None,
         clock: Callable[[], float] = time.time,
+        live: Callable[[], LiveUpdates] | None = None,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits or LoginLimits()
         self._clock = clock
+        self._live = live
 
     def register(
         self, username: str, password: str, *, email: str | None = None, nickname: str | None = None
@@ -156,6 +160,25 @@ class AccountService:
             # A legacy scrypt hash (or older argon2 costs): replaced now that the password is known.
             self._store.set_password_hash(credentials.id, hash_password(password))
         return self._store.get_user(credentials.id)
+
+    def delete_account(self, caller: Identity, password: str) -> None:
+        """Delete the caller's account (the password confirms it) and close its open connections at once.
+
+        :class:`Forbidden` for a wrong password. Groups the user owns pass to their longest-standing member.
+        """
+        credentials = self._store.get_credentials(caller.username)
+        if (
+            credentials is None
+            or credentials.id != caller.user_id
+            or not verify_password(password, credentials.password_hash)
+        ):
+            raise Forbidden("the password is not right")
+        self._store.delete_user(caller.user_id)
+        if self._live is not None:
+            try:
+                self._live().close_user(caller.user_id)
+            except Exception:  # the account is gone, so no frame can reach it: the sockets just linger
+                logger.exception("could not close the deleted user's connections")
 
     def authenticate(self, authorization: str | None) -> Identity:
         """The identity behind an ``Authorization: Bearer`` header whose user still exists."""

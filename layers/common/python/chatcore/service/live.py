@@ -85,6 +85,14 @@ class LiveUpdates:
         except Exception:
             logger.exception("could not announce the room's deletion", extra={"room_id": room_id})
 
+    def close_user(self, user_id: int) -> int:
+        """Close every open connection of ``user_id`` (the account is gone); how many there were."""
+        connections = self._registry.user_connection_ids(user_id)
+        for connection_id in connections:
+            self._fanout.broadcaster.close(connection_id)
+        self._fanout.forget_connections(connections)  # API Gateway's $disconnect is best effort
+        return len(connections)
+
     def user_updated(self, user: UserInfo) -> None:
         """The user changed their profile: their own open tabs show the new name at once."""
         try:

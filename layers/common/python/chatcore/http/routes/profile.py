@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from chatcore.http.models import ProfileOut, ProfileUpdate, UserOut
+from aws_lambda_powertools.event_handler import Response
+
+from chatcore.http.models import DeleteAccountRequest, ProfileOut, ProfileUpdate, UserOut
 from chatcore.http.routing import (
     BEARER,
     CONFLICT,
+    FORBIDDEN,
+    NO_CONTENT,
     NOT_FOUND,
     OK,
     UNAUTHORIZED,
     area_router,
     caller,
     documented,
+    no_content,
     services,
 )
 from chatcore.http.views import profile_view
@@ -40,3 +45,16 @@ def get_user(username: str) -> UserOut:
     caller(router)  # only signed-in users look people up
     user = services(router).profiles.by_username(username)
     return UserOut(id=user.id, username=user.username, nickname=user.nickname, avatar=user.avatar)
+
+
+@router.delete(
+    "/profile",
+    status_code=204,
+    security=BEARER,
+    responses=documented(NO_CONTENT, UNAUTHORIZED, FORBIDDEN),
+    tags=["profile"],
+)
+def delete_account(body: DeleteAccountRequest) -> Response[None]:
+    """Delete the caller's account (the password confirms it); its open connections are closed at once."""
+    services(router).accounts.delete_account(caller(router), body.password)
+    return no_content()
