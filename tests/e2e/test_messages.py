@@ -54,7 +54,12 @@ def backend(stack: StackProcess) -> set[str]:
             {"name": "a.txt", "size": 1, "type": "text/plain"} if method == "POST" else None,
             account.token,
         )
-        if not (status == 404 and isinstance(body, dict) and body.get("message") == "Not found"):
+        absent = (
+            status == 404
+            and isinstance(body, dict)
+            and body.get("message") in ("Not found", f"{kind} are not configured on this deployment")
+        )
+        if not absent:
             found.add(kind)
     return found
 

@@ -79,6 +79,18 @@ class Script:
         message: dict[str, Any] = frame["message"]
         return message
 
+    def react(self, who: str, room_id: int, message: dict[str, Any], emoji: str) -> None:
+        client = self.clients[who]
+        client.send({"type": "react", "roomId": room_id, "messageId": message["id"], "emoji": emoji})
+        client.wait_for(
+            lambda f: f.get("type") in ("reaction", "error") and f.get("messageId", message["id"]) == message["id"]
+        )
+
+    def edit(self, who: str, room_id: int, message: dict[str, Any], text: str) -> None:
+        client = self.clients[who]
+        client.send({"type": "edit", "roomId": room_id, "messageId": message["id"], "text": text})
+        client.wait_for(lambda f: f.get("type") in ("message_edited", "error"))
+
     def read(self, who: str, room_id: int, message: dict[str, Any]) -> None:
         """``who`` has read ``room_id`` up to ``message`` (as their page would say)."""
         self.clients[who].send({"type": "read", "roomId": room_id, "messageId": message["id"]})
@@ -128,11 +140,15 @@ def test_the_readme_pictures(open_page: OpenPage, api: Api, stack: StackProcess)
         script.say("linus", with_linus, "The patch is in.")
         script.read("ada", with_linus, script.say("ada", with_linus, "Thanks, merging it tonight."))
         script.say("grace", design, "Morning! The new sidebar is on staging: https://staging.example.com/chat")
-        script.say("grace", design, "Unread counts, previews, and it folds away on a phone.")
-        script.say("margaret", design, "Looks great. Can we make the *unread* badge a little bolder?")
-        script.say("ada", design, "Sure, one line:")
+        sidebar = script.say("grace", design, "Unread counts, previews, and it folds away on a phone.")
+        bolder = script.say("margaret", design, "Looks great. Can we make the *unread* badge a little bolder?")
+        script.say("ada", design, "Sure, one line:", replyTo=bolder["id"])
         script.say("ada", design, "```\n.badge { font-weight: 800; }\n```")
-        script.say("linus", design, "Ship it 🚀")
+        ship = script.say("linus", design, "Ship it")
+        script.edit("linus", design, ship, "Ship it 🚀")
+        for who, emoji in (("ada", "👍"), ("margaret", "👍"), ("linus", "🎉")):
+            script.react(who, design, sidebar, emoji)
+        script.react("grace", design, ship, "🔥")
         script.say("grace", with_grace, "Do you have a minute after lunch?")
         script.read("ada", with_grace, script.say("ada", with_grace, "Yes, 14:00 works."))
 
@@ -142,11 +158,11 @@ def test_the_readme_pictures(open_page: OpenPage, api: Api, stack: StackProcess)
         ada_ui.open_details()
         # Activity elsewhere while Ada reads the design review: the sidebar counts it.
         script.say("margaret", launch, "The launch checklist is ready for review.")
-        script.say("margaret", launch, "_Two_ items left: the docs and the status page.")
+        script.say("margaret", launch, "@ada _two_ items left for you: the docs and the status page.")
         script.say("grace", random_, "Cake in the kitchen 🎂")
         script.say("grace", with_grace, "Also: the release notes need your eyes.")
         script.say("margaret", design, "Agreed, and the dark mode contrast is lovely.")
-        expect(ada_ui.conversation_link("Launch plan, 2 unread")).to_be_visible()
+        expect(ada_ui.conversation_link("Launch plan, 2 unread, 1 mention")).to_be_visible()
         expect(ada_ui.conversation_link("Random, 1 unread")).to_be_visible()
         expect(ada_ui.message("Agreed, and the dark mode contrast is lovely.")).to_be_visible()
         expect(ada_ui.conversation_row(design)).to_have_attribute("data-unread", "0")  # read as it came
@@ -174,7 +190,7 @@ def test_the_readme_pictures(open_page: OpenPage, api: Api, stack: StackProcess)
         expect(ada_phone.message("Agreed, and the dark mode contrast is lovely.")).to_be_in_viewport()
         shoot(phone, "phone-group.png")
         phone.get_by_role("button", name="Conversations").click()
-        expect(ada_phone.conversation_link("Launch plan, 2 unread")).to_be_visible()
+        expect(ada_phone.conversation_link("Launch plan, 2 unread, 1 mention")).to_be_visible()
         shoot(phone, "phone-sidebar.png")
     finally:
         script.close()

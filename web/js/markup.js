@@ -124,10 +124,10 @@ function trimMention(name, known) {
   return null;
 }
 
-/** The text of a message without formatting marks, for previews and announcements. */
+/** The text of a message without formatting marks, on one line: for previews, quotes and announcements. */
 export function plainText(text) {
-  return String(text)
-    .replace(/```(?:[\w+#.-]*\n)?([\s\S]*?)```/g, "$1")
+  const flatten = (nodes) => nodes.map((node) => (node.children ? flatten(node.children) : node.text)).join("");
+  return flatten(parseMarkup(String(text ?? "")))
     .replace(/\s+/g, " ")
     .trim();
 }

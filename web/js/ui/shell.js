@@ -5,6 +5,7 @@ import { State } from "../connection.js";
 import { html, useEffect, useRef, useState } from "../lib.js";
 import { routeHref } from "../state.js";
 import { shortTime } from "../format.js";
+import { plainText } from "../markup.js";
 import { displayName } from "../session.js";
 import { AuthView } from "./auth.js";
 import { AppLink, Avatar, Icon } from "./common.js";
@@ -185,7 +186,7 @@ function ConversationLink({ app, conversation, onNavigate }) {
   let preview = "No messages yet";
   if (last) {
     const who = last.sender === me ? "You" : conversation.kind === "direct" ? "" : senderLabel(app, conversation, last.sender);
-    const text = last.deleted ? "Message deleted" : last.text || "Attachment";
+    const text = last.deleted ? "Message deleted" : plainText(last.text) || "Attachment";
     preview = who ? `${who}: ${text}` : text;
   }
   const previewId = `preview-${conversation.id}`;
