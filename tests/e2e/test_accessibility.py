@@ -146,3 +146,33 @@ def test_the_keyboard_alone_reaches_a_conversation_writes_and_starts_a_reply(
     expect(page.locator("#replying")).to_contain_text("Replying to Bob")
     page.keyboard.press("Escape")
     expect(page.locator("#replying")).to_have_count(0)
+
+
+def test_confirmations_take_the_focus_and_give_it_back(open_page: OpenPage, api: Api) -> None:
+    """Asking to leave, remove or delete moves the focus to the confirming button; Escape or Cancel gives it back."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("confirm"))
+    status, body = api.call(
+        "POST", f"/groups/{room_id}/members", {"username": bob_account.username}, alice_account.token
+    )
+    assert status == 201, body
+    bob = Person.signed_in(open_page(), bob_account)
+    bob.open_room(room_id)
+    bob.open_details()
+    leave = bob.page.get_by_role("button", name="Leave group")
+    leave.focus()
+    bob.page.keyboard.press("Enter")
+    expect(bob.page.get_by_role("button", name="Leave", exact=True)).to_be_focused()
+    bob.page.keyboard.press("Escape")
+    expect(leave).to_be_focused()
+
+    alice = Person.signed_in(open_page(), alice_account)
+    alice.open_room(room_id)
+    alice.open_details()
+    remove = alice.member(bob_account.username).get_by_role("button", name=f"Remove {bob_account.username}")
+    remove.focus()
+    alice.page.keyboard.press("Enter")
+    expect(alice.member(bob_account.username).get_by_role("button", name="Remove", exact=True)).to_be_focused()
+    alice.page.keyboard.press("Tab")
+    alice.page.keyboard.press("Enter")  # Cancel
+    expect(remove).to_be_focused()

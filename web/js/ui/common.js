@@ -107,3 +107,29 @@ export function useHeadingFocus(app, key) {
   }, [key]);
   return ref;
 }
+
+/**
+ * An inline confirmation: the question, the action (focused at once) and Cancel; Escape cancels. The
+ * caller gives the focus back to what opened it (see `focusSoon`).
+ */
+export function Confirm({ text, label, onConfirm, onCancel, danger = true }) {
+  const ref = useFocus(true);
+  return html`
+    <span class="confirm-inline" role="group" aria-label="Confirm"
+      onKeyDown=${(event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          onCancel();
+        }
+      }}>
+      <span>${text}</span>
+      <button type="button" ref=${ref} class=${danger ? "button danger small" : "button primary small"} onClick=${onConfirm}>${label}</button>
+      <button type="button" class="button secondary small" onClick=${onCancel}>Cancel</button>
+    </span>
+  `;
+}
+
+/** Focus what `ref` points at once the page has rendered (the opener of a closed confirmation). */
+export function focusSoon(ref) {
+  requestAnimationFrame(() => ref.current?.focus());
+}

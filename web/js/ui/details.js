@@ -6,7 +6,7 @@ import { ApiError } from "../api.js";
 import { html, useEffect, useRef, useState } from "../lib.js";
 import { debounce } from "../format.js";
 import { displayName } from "../session.js";
-import { Avatar } from "./common.js";
+import { Avatar, Confirm, focusSoon } from "./common.js";
 import { handleOf, roomTitle } from "./conversation.js";
 
 export function DetailsPanel({ app, roomId }) {
@@ -62,6 +62,12 @@ function MemberRow({ app, roomId, member, online, role, canManage }) {
       setError(failure.message);
     }
   };
+  const ask = (action) => () => setConfirm(action);
+  const cancel = () => {
+    const which = confirm; // the focus goes back to the button that asked
+    setConfirm(null);
+    requestAnimationFrame(() => document.querySelector(`#members li[data-username="${CSS.escape(member.username)}"] [data-action="${which}"]`)?.focus());
+  };
   return html`
     <li data-username=${member.username} data-online=${online ? "true" : "false"}>
       <span class="member-main">
@@ -80,16 +86,13 @@ function MemberRow({ app, roomId, member, online, role, canManage }) {
       </span>
       ${canManage && !confirm
         ? html`<span class="member-actions">
-            <button type="button" class="link-button" aria-label=${`Remove ${name}`} onClick=${() => setConfirm("remove")}>Remove</button>
-            ${role !== "owner" ? html`<button type="button" class="link-button" aria-label=${`Make owner: ${name}`} onClick=${() => setConfirm("owner")}>Make owner</button>` : null}
+            <button type="button" class="link-button" data-action="remove" aria-label=${`Remove ${name}`} onClick=${ask("remove")}>Remove</button>
+            ${role !== "owner" ? html`<button type="button" class="link-button" data-action="owner" aria-label=${`Make owner: ${name}`} onClick=${ask("owner")}>Make owner</button>` : null}
           </span>`
         : null}
       ${confirm
-        ? html`<span class="confirm-inline" role="group" aria-label="Confirm">
-            ${confirm === "remove" ? `Remove ${name} from the group?` : `Hand the group over to ${name}? You stay a member.`}
-            <button type="button" class="button danger small" onClick=${() => act(confirm)}>${confirm === "remove" ? "Remove" : "Hand over"}</button>
-            <button type="button" class="button secondary small" onClick=${() => setConfirm(null)}>Cancel</button>
-          </span>`
+        ? html`<${Confirm} text=${confirm === "remove" ? `Remove ${name} from the group?` : `Hand the group over to ${name}? You stay a member.`}
+            label=${confirm === "remove" ? "Remove" : "Hand over"} danger=${confirm === "remove"} onConfirm=${() => act(confirm)} onCancel=${cancel} />`
         : null}
       ${error ? html`<p class="field-error" role="alert">${error}</p>` : null}
     </li>
@@ -170,6 +173,7 @@ function GroupSettings({ app, roomId, room, info }) {
   const [error, setError] = useState("");
   const [status, setStatus] = useState("");
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const deleteOpener = useRef(null);
   const save = async (event) => {
     event.preventDefault();
     setError("");
@@ -204,10 +208,10 @@ function GroupSettings({ app, roomId, room, info }) {
       </form>
       <div class="danger-zone">
         ${confirmDelete
-          ? html`<p>Delete the group and all of its messages for everyone?</p>
-              <button type="button" class="button danger small" onClick=${() => app.deleteGroup(roomId).catch((failure) => setError(failure.message))}>Delete the group</button>
-              <button type="button" class="button secondary small" onClick=${() => setConfirmDelete(false)}>Cancel</button>`
-          : html`<button type="button" class="button secondary small danger-text" onClick=${() => setConfirmDelete(true)}>Delete group…</button>`}
+          ? html`<${Confirm} text="Delete the group and all of its messages for everyone?" label="Delete the group"
+              onConfirm=${() => app.deleteGroup(roomId).catch((failure) => setError(failure.message))}
+              onCancel=${() => { setConfirmDelete(false); focusSoon(deleteOpener); }} />`
+          : html`<button type="button" ref=${deleteOpener} class="button secondary small danger-text" onClick=${() => setConfirmDelete(true)}>Delete group…</button>`}
       </div>
     </details>
   `;
@@ -223,13 +227,13 @@ function LeaveGroup({ app, roomId, name }) {
       setError(failure.message);
     }
   };
+  const opener = useRef(null);
   return html`
     <div class="leave">
       ${confirm
-        ? html`<p>Leave ${name}? You can join a public group again later; a private one needs its owner to add you.</p>
-            <button type="button" class="button danger small" onClick=${leave}>Leave</button>
-            <button type="button" class="button secondary small" onClick=${() => setConfirm(false)}>Cancel</button>`
-        : html`<button type="button" class="button secondary small" onClick=${() => setConfirm(true)}>Leave group</button>`}
+        ? html`<${Confirm} text=${`Leave ${name}? You can join a public group again later; a private one needs its owner to add you.`}
+            label="Leave" onConfirm=${leave} onCancel=${() => { setConfirm(false); focusSoon(opener); }} />`
+        : html`<button type="button" ref=${opener} class="button secondary small" onClick=${() => setConfirm(true)}>Leave group</button>`}
       ${error ? html`<p class="field-error" role="alert">${error}</p>` : null}
     </div>
   `;

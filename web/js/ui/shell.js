@@ -8,7 +8,7 @@ import { shortTime } from "../format.js";
 import { plainText } from "../markup.js";
 import { displayName } from "../session.js";
 import { AuthView } from "./auth.js";
-import { AppLink, Avatar, Icon } from "./common.js";
+import { AppLink, Avatar, Confirm, Icon, focusSoon } from "./common.js";
 import { ConversationView } from "./conversation.js";
 import { DetailsPanel } from "./details.js";
 import { GroupsView, HomeView, NewGroupView, PeopleView, ProfileView, SearchView } from "./views.js";
@@ -59,6 +59,7 @@ function MainView({ app }) {
 function Header({ app }) {
   const me = app.me;
   const [confirming, setConfirming] = useState(false);
+  const logoutButton = useRef(null);
   const pending = app.outbox?.pendingCount ?? 0;
   const logOut = () => {
     if (pending && !confirming) {
@@ -82,12 +83,9 @@ function Header({ app }) {
           <span class="whoami"><span class="sr-only">Your profile: </span><span id="whoami" class="whoami-name">${displayName(me)}</span></span>
         </${AppLink}>
         ${confirming
-          ? html`<span class="confirm-inline" role="alert">
-              ${pending === 1 ? "1 message is" : `${pending} messages are`} not sent yet.
-              <button type="button" class="button danger small" onClick=${logOut}>Log out anyway</button>
-              <button type="button" class="button secondary small" onClick=${() => setConfirming(false)}>Stay</button>
-            </span>`
-          : html`<button id="logout" type="button" class="button secondary small" onClick=${logOut}>Log out</button>`}
+          ? html`<${Confirm} text=${`${pending === 1 ? "1 message is" : `${pending} messages are`} not sent yet.`} label="Log out anyway"
+              onConfirm=${() => app.logOut()} onCancel=${() => { setConfirming(false); focusSoon(logoutButton); }} />`
+          : html`<button id="logout" ref=${logoutButton} type="button" class="button secondary small" onClick=${logOut}>Log out</button>`}
       </div>
     </header>
   `;
