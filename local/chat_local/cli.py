@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -26,11 +27,17 @@ from chat_local.dynamodb import MotoDynamoDB
 from chat_local.events import schedule_event
 from chat_local.gateway import Gateway, GatewayConfig
 from chat_local.postgres import EmbeddedPostgres
+from chat_local.s3front import PREFIX as S3_PREFIX
+from chat_local.s3front import S3Front
 from chat_local.sigv4 import REGION, credentials_environment, stack_credentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger("local_stack")
 
 TABLE_NAME = "chat-connections"
+BUCKET_NAME = "chat-attachments"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,6 +94,7 @@ def _function_environment(
     *,
     credentials: Credentials,
     dynamodb_endpoint: str,
+    public_url: str,
     database_url: str,
     management_url: str,
     token_secret: str,
@@ -101,6 +109,10 @@ def _function_environment(
     """
     return {
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        # moto's S3 on the same server for the functions' own calls; browsers use the stack's /_s3.
+        "AWS_ENDPOINT_URL_S3": dynamodb_endpoint,
+        "ATTACHMENTS_BUCKET": BUCKET_NAME,
+        "ATTACHMENTS_PUBLIC_ENDPOINT": public_url + S3_PREFIX,
         **credentials_environment(credentials),
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -197,9 +209,12 @@ async def serve(args: argparse.Namespace) -> None:
         started = _step("dynamodb: starting moto server")
         endpoint = dynamodb.start()  # main thread, as above
         await asyncio.to_thread(_create_table, endpoint, credentials)
+        s3 = _s3_client(endpoint, credentials)
+        await asyncio.to_thread(s3.create_bucket, Bucket=BUCKET_NAME)
         log.info(
-            "dynamodb: table %s ready at %s (%d ms)",
+            "dynamodb: table %s and s3: bucket %s ready at %s (%d ms)",
             TABLE_NAME,
+            BUCKET_NAME,
             endpoint,
             (time.monotonic() - started) * 1000,
         )
@@ -212,7 +227,7 @@ async def serve(args: argparse.Namespace) -> None:
             region=REGION,
             test_endpoints=args.test_endpoints,
         )
-        gateway = Gateway(config)
+        gateway = Gateway(config, s3=S3Front(s3, credentials, REGION))
         runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.port)
@@ -231,6 +246,7 @@ async def serve(args: argparse.Namespace) -> None:
             _function_environment(
                 credentials=credentials,
                 dynamodb_endpoint=endpoint,
+                public_url=public_url,
                 database_url=database_url,
                 management_url=f"http://{management_host}:{port}",
                 token_secret=_token_secret(data_dir),
@@ -253,6 +269,19 @@ async def serve(args: argparse.Namespace) -> None:
         if postgres is not None:
             await asyncio.to_thread(postgres.stop)
         log.info("stopped")
+
+
+def _s3_client(endpoint: str, credentials: Credentials) -> S3Client:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+    )
 
 
 def _create_table(endpoint: str, credentials: Credentials) -> None:

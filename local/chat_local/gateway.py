@@ -39,6 +39,7 @@ from chat_local.events import (
     now_ms,
 )
 from chat_local.lambdas import REPO_ROOT, LambdaFunction
+from chat_local.s3front import S3Front
 from chat_local.sigv4 import REGION, stack_credentials, verify
 
 log = logging.getLogger("local_stack")
@@ -91,8 +92,11 @@ class LocalConnection:
 class Gateway:
     """The emulator's state and its aiohttp application."""
 
-    def __init__(self, config: GatewayConfig | None = None, *, web_dir: Path = WEB_DIR) -> None:
+    def __init__(
+        self, config: GatewayConfig | None = None, *, web_dir: Path = WEB_DIR, s3: S3Front | None = None
+    ) -> None:
         self.config = config or GatewayConfig()
+        self.s3 = s3
         self.web_dir = web_dir.resolve()
         self.connections: dict[str, LocalConnection] = {}
         self._executor = ThreadPoolExecutor(
@@ -129,6 +133,8 @@ class Gateway:
         app.router.add_route("*", "/api{tail:(/(?s:.*))?}", self._http_api)
         app.router.add_get("/openapi.json", self._http_api)  # the REST function's document, also at the root
         app.router.add_get("/config.json", self._web_config)
+        if self.s3 is not None:  # the attachment bucket's presigned POST and GET, as S3 checks them
+            self.s3.add_routes(app)
         app.router.add_get("/{path:.*}", self._static)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)

@@ -97,7 +97,14 @@ def test_untrusted_identity_fields_are_dropped() -> None:
     )
     dumped = frame.model_dump(by_alias=True)
     assert not {"sender", "username", "userId", "user_id"} & set(dumped)
-    assert dumped == {"type": "message", "roomId": 1, "text": "hi", "clientMsgId": None, "replyTo": None, "attachments": []}
+    assert dumped == {
+        "type": "message",
+        "roomId": 1,
+        "text": "hi",
+        "clientMsgId": None,
+        "replyTo": None,
+        "attachments": [],
+    }
 
 
 def test_text_at_the_limit_is_accepted_in_characters_not_bytes() -> None:

@@ -70,6 +70,7 @@ def test_the_functions_get_the_credentials_and_region_the_gateway_verifies_with(
     environment = _function_environment(
         credentials=Credentials("AKID", "s3cret", "tok"),
         dynamodb_endpoint="http://127.0.0.1:1",
+        public_url="http://127.0.0.1:2",
         database_url="postgresql://x",
         management_url=URL,
         token_secret="t" * 48,
