@@ -293,8 +293,8 @@ def png(width: int, height: int) -> bytes:
 def test_attachments_upload_to_storage_and_show_inline_or_as_links(
     open_page: OpenPage, api: Api, tmp_path: Path, backend: set[str]
 ) -> None:
-    """Alice attaches a picture and a text file: they upload straight to storage; Bob sees the picture inline and
-    the file as a link that opens it."""
+    """Alice attaches a picture and a text file: they upload straight to storage; Bob sees the picture inline (it
+    opens in a tab) and the file as a link that downloads it."""
     needs(backend, "attachments")
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("files"))
@@ -321,11 +321,14 @@ def test_attachments_upload_to_storage_and_show_inline_or_as_links(
     assert image.evaluate("img => img.naturalWidth") == 16
     link = item.get_by_role("link", name=re.compile("notes.txt"))
     expect(link).to_contain_text("notes.txt (19 B)")
-    with bob.page.context.expect_page() as opened:
+    with bob.page.expect_download() as download:
         link.click()
-    file_page = opened.value
-    file_page.wait_for_load_state()
-    expect(file_page.locator("body")).to_have_text("the plan, in words")
+    assert download.value.suggested_filename == "notes.txt"
+    assert Path(download.value.path()).read_text(encoding="utf-8") == "the plan, in words\n"
+    expect(image).to_be_visible()  # the page stayed as it was
+    with bob.page.context.expect_page() as opened:
+        item.get_by_role("link", name="Open sketch.png (79 B)").click()
+    expect(opened.value.locator("img")).to_be_visible()  # a picture opens in a tab of its own
     assert_accessible(bob.page, "a message with attachments")
 
 

@@ -618,9 +618,10 @@ export class ChatApp {
 
   /** Upload one file for a message in `roomId`; resolves to the attachment's id. */
   async upload(roomId, file) {
-    const { id, upload } = await this.api.createAttachment(roomId, { name: file.name, size: file.size, type: file.type || "application/octet-stream" });
-    await uploadToS3(upload, file);
-    return id;
+    const answer = await this.api.createAttachment(roomId, { name: file.name, size: file.size, type: file.type || "application/octet-stream" });
+    // docs/protocol.md nests the presigned POST as `upload: {url, fields}`; the API answers it flat.
+    await uploadToS3(answer.upload ?? { url: answer.url, fields: answer.fields }, file);
+    return answer.id;
   }
 }
 

@@ -574,9 +574,11 @@ function Attachment({ app, attachment }) {
   const download = async (event) => {
     event.preventDefault();
     try {
-      const { url } = await app.api.attachment(attachment.id);
+      const { url, inline } = await app.api.attachment(attachment.id);
       if (!/^https?:\/\//i.test(url)) throw new Error("unexpected address");
-      window.open(url, "_blank", "noopener,noreferrer");
+      // Pictures open in a new tab; any other file is served as a download, which leaves the page as it is.
+      if (inline) window.open(url, "_blank", "noopener,noreferrer");
+      else location.assign(url);
     } catch (error) {
       app.roomError = { roomId: app.route.room, text: `The file could not be opened: ${error.message}` };
       app.changed();
