@@ -21,55 +21,6 @@ from tests.helpers.stack import StackProcess
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def backend(stack: StackProcess) -> set[str]:
-    """Which message features the running backend has (docs/protocol.md lands in steps; until a feature is
-    there its test is skipped, saying so)."""
-    api = Api(stack.api_url)
-    account = api.register("probe")
-    room_id = api.create_group(account, "probe")
-    found = set()
-    client = ChatClient(stack.ws_url, account.token)
-    try:
-        for kind, frame in (
-            ("edit", {"type": "edit", "roomId": room_id, "messageId": 1, "text": "x"}),
-            ("react", {"type": "react", "roomId": room_id, "messageId": 1, "emoji": "👍"}),
-        ):
-            client.send(frame)
-            answer = client.wait_for(lambda f: f.get("type") == "error")
-            if answer.get("code") != "unknown_type":
-                found.add(kind)
-        message = client.request({"type": "message", "roomId": room_id, "text": f"@{account.username}"}, "message")
-        if "mentions" in message["message"]:
-            found.add("mentions")
-    finally:
-        client.close()
-    for kind, method, path in (
-        ("attachments", "POST", f"/rooms/{room_id}/attachments"),
-        ("search", "GET", "/search?q=probe"),
-    ):
-        status, body = api.call(
-            method,
-            path,
-            {"name": "a.txt", "size": 1, "type": "text/plain"} if method == "POST" else None,
-            account.token,
-        )
-        absent = (
-            status == 404
-            and isinstance(body, dict)
-            and body.get("message") in ("Not found", f"{kind} are not configured on this deployment")
-        )
-        if not absent:
-            found.add(kind)
-    return found
-
-
-def needs(backend: set[str], *features: str) -> None:
-    missing = [f for f in features if f not in backend]
-    if missing:
-        pytest.skip(f"the backend does not have {', '.join(missing)} yet (docs/protocol.md)")
-
-
 NO_ELEMENTS = "img, script, svg, iframe, object, embed, b, i, u, style, link, form, input"
 
 
@@ -118,12 +69,9 @@ def members(api: Api, owner: Account, room_id: int, *others: Account) -> None:
         assert status == 201, body
 
 
-def test_edit_and_delete_own_messages_and_the_owner_deletes_any(
-    open_page: OpenPage, api: Api, backend: set[str]
-) -> None:
+def test_edit_and_delete_own_messages_and_the_owner_deletes_any(open_page: OpenPage, api: Api) -> None:
     """Bob edits his message ("edited" for everyone, live and in history), deletes it (a tombstone); only the
     author may edit; the group's owner may delete anyone's message."""
-    needs(backend, "edit")
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("edits"))
     members(api, alice_account, room_id, bob_account)
@@ -167,11 +115,8 @@ def test_edit_and_delete_own_messages_and_the_owner_deletes_any(
     assert alice.message_texts() == ["This message was deleted.", "This message was deleted."]
 
 
-def test_reactions_toggle_with_counts_and_who(
-    open_page: OpenPage, api: Api, stack: StackProcess, backend: set[str]
-) -> None:
+def test_reactions_toggle_with_counts_and_who(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
     """Bob reacts to Alice's message; she sees the count and who, adds hers, and takes it back."""
-    needs(backend, "react")
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("reactions"))
     members(api, alice_account, room_id, bob_account)
@@ -201,11 +146,10 @@ def test_reactions_toggle_with_counts_and_who(
 
 
 def test_a_reply_quotes_the_original_and_leads_to_it_loading_history(
-    open_page: OpenPage, api: Api, stack: StackProcess, backend: set[str]
+    open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
     """Bob replies from a message's actions; a reply to an old message quotes it and its quote scrolls there,
     loading earlier pages until it is on screen; a deleted original is quoted as deleted."""
-    needs(backend, "edit")  # replies came with edit and delete
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("replies"))
     members(api, alice_account, room_id, bob_account)
@@ -249,11 +193,10 @@ def test_a_reply_quotes_the_original_and_leads_to_it_loading_history(
 
 
 def test_a_mention_is_highlighted_and_counted_apart_in_the_sidebar(
-    open_page: OpenPage, api: Api, stack: StackProcess, backend: set[str]
+    open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
     """Alice writes @bob in a room Bob is not looking at: his sidebar counts a mention beside the unread, it is
     announced as a mention, and in the room the mention and the message are highlighted."""
-    needs(backend, "mentions")
     alice_account, bob_account = api.register("alice"), api.register("bob")
     here, there = api.create_group(alice_account, unique("here")), api.create_group(alice_account, unique("there"))
     members(api, alice_account, here, bob_account)
@@ -291,11 +234,10 @@ def png(width: int, height: int) -> bytes:
 
 
 def test_attachments_upload_to_storage_and_show_inline_or_as_links(
-    open_page: OpenPage, api: Api, tmp_path: Path, backend: set[str]
+    open_page: OpenPage, api: Api, tmp_path: Path
 ) -> None:
     """Alice attaches a picture and a text file: they upload straight to storage; Bob sees the picture inline (it
     opens in a tab) and the file as a link that downloads it."""
-    needs(backend, "attachments")
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("files"))
     members(api, alice_account, room_id, bob_account)
@@ -332,12 +274,9 @@ def test_attachments_upload_to_storage_and_show_inline_or_as_links(
     assert_accessible(bob.page, "a message with attachments")
 
 
-def test_search_opens_a_result_in_its_conversation(
-    open_page: OpenPage, api: Api, stack: StackProcess, backend: set[str]
-) -> None:
+def test_search_opens_a_result_in_its_conversation(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
     """Bob searches for a word: results from his rooms only; opening one shows it in its conversation, found in
     the history even when it is far back."""
-    needs(backend, "search")
     alice_account, bob_account, eve_account = api.register("alice"), api.register("bob"), api.register("eve")
     room_id = api.create_group(alice_account, unique("search"))
     members(api, alice_account, room_id, bob_account)
