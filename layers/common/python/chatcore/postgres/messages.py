@@ -33,20 +33,24 @@ MESSAGE_COLUMNS = """
 """
 _FROM = " FROM messages m JOIN users u ON u.id = m.user_id"
 _SELECT = "SELECT " + MESSAGE_COLUMNS + _FROM
-# Readable rooms: the caller's rooms, and public groups (which anyone may open and join).
+# Search: the newest SEARCH_CANDIDATES matches in rooms the caller may read (their rooms, and public groups,
+# which anyone may open and join), then ranked. Capping the candidates bounds the ranking work whatever the
+# word: a rare word is found through the GIN index, a word in half of all messages by walking ids backwards
+# until enough match, and neither ranks more than this many rows.
+SEARCH_CANDIDATES = 1000
 _SEARCH = (
-    "SELECT "  # noqa: S608 - constant SQL; the words are a bound parameter
-    + MESSAGE_COLUMNS
-    + ", r.name AS room_name, r.kind AS room_kind, ts_rank(m.search, q) AS rank"
-    + _FROM
-    + " JOIN rooms r ON r.id = m.room_id, to_tsquery('simple', %(q)s) q"
-    " WHERE m.search @@ q AND m.deleted_at IS NULL"
-    "   AND (%(room)s::bigint IS NULL OR m.room_id = %(room)s::bigint)"
-    "   AND (EXISTS (SELECT 1 FROM room_members me WHERE me.room_id = r.id AND me.user_id = %(u)s)"
-    "        OR (r.kind = 'group' AND NOT r.private))"
-    "   AND (%(last_rank)s::real IS NULL"
-    "        OR (ts_rank(m.search, q), m.id) < (%(last_rank)s::real, %(last_id)s::bigint))"
-    " ORDER BY rank DESC, m.id DESC LIMIT %(n)s"
+    "WITH hits AS ("  # noqa: S608 - constant SQL; the words are a bound parameter
+    "  SELECT m.id, ts_rank(m.search, q) AS rank"
+    "  FROM messages m JOIN rooms r ON r.id = m.room_id, to_tsquery('simple', %(q)s) q"
+    "  WHERE m.search @@ q AND m.deleted_at IS NULL"
+    "    AND (%(room)s::bigint IS NULL OR m.room_id = %(room)s::bigint)"
+    "    AND (EXISTS (SELECT 1 FROM room_members me WHERE me.room_id = r.id AND me.user_id = %(u)s)"
+    "         OR (r.kind = 'group' AND NOT r.private))"
+    f"  ORDER BY m.id DESC LIMIT {SEARCH_CANDIDATES})"
+    " SELECT " + MESSAGE_COLUMNS + ", r.name AS room_name, r.kind AS room_kind, h.rank"
+    " FROM hits h JOIN messages m ON m.id = h.id JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id"
+    " WHERE %(last_rank)s::real IS NULL OR (h.rank, m.id) < (%(last_rank)s::real, %(last_id)s::bigint)"
+    " ORDER BY h.rank DESC, m.id DESC LIMIT %(n)s"
 )
 
 
@@ -199,6 +203,7 @@ class MessageQueries:
     ) -> tuple[list[SearchHit], bool]:
         """Messages matching every word of ``words`` by prefix, in rooms ``user_id`` may read (their rooms and
         public groups), best match first (then newest), after the (rank, id) ``after``; and whether more follow.
+        Ranked among the newest :data:`SEARCH_CANDIDATES` matches.
 
         ``words`` must be plain words (letters and digits): they become a ``word:* & ...`` text-search query
         matched against the GIN-indexed ``search`` column.
