@@ -48,8 +48,8 @@ window.harness = (async () => {
     if (ScriptedSocket.made.length < count) throw new Error(`no socket #${count}`);
     return ScriptedSocket.made[count - 1];
   };
-  const message = (id, sender, text, clientMsgId = null, roomId = 7) =>
-    ({ id, roomId, senderId: sender === "alice" ? 1 : 2, sender, text, ts: 1700000000000 + id, clientMsgId });
+  const message = (id, sender, text, clientMsgId = null, roomId = 7, rev = id) =>
+    ({ id, roomId, senderId: sender === "alice" ? 1 : 2, sender, text, ts: 1700000000000 + id, clientMsgId, rev });
   const joined = (history, hasMore = false, roomId = 7) =>
     ({ type: "joined", roomId, room: { id: roomId, name: "r", private: false, kind: "group" },
        members: [], history, hasMore });
@@ -107,7 +107,7 @@ def test_a_message_whose_echo_was_lost_is_resent_with_the_same_id_and_kept_once(
     assert result["url"] == "ws://chat.test/ws?token=t0k"
     assert result["firstJoin"] == {"type": "join", "roomId": 7}
     assert result["sentFirst"] == [{"type": "message", "roomId": 7, "text": "hello", "clientMsgId": result["id"]}]
-    assert result["join"] == {"type": "join", "roomId": 7, "since": 1}
+    assert result["join"] == {"type": "join", "roomId": 7, "since": 1, "sinceRev": 1}
     assert result["resent"] == result["sentFirst"]
     assert result["outbox"] == 0
     assert result["texts"] == ["hi", "hello"]
@@ -160,7 +160,7 @@ def test_a_long_absence_is_filled_backwards_until_it_meets_what_was_there(page: 
                  synced: room.synced };
         """,
     )
-    assert result["join"] == {"type": "join", "roomId": 7, "since": 2}
+    assert result["join"] == {"type": "join", "roomId": 7, "since": 2, "sinceRev": 2}
     assert result["gap1"] == {"type": "history", "roomId": 7, "before": 7, "limit": 3}
     assert result["gap2"] == {"type": "history", "roomId": 7, "before": 4, "limit": 3}
     assert result["frames"] == 3  # reached what it had: no third history request
@@ -192,8 +192,50 @@ def test_live_messages_after_a_reconnect_do_not_hide_what_was_missed(page: Page)
         """,
     )
     assert result["leave"] == [{"type": "leave", "roomId": 7}]
-    assert result["join"] == {"type": "join", "roomId": 7, "since": 3}
+    assert result["join"] == {"type": "join", "roomId": 7, "since": 3, "sinceRev": 3}
     assert result["ids"] == [1, 2, 3, 4, 5]
+
+
+def test_changes_made_while_away_come_back_with_the_catch_up_and_never_undo_newer_ones(page: Page) -> None:
+    """Rejoining sends ``sinceRev``; ``changes`` (edits, deletions) replace the held copies, an older copy never
+    replaces a newer one, and ``changesHasMore`` starts the room afresh."""
+    result = run(
+        page,
+        """
+        const c = h.connection(); c.start(); c.view(7);
+        const first = await h.nextSocket(1); first.open();
+        first.receive(h.joined([h.message(1, "bob", "one"), h.message(2, "bob", "two")]));
+        const thumbs = [{ emoji: "👍", count: 1, users: ["bob"] }];
+        first.receive({ type: "reaction", roomId: 7, messageId: 1, rev: 5, reactions: thumbs });
+        first.receive({ type: "reaction", roomId: 7, messageId: 1, rev: 4, reactions: [] });  // late, older: ignored
+        first.drop();
+        const second = await h.nextSocket(2); second.open();
+        const join = second.frames("join")[0];
+        second.receive({ ...h.joined([h.message(3, "bob", "three", null, 7, 8)]), changes: [
+          { ...h.message(2, "bob", "two, edited", null, 7, 6), editedAt: 1700000009000 },
+          { ...h.message(1, "bob", "", null, 7, 7), deleted: true },
+        ], changesHasMore: false });
+        const room = c.roomState(7);
+        const afterCatchUp = room.log.all().map((m) => [m.id, m.text, Boolean(m.deleted)]);
+        second.receive({ type: "message_edited", roomId: 7, message: { ...h.message(2, "bob", "stale", null, 7, 3) } });
+        const stillEdited = room.log.get(2).text;
+        second.drop();
+        const third = await h.nextSocket(3); third.open();
+        const rejoin = third.frames("join")[0];
+        third.receive({ ...h.joined([]), changes: [], changesHasMore: true });
+        const afresh = third.frames("join").slice(1);
+        third.receive(h.joined([h.message(3, "bob", "three", null, 7, 8)]));
+        const ids = room.log.ids;
+        c.stop();
+        return { join, afterCatchUp, stillEdited, rejoin, afresh, ids };
+        """,
+    )
+    assert result["join"] == {"type": "join", "roomId": 7, "since": 2, "sinceRev": 5}
+    assert result["afterCatchUp"] == [[1, "", True], [2, "two, edited", False], [3, "three", False]]
+    assert result["stillEdited"] == "two, edited"
+    assert result["rejoin"] == {"type": "join", "roomId": 7, "since": 3, "sinceRev": 8}
+    assert result["afresh"] == [{"type": "join", "roomId": 7}]
+    assert result["ids"] == [3]
 
 
 def test_reconnect_delays_back_off_with_jitter_up_to_a_cap_and_retry_now_ends_the_wait(page: Page) -> None:

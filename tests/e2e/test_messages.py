@@ -299,3 +299,41 @@ def test_search_opens_a_result_in_its_conversation(open_page: OpenPage, api: Api
     found = bob.message_item(f"the {word} roadmap is ready")
     expect(found).to_be_in_viewport()
     expect(found).to_be_focused()
+
+
+def test_edits_deletions_and_reactions_made_while_away_show_after_the_reconnect(
+    open_page: OpenPage, api: Api, stack: StackProcess
+) -> None:
+    """Bob's browser is offline while Alice edits, deletes and reacts to older messages; back online, his page
+    shows all three without a reload."""
+    alice_account, bob_account = api.register("alice"), api.register("bob")
+    room_id = api.create_group(alice_account, unique("away"))
+    members(api, alice_account, room_id, bob_account)
+    kept, doomed, liked = post_as(stack.ws_url, alice_account, room_id, "typo hree", "never mind", "we did it")
+    bob = Person.signed_in(open_page(), bob_account)
+    bob.open_room(room_id)
+    bob.same_page_marker()
+    expect(bob.message("we did it")).to_be_visible()
+
+    bob.page.context.set_offline(True)
+    expect(bob.page.locator("#connection")).to_have_text("Offline")
+    writer = ChatClient(stack.ws_url, alice_account.token)
+    try:
+        for frame, reply in (
+            ({"type": "edit", "roomId": room_id, "messageId": kept["id"], "text": "typo three"}, "message_edited"),
+            ({"type": "delete", "roomId": room_id, "messageId": doomed["id"]}, "message_deleted"),
+            ({"type": "react", "roomId": room_id, "messageId": liked["id"], "emoji": "🔥"}, "reaction"),
+        ):
+            writer.request(frame, reply)
+    finally:
+        writer.close()
+    assert bob.message_texts() == ["typo hree", "never mind", "we did it"]
+
+    bob.page.context.set_offline(False)
+    bob.expect_connected(timeout=15_000)
+    expect(bob.message("typo three")).to_be_visible()
+    expect(bob.message_item("typo three").locator(".edited")).to_have_text("(edited)")
+    expect(bob.page.locator("#messages .message.deleted .tombstone")).to_have_text("This message was deleted.")
+    expect(bob.message_item("we did it").locator(".reaction")).to_have_text("🔥 1")
+    assert bob.message_texts() == ["typo three", "This message was deleted.", "we did it"]
+    assert bob.still_same_page()

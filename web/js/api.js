@@ -127,11 +127,11 @@ export class Api {
   attachment(id) {
     return this.request("GET", `/attachments/${encodeURIComponent(id)}`);
   }
-  /** One page of message search results ({results: [{message, room}], next}). */
-  search(q, { roomId = null, cursor = null } = {}) {
+  /** One page of message search results ({results: [{message, room}], next}); `before` = the previous page's next. */
+  search(q, { roomId = null, before = null } = {}) {
     const query = new URLSearchParams({ q });
     if (roomId) query.set("roomId", String(roomId));
-    if (cursor) query.set("cursor", cursor);
+    if (before) query.set("before", before);
     return this.request("GET", `/search?${query}`);
   }
 }

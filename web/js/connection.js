@@ -16,7 +16,7 @@
 //   room {roomId}                        a viewed room's state changed (history, members, typing, reads)
 //   joined {roomId, room}                the server answered a join (the user is a member from now on)
 //   room_added / room_updated / room_removed / member_joined / member_left / presence / user_updated /
-//   read {…the frame}                    membership, presence and profile frames, as they come
+//   mention / read {…the frame}          membership, presence, profile and mention frames, as they come
 //   roomerror {roomId, code, message}    the room cannot be viewed (forbidden, room_not_found)
 //   servererror {code, message, requestType, roomId, clientMsgId}
 //   fatal {code, message}                the token is no longer valid: stop and log in again
@@ -69,6 +69,8 @@ export class RoomState {
     /** The log holds every message from `syncedUpTo` back to where it starts (live frames kept it whole). */
     this.synced = false;
     this.syncedUpTo = null;
+    /** Every change (edit, deletion, reaction) up to this revision is applied: the next join's `sinceRev`. */
+    this.syncedRev = null;
     /** username -> newest message id that user has read */
     this.reads = new Map();
     /** The viewer's own read marker when the room was first joined in this tab (for "New messages"). */
@@ -375,7 +377,11 @@ export class ChatConnection extends EventTarget {
     const room = this.roomState(roomId);
     const since = room.log.size ? (room.syncedUpTo ?? null) : null;
     const frame = { type: "join", roomId };
-    if (since !== null) frame.since = since;
+    if (since !== null) {
+      frame.since = since;
+      // Older messages edited, deleted or reacted to while this tab was away come back as `changes`.
+      if (room.syncedRev) frame.sinceRev = room.syncedRev;
+    }
     if (this.#sendRaw(frame)) this.pendingJoins.set(roomId, since);
   }
 
@@ -415,6 +421,7 @@ export class ChatConnection extends EventTarget {
       case "room_added":
       case "user_updated":
       case "presence":
+      case "mention":
         return this.#emit(frame.type, frame);
       case "room_updated":
         if (roomId !== null && frame.room && this.rooms.has(roomId)) {
@@ -460,17 +467,33 @@ export class ChatConnection extends EventTarget {
       // afresh rather than show a hole.
       room.log = new MessageLog();
     }
+    if (catchUp && frame.changesHasMore) {
+      // More of the held messages changed than one answer can say: start the room afresh.
+      room.log = new MessageLog();
+      room.synced = false;
+      room.syncedUpTo = null;
+      room.syncedRev = null;
+      this.pendingJoins.delete(roomId);
+      if (this.#sendRaw({ type: "join", roomId })) this.pendingJoins.set(roomId, null);
+      this.#roomChanged(room);
+      return;
+    }
+    const changes = Array.isArray(frame.changes) ? frame.changes : [];
+    for (const message of changes) room.log.update(message);
     const added = room.log.merge(history);
     this.#acknowledge(history);
     if (!catchUp) room.hasEarlier = Boolean(frame.hasMore);
     else if (!room.log.size) room.hasEarlier = Boolean(frame.hasMore);
     room.joined = this.viewing === roomId;
+    const seenRev = Math.max(room.syncedRev ?? 0, ...history.map((m) => m.rev ?? 0), ...changes.map((m) => m.rev ?? 0));
     if (catchUp && frame.hasMore && history.length) {
       // More was missed than one catch-up page holds: fill the gap backwards down to what we had.
       this.#requestHistory(room, "gap", history[0].id, since);
+      room.pendingRev = seenRev;
     } else {
       room.synced = true;
       room.syncedUpTo = room.log.lastId;
+      room.syncedRev = catchUp ? seenRev : room.log.maxRev;
     }
     if (room.firstReadMarker === undefined) {
       const me = (frame.members ?? []).find((m) => m.username === this.username);
@@ -488,6 +511,7 @@ export class ChatConnection extends EventTarget {
     const room = this.roomState(message.roomId);
     const added = room.log.merge([message]);
     if (room.synced && (room.syncedUpTo ?? 0) < message.id) room.syncedUpTo = message.id;
+    this.#sawRev(room, message.rev);
     if (room.typing.delete(message.sender)) room.version += 1;
     if (added.length) {
       this.#emit("message", { roomId: message.roomId, message, live: true });
@@ -500,15 +524,27 @@ export class ChatConnection extends EventTarget {
     if (!message || !Number.isSafeInteger(message.id)) return;
     const id = roomId ?? message.roomId;
     const room = this.rooms.get(id);
-    if (room && room.log.update(message)) this.#roomChanged(room);
+    if (room) {
+      if (room.log.update(message)) this.#roomChanged(room);
+      this.#sawRev(room, message.rev);
+    }
     this.#emit("changed", { roomId: id, message, type: frame.type });
   }
 
   #onReaction(roomId, frame) {
     if (roomId === null || !Number.isSafeInteger(frame.messageId)) return;
     const room = this.rooms.get(roomId);
-    if (room && room.log.patch(frame.messageId, (m) => ({ ...m, reactions: frame.reactions ?? [] }))) this.#roomChanged(room);
+    const rev = Number.isSafeInteger(frame.rev) ? frame.rev : null;
+    if (room) {
+      if (room.log.patch(frame.messageId, (m) => ({ ...m, reactions: frame.reactions ?? [], rev: rev ?? m.rev }), rev)) this.#roomChanged(room);
+      this.#sawRev(room, rev);
+    }
     this.#emit("changed", { roomId, message: room?.log.get(frame.messageId) ?? null, type: "reaction" });
+  }
+
+  /** A change reached this room live: while the room is whole, it is whole up to that revision too. */
+  #sawRev(room, rev) {
+    if (room.synced && Number.isSafeInteger(rev) && rev > (room.syncedRev ?? 0)) room.syncedRev = rev;
   }
 
   #onHistory(roomId, frame) {
@@ -525,6 +561,7 @@ export class ChatConnection extends EventTarget {
       } else {
         room.synced = true;
         room.syncedUpTo = room.log.lastId;
+        room.syncedRev = Math.max(room.pendingRev ?? 0, ...messages.map((m) => m.rev ?? 0));
       }
     } else {
       room.hasEarlier = Boolean(frame.hasMore);

@@ -1,7 +1,8 @@
 // The messages of one room, kept ordered by id with no duplicates, however pages, catch-ups and
 // live messages arrive (a reconnect can deliver a message both live and in the catch-up). Edits,
-// deletions and reactions replace a message in place (`update`); `version` changes with every change,
-// so a view can tell cheaply whether it has to render again.
+// deletions and reactions replace a message in place (`update`, `patch`), never with an older state
+// (each change has a higher `rev`); `version` changes with every change, so a view can tell cheaply
+// whether it has to render again.
 
 export class MessageLog {
   constructor() {
@@ -71,19 +72,30 @@ export class MessageLog {
     return added;
   }
 
-  /** Replace a held message (an edit, a deletion); false when it is not held. */
+  /** Replace a held message (an edit, a deletion) unless what is held is newer; false when nothing changed. */
   update(message) {
-    if (!message || !this.byId.has(message.id)) return false;
+    const held = message ? this.byId.get(message.id) : undefined;
+    if (!held || !isNewer(message, held)) return false;
     this.#replace(message);
     return true;
   }
 
-  /** Change one held message with `change(message) => newMessage`; false when it is not held. */
-  patch(id, change) {
+  /**
+   * Change one held message with `change(message) => newMessage`, when `rev` (the change's revision) is
+   * newer than the message's; false when nothing changed.
+   */
+  patch(id, change, rev = null) {
     const held = this.byId.get(id);
-    if (!held) return false;
+    if (!held || (rev !== null && Number.isSafeInteger(held.rev) && held.rev >= rev)) return false;
     this.#replace(change(held));
     return true;
+  }
+
+  /** The highest revision among the messages held (0 when none carries one). */
+  get maxRev() {
+    let max = 0;
+    for (const message of this.byId.values()) if (Number.isSafeInteger(message.rev) && message.rev > max) max = message.rev;
+    return max;
   }
 
   #replace(message) {
@@ -108,8 +120,12 @@ export class MessageLog {
   }
 }
 
-/** Whether `incoming` carries a later state of the same message than `held`. */
+/**
+ * Whether `incoming` carries a later state of the same message than `held`: by revision (every change
+ * takes a higher one), or, for copies without one, a deletion beats all and a later edit beats an earlier.
+ */
 function isNewer(incoming, held) {
+  if (Number.isSafeInteger(incoming.rev) && Number.isSafeInteger(held.rev)) return incoming.rev > held.rev;
   if (incoming.deleted && !held.deleted) return true;
   if (held.deleted) return false;
   return (incoming.editedAt ?? 0) > (held.editedAt ?? 0);

@@ -65,6 +65,8 @@ export class ChatApp {
     this.announcementId = 0;
     /** Rooms whose activity was announced since they were last read (announced once each). */
     this.announced = new Set();
+    /** "roomId:messageId" of the mentions already counted in the sidebar */
+    this.mentionsCounted = new Set();
     /** {roomId, text} of the last error about an action in a room (edit, delete, react…) */
     this.roomError = null;
     this.sidebarOpen = false;
@@ -191,6 +193,7 @@ export class ChatApp {
     this.roomInfo = new Map();
     this.gone = new Map();
     this.announced = new Set();
+    this.mentionsCounted = new Set();
     this.announcements = [];
     this.roomError = null;
     if (notice !== "") this.notice = notice;
@@ -375,6 +378,7 @@ export class ChatApp {
     });
     conn.addEventListener("message", ({ detail }) => this.#onMessage(detail));
     conn.addEventListener("changed", ({ detail }) => this.#onMessageChanged(detail));
+    conn.addEventListener("mention", ({ detail }) => this.#onMention(detail));
     conn.addEventListener("read", ({ detail }) => this.#onRead(detail));
     conn.addEventListener("room_added", ({ detail }) => {
       const room = detail.room ?? { id: detail.roomId };
@@ -453,17 +457,37 @@ export class ChatApp {
         this.markReadSoon();
       } else {
         conversation.unread = (conversation.unread ?? 0) + 1;
-        if (mentioned) conversation.mentions = (conversation.mentions ?? 0) + 1;
-        if (!this.announced.has(roomId)) {
-          this.announced.add(roomId);
-          const name = this.conversationName(conversation);
-          const who = this.#senderName(roomId, message.sender);
-          this.announce(mentioned ? `${who} mentioned you in ${name}` : `New message in ${name} from ${who}`);
-        }
+        if (mentioned) this.#countMention(roomId, conversation, message);
+        this.#announceElsewhere(roomId, conversation, message, mentioned);
       }
     }
     this.#updateTitle();
     this.changed();
+  }
+
+  /** A `mention` frame: the message (or an edit of it) names the user; counted once per message. */
+  #onMention({ roomId, message }) {
+    const conversation = this.conversations.get(roomId);
+    if (!message || !conversation || message.sender === this.me?.username || this.isReading(roomId)) return;
+    if (this.#countMention(roomId, conversation, message)) this.#announceElsewhere(roomId, conversation, message, true);
+    this.changed();
+  }
+
+  #countMention(roomId, conversation, message) {
+    const key = `${roomId}:${message.id}`;
+    if (this.mentionsCounted.has(key)) return false; // the `message` and the `mention` frame of one message
+    this.mentionsCounted.add(key);
+    conversation.mentions = (conversation.mentions ?? 0) + 1;
+    return true;
+  }
+
+  /** Activity in a room not being read is announced once, until the room is read. */
+  #announceElsewhere(roomId, conversation, message, mentioned) {
+    if (this.announced.has(roomId)) return;
+    this.announced.add(roomId);
+    const name = this.conversationName(conversation);
+    const who = this.#senderName(roomId, message.sender);
+    this.announce(mentioned ? `${who} mentioned you in ${name}` : `New message in ${name} from ${who}`);
   }
 
   #onMessageChanged({ roomId, message }) {

@@ -242,7 +242,7 @@ export function SearchView({ app }) {
   const load = async (cursor = null) => {
     setError("");
     try {
-      const page = await app.api.search(q, { cursor });
+      const page = await app.api.search(q, { before: cursor });
       setResults((list) => (cursor ? [...list, ...(page.results ?? [])] : (page.results ?? [])));
       setNext(page.next ?? null);
     } catch (failure) {
