@@ -21,8 +21,7 @@ pytestmark = pytest.mark.e2e
 def test_activity_elsewhere_shows_live_in_every_tab_and_reading_clears_it(
     open_page: OpenPage, api: Api, screenshots: Path
 ) -> None:
-    """Bob reads room A in one tab: Alice's words in B show as unread with a preview in both his tabs within a
-    second, are announced once, and opening B clears them everywhere; one WebSocket per tab throughout."""
+    """Words in room B show unread in all of Bob's tabs within a second, announced once; reading clears all."""
     alice, bob = api.register("alice"), api.register("bob")
     room_a, room_b = unique("Alpha"), unique("Beta")
     a_id, b_id = api.create_group(alice, room_a), api.create_group(alice, room_b)
@@ -101,8 +100,7 @@ def test_a_home_page_tab_is_enough_to_be_online_in_every_room(open_page: OpenPag
 
 
 def test_a_new_tab_stays_signed_in_and_logging_out_signs_out_every_tab(open_page: OpenPage, api: Api) -> None:
-    """A conversation's link opened in a new tab is signed in and shows it; a deep link opened signed out comes
-    back after login; logging out in one tab signs out the others."""
+    """Deep links survive the login, a new tab is signed in on its conversation, and logout signs out every tab."""
     alice = api.register("alice")
     group = unique("Bookmarks")
     room_id = api.create_group(alice, group)
@@ -132,8 +130,7 @@ def test_a_new_tab_stays_signed_in_and_logging_out_signs_out_every_tab(open_page
 def test_a_message_typed_during_an_outage_survives_a_reload_and_is_delivered_once(
     open_page: OpenPage, api: Api, stack: StackProcess, pg_server: EmbeddedPostgres
 ) -> None:
-    """The server is down (its database stopped): a message waits, leaving warns, a reload keeps it, "Retry now"
-    tries at once, and once the server is back the message is delivered exactly once."""
+    """Typed while the server is down, kept through a warned reload and Retry now, delivered once when it is back."""
     alice, bob = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice, unique("outage"))
     status, body = api.call("POST", f"/groups/{room_id}/members", {"username": bob.username}, alice.token)
@@ -177,8 +174,7 @@ def test_a_message_typed_during_an_outage_survives_a_reload_and_is_delivered_onc
 def test_a_draft_and_an_unsent_message_survive_navigation_and_a_browser_restart(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """A half-written draft stays with its conversation across navigation; a message written offline and the
-    draft are both still there after the browser is closed and opened again, and the message goes out once."""
+    """A draft survives navigation; it and a message written offline survive a browser restart; sent once."""
     alice = api.register("alice")
     room_id = api.create_group(alice, unique("restart"))
     other_id = api.create_group(alice, unique("elsewhere"))

@@ -82,8 +82,7 @@ def run(page: Page, script: str) -> Any:
 
 
 def test_a_message_whose_echo_was_lost_is_resent_with_the_same_id_and_kept_once(page: Page) -> None:
-    """Socket dies before the echo: on the next socket the same clientMsgId goes out again, once; the echo
-    (even twice) leaves one message and an empty outbox."""
+    """A message whose echo died with the socket is resent with its clientMsgId and shown once."""
     result = run(
         page,
         """
@@ -170,8 +169,7 @@ def test_a_long_absence_is_filled_backwards_until_it_meets_what_was_there(page: 
 
 
 def test_live_messages_after_a_reconnect_do_not_hide_what_was_missed(page: Page) -> None:
-    """A room not looked at gets live messages after a reconnect; viewing it later still catches up from what
-    was known whole before the connection dropped (not from the newest live message)."""
+    """Live messages heard after a reconnect do not move a room's catch-up point past what was missed."""
     result = run(
         page,
         """
@@ -197,8 +195,7 @@ def test_live_messages_after_a_reconnect_do_not_hide_what_was_missed(page: Page)
 
 
 def test_changes_made_while_away_come_back_with_the_catch_up_and_never_undo_newer_ones(page: Page) -> None:
-    """Rejoining sends ``sinceRev``; ``changes`` (edits, deletions) replace the held copies, an older copy never
-    replaces a newer one, and ``changesHasMore`` starts the room afresh."""
+    """Rejoining asks for changes since a revision, applies them, never goes back to an older copy."""
     result = run(
         page,
         """
@@ -239,8 +236,7 @@ def test_changes_made_while_away_come_back_with_the_catch_up_and_never_undo_newe
 
 
 def test_reconnect_delays_back_off_with_jitter_up_to_a_cap_and_retry_now_ends_the_wait(page: Page) -> None:
-    """Refused connections are retried after growing, jittered delays capped well under 30 s; "Retry now" tries
-    at once and starts over; a connection the server answers on resets the delays."""
+    """Retries back off with jitter to a 10 s cap; Retry now tries at once; a working connection resets them."""
     result = run(
         page,
         """
@@ -312,8 +308,7 @@ def test_pings_keep_the_connection_and_a_missing_pong_replaces_it(page: Page) ->
 
 
 def test_the_outbox_survives_a_reload_and_another_tab_does_not_send_a_new_entry_at_once(page: Page) -> None:
-    """Entries are kept in localStorage (a new Outbox, as after a reload, holds them and the connection sends
-    them on open); a second tab sees them but leaves a fresh one to the tab that wrote it."""
+    """The outbox survives a reload and is sent on open; another tab leaves a fresh entry to its writer."""
     result = run(
         page,
         """

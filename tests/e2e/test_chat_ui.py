@@ -29,8 +29,7 @@ def add_member(api: Api, owner_token: str, room_id: int, username: str) -> None:
 
 
 def test_two_people_chat_live_in_a_group(open_page: OpenPage, screenshots: Path) -> None:
-    """Both register, one creates a group, the other joins it from "Browse groups"; messages and presence
-    reach each other live, own messages are set apart, and consecutive ones are grouped."""
+    """Two people register, create and join a group, and chat live: presence, own messages apart, grouping."""
     alice = Person.register(open_page(), "alice", nickname="Alice")
     bob = Person.register(open_page(), "bob", nickname="Bob")
     group = unique("Design")
@@ -64,8 +63,7 @@ def test_two_people_chat_live_in_a_group(open_page: OpenPage, screenshots: Path)
 
 
 def test_one_to_one_chat_from_the_people_list(open_page: OpenPage, api: Api) -> None:
-    """Alice finds Bob with "Find people" and writes to him; it shows unread in his sidebar live; he opens it and
-    she sees "Seen"; his typing shows and his message ends it."""
+    """A direct chat from Find people: unread for Bob live, Seen for Alice, his typing shown then ended."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     alice = Person.signed_in(open_page(), alice_account, goto="/")
     bob = Person.signed_in(open_page(), bob_account, goto="/")
@@ -96,8 +94,7 @@ def test_one_to_one_chat_from_the_people_list(open_page: OpenPage, api: Api) -> 
 def test_reconnects_by_itself_and_shows_missed_messages_once(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """The server closes Alice's socket: she reconnects by herself; then her browser goes offline while Bob sends
-    three; back online she shows each missed message once, in order, without reloading."""
+    """After a server-side close and an offline spell the page reconnects itself and shows missed messages once."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("reconnect"))
     add_member(api, alice_account.token, room_id, bob_account.username)
@@ -138,8 +135,7 @@ def test_reconnects_by_itself_and_shows_missed_messages_once(
 
 
 def test_a_message_written_offline_is_sent_once_when_back(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
-    """Written while the browser is offline, a message waits visibly ("Offline" above), then goes out after the
-    reconnect, once."""
+    """A message written offline waits visibly under Offline and is sent once when the network is back."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("offline"))
     add_member(api, alice_account.token, room_id, bob_account.username)
@@ -251,8 +247,7 @@ def test_refresh_shows_history_and_no_duplicate_member(open_page: OpenPage, api:
 
 
 def test_a_message_refused_by_the_server_keeps_its_text(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
-    """Bob writes while offline and is removed from the private group meanwhile: back online, the server refuses
-    the message, which stays on his page as "Not sent" with its text."""
+    """A message the server refuses (Bob was removed meanwhile) stays on the page as Not sent, with its text."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("private"), private=True)
     add_member(api, alice_account.token, room_id, bob_account.username)
@@ -277,8 +272,7 @@ def test_a_message_refused_by_the_server_keeps_its_text(open_page: OpenPage, api
 
 
 def test_the_owner_of_a_private_group_adds_someone_who_sees_it_appear(open_page: OpenPage, api: Api) -> None:
-    """Alice creates a private group and adds Bob from the suggestions (found in other capitals); it appears
-    live in his sidebar and opens for him."""
+    """The owner adds Bob from case-insensitive suggestions; the private group appears live in his sidebar."""
     bob_account = api.register("bob")
     status, body = api.call("PATCH", "/profile", {"nickname": "Bobby Tables"}, bob_account.token)
     assert status == 200, body
@@ -325,8 +319,7 @@ def test_a_private_group_of_others_cannot_be_opened(open_page: OpenPage, api: Ap
 def test_earlier_messages_load_by_keyboard_and_by_scrolling_up(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """A long conversation opens on its latest page; "Load earlier messages" (keyboard) keeps the focus, scrolling
-    to the top loads the rest; "Jump to latest" comes back down."""
+    """History loads by keyboard (focus kept) and by scrolling up; Jump to latest counts and comes back down."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("history"))
     add_member(api, alice_account.token, room_id, bob_account.username)

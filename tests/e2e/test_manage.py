@@ -45,8 +45,7 @@ def test_a_member_leaves_a_group_and_the_others_see_it(open_page: OpenPage, api:
 
 
 def test_the_owner_removes_a_member_whose_page_says_so(open_page: OpenPage, api: Api) -> None:
-    """Alice removes Bob while he reads the group: his page says he was removed, the room leaves his sidebar, and
-    it does not open for him again."""
+    """A removed member's page says so, the room leaves his sidebar and will not open for him again."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id, name = group_with(api, alice_account, bob_account)
     bob = Person.signed_in(open_page(), bob_account)

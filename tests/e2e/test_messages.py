@@ -70,8 +70,7 @@ def members(api: Api, owner: Account, room_id: int, *others: Account) -> None:
 
 
 def test_edit_and_delete_own_messages_and_the_owner_deletes_any(open_page: OpenPage, api: Api) -> None:
-    """Bob edits his message ("edited" for everyone, live and in history), deletes it (a tombstone); only the
-    author may edit; the group's owner may delete anyone's message."""
+    """Authors edit (edited, live and in history) and delete (tombstone) their messages; owners delete any."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("edits"))
     members(api, alice_account, room_id, bob_account)
@@ -148,8 +147,7 @@ def test_reactions_toggle_with_counts_and_who(open_page: OpenPage, api: Api, sta
 def test_a_reply_quotes_the_original_and_leads_to_it_loading_history(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """Bob replies from a message's actions; a reply to an old message quotes it and its quote scrolls there,
-    loading earlier pages until it is on screen; a deleted original is quoted as deleted."""
+    """A reply quotes its original (or says it was deleted); the quote scrolls to it, loading history."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("replies"))
     members(api, alice_account, room_id, bob_account)
@@ -195,8 +193,7 @@ def test_a_reply_quotes_the_original_and_leads_to_it_loading_history(
 def test_a_mention_is_highlighted_and_counted_apart_in_the_sidebar(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """Alice writes @bob in a room Bob is not looking at: his sidebar counts a mention beside the unread, it is
-    announced as a mention, and in the room the mention and the message are highlighted."""
+    """An @mention counts apart from unread in the sidebar, is announced, and is highlighted in the room."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     here, there = api.create_group(alice_account, unique("here")), api.create_group(alice_account, unique("there"))
     members(api, alice_account, here, bob_account)
@@ -236,8 +233,7 @@ def png(width: int, height: int) -> bytes:
 def test_attachments_upload_to_storage_and_show_inline_or_as_links(
     open_page: OpenPage, api: Api, tmp_path: Path
 ) -> None:
-    """Alice attaches a picture and a text file: they upload straight to storage; Bob sees the picture inline (it
-    opens in a tab) and the file as a link that downloads it."""
+    """Files upload straight to storage; a picture shows inline and opens in a tab; other files download."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("files"))
     members(api, alice_account, room_id, bob_account)
@@ -275,8 +271,7 @@ def test_attachments_upload_to_storage_and_show_inline_or_as_links(
 
 
 def test_search_opens_a_result_in_its_conversation(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
-    """Bob searches for a word: results from his rooms only; opening one shows it in its conversation, found in
-    the history even when it is far back."""
+    """Search finds only readable messages; a result opens in its conversation, loading history to reach it."""
     alice_account, bob_account, eve_account = api.register("alice"), api.register("bob"), api.register("eve")
     room_id = api.create_group(alice_account, unique("search"))
     members(api, alice_account, room_id, bob_account)
@@ -304,8 +299,7 @@ def test_search_opens_a_result_in_its_conversation(open_page: OpenPage, api: Api
 def test_edits_deletions_and_reactions_made_while_away_show_after_the_reconnect(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """Bob's browser is offline while Alice edits, deletes and reacts to older messages; back online, his page
-    shows all three without a reload."""
+    """Edits, deletions and reactions made while Bob was offline show after his reconnect, without a reload."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("away"))
     members(api, alice_account, room_id, bob_account)

@@ -121,8 +121,7 @@ def shoot(page: Page, name: str) -> None:
 
 
 def test_the_readme_pictures(open_page: OpenPage, api: Api, stack: StackProcess) -> None:
-    """A group conversation with unread counts beside it, a direct chat, dark mode and a phone: as the README
-    shows them (and axe-core finds nothing in any of them)."""
+    """The README's pictures: a group, a direct chat, dark mode and a phone, each with no axe-core violation."""
     if UPDATE and not emoji_font_installed():
         pytest.fail("The pictures show emoji: install an emoji font first (apt-get install -y fonts-noto-color-emoji)")
     accounts = {name: person(api, name) for name in PEOPLE}
