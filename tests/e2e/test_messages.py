@@ -8,14 +8,13 @@ import struct
 import uuid
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import OpenPage
-from tests.e2e.ui import LIVE, Person, assert_accessible, post_as, unique
-from tests.helpers.clients import Account, Api, ChatClient
+from tests.e2e.ui import LIVE, Person, act_as, assert_accessible, post_as, unique
+from tests.helpers.clients import Account, Api
 from tests.helpers.stack import StackProcess
 
 pytestmark = pytest.mark.e2e
@@ -154,19 +153,18 @@ def test_a_reply_quotes_the_original_and_leads_to_it_loading_history(
     old = post_as(stack.ws_url, alice_account, room_id, "the original question", "a doomed message")
     for start in range(0, 80, 40):
         post_as(stack.ws_url, alice_account, room_id, *[f"filler {n:02d}" for n in range(start, start + 40)])
-    writer = ChatClient(stack.ws_url, alice_account.token)
-    try:
-        for target, text in ((old[0], "answering the original"), (old[1], "answering the doomed one")):
-            writer.send({"type": "message", "roomId": room_id, "text": text, "replyTo": target["id"]})
-
-            def echo(frame: dict[str, Any], expected: str = text) -> bool:
-                return frame.get("type") == "message" and frame["message"]["text"] == expected
-
-            writer.wait_for(echo)
-        writer.send({"type": "delete", "roomId": room_id, "messageId": old[1]["id"]})
-        writer.wait_for(lambda f: f.get("type") == "message_deleted")
-    finally:
-        writer.close()
+    act_as(
+        stack.ws_url,
+        alice_account,
+        *(
+            (
+                {"type": "message", "roomId": room_id, "text": text, "replyTo": target["id"], "clientMsgId": text},
+                "message",
+            )
+            for target, text in ((old[0], "answering the original"), (old[1], "answering the doomed one"))
+        ),
+        ({"type": "delete", "roomId": room_id, "messageId": old[1]["id"]}, "message_deleted"),
+    )
     bob = Person.signed_in(open_page(), bob_account)
     bob.open_room(room_id)
     expect(bob.message("the original question")).to_have_count(0)  # far above the first page
@@ -311,16 +309,13 @@ def test_edits_deletions_and_reactions_made_while_away_show_after_the_reconnect(
 
     bob.page.context.set_offline(True)
     expect(bob.page.locator("#connection")).to_have_text("Offline")
-    writer = ChatClient(stack.ws_url, alice_account.token)
-    try:
-        for frame, reply in (
-            ({"type": "edit", "roomId": room_id, "messageId": kept["id"], "text": "typo three"}, "message_edited"),
-            ({"type": "delete", "roomId": room_id, "messageId": doomed["id"]}, "message_deleted"),
-            ({"type": "react", "roomId": room_id, "messageId": liked["id"], "emoji": "🔥"}, "reaction"),
-        ):
-            writer.request(frame, reply)
-    finally:
-        writer.close()
+    act_as(
+        stack.ws_url,
+        alice_account,
+        ({"type": "edit", "roomId": room_id, "messageId": kept["id"], "text": "typo three"}, "message_edited"),
+        ({"type": "delete", "roomId": room_id, "messageId": doomed["id"]}, "message_deleted"),
+        ({"type": "react", "roomId": room_id, "messageId": liked["id"], "emoji": "🔥"}, "reaction"),
+    )
     assert bob.message_texts() == ["typo hree", "never mind", "we did it"]
 
     bob.page.context.set_offline(False)

@@ -72,23 +72,58 @@ def seed_session(page: Page, account: Account) -> None:
 
 
 def post_as(stack_ws_url: str, account: Account, room_id: int, *texts: str) -> list[dict[str, Any]]:
-    """Messages written by someone outside the browser (over their own WebSocket); returns them, stored."""
+    """Messages written by someone outside the browser (over their own WebSocket); returns them, stored.
+
+    A message answered ``not_connected`` is sent again on a new connection, as the page does (same
+    clientMsgId, stored once): the backend can lose a connection whose ``$connect`` overlaps another
+    user's ``$disconnect`` (see the report of the web-app branch).
+    """
     client = ChatClient(stack_ws_url, account.token)
     stored: list[dict[str, Any]] = []
     try:
         for text in texts:
             client_msg_id = uuid.uuid4().hex
-            client.send({"type": "message", "roomId": room_id, "text": text, "clientMsgId": client_msg_id})
 
             def answer(frame: dict[str, Any], cid: str = client_msg_id) -> bool:
                 return frame.get("type") == "error" or (
                     frame.get("type") == "message" and frame["message"].get("clientMsgId") == cid
                 )
 
-            echo = client.wait_for(answer, what=f"the echo of {text!r}")
+            for _attempt in range(3):
+                client.send({"type": "message", "roomId": room_id, "text": text, "clientMsgId": client_msg_id})
+                echo = client.wait_for(answer, what=f"the echo of {text!r}")
+                if echo.get("code") != "not_connected":
+                    break
+                client.close()
+                client = ChatClient(stack_ws_url, account.token)
             assert echo["type"] == "message", echo
             stored.append(echo["message"])
         return stored
+    finally:
+        client.close()
+
+
+def act_as(stack_ws_url: str, account: Account, *steps: tuple[dict[str, Any], str]) -> list[dict[str, Any]]:
+    """Send each frame over ``account``'s own WebSocket and wait for its answer of the given type (retrying on a
+    new connection after ``not_connected``, as :func:`post_as` does); returns the answers."""
+    client = ChatClient(stack_ws_url, account.token)
+    answers: list[dict[str, Any]] = []
+    try:
+        for frame, reply in steps:
+
+            def answer(candidate: dict[str, Any], expected: str = reply) -> bool:
+                return candidate.get("type") in (expected, "error")
+
+            for _attempt in range(3):
+                client.send(frame)
+                got = client.wait_for(answer, what=reply)
+                if got.get("code") != "not_connected":
+                    break
+                client.close()
+                client = ChatClient(stack_ws_url, account.token)
+            assert got["type"] == reply, got
+            answers.append(got)
+        return answers
     finally:
         client.close()
 
