@@ -58,6 +58,8 @@ class RoomRow:
     created_by: int | None
     created_at: datetime
     description: str = ""
+    shards: int = 1
+    """The registry shards the room's connections are spread over (migration 0009): readers read them all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class Conversation:
     last_at: datetime | None
     mentions: int = 0
     """Unread messages that mention the user (counted up to 100)."""
+    last_deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

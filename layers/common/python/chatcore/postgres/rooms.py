@@ -11,13 +11,13 @@ from chatcore.postgres.database import Database
 from chatcore.rows import Conversation, DirectSummary, MemberRow, Role, RoomKind, RoomRow, RoomSummary
 from chatcore.rules import direct_key
 
-_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at, description"
+_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at, description, shards"
 
 # Unread messages of one user (%(u)s) in room r, counted up to 100 so a long-quiet reader costs no more
 # than a busy one.
 _UNREAD = """
     (SELECT count(*) FROM (SELECT 1 FROM messages m
-      WHERE m.room_id = r.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s
+      WHERE m.room_id = r.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s AND m.deleted_at IS NULL
       LIMIT 100) unread_capped)::int
 """
 
@@ -74,14 +74,14 @@ class RoomQueries:
     def room_and_role(self, room_id: int, user_id: int) -> tuple[RoomRow | None, Role | None]:
         """The room and the user's role in it (None when not a member), in one round trip."""
         rows = self._db.values(
-            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, r.description, m.role"
+            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, r.description, r.shards, m.role"
             " FROM rooms r LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = %s"
             " WHERE r.id = %s",
             (user_id, room_id),
         )
         if not rows:
             return None, None
-        return RoomRow(*rows[0][:7]), rows[0][7]
+        return RoomRow(*rows[0][:8]), rows[0][8]
 
     def groups_page(
         self, user_id: int, *, mine: bool = False, after: tuple[str, int] | None = None, limit: int = 50
@@ -222,12 +222,15 @@ class RoomQueries:
 
     # ------------------------------------------------------------ the app: sidebar, live subscriptions, owners
 
-    def member_room_ids(self, user_id: int, *, limit: int) -> list[int]:
-        """The rooms ``user_id`` belongs to (at most ``limit``, the most recently joined first)."""
+    def member_rooms(self, user_id: int, *, limit: int) -> dict[int, int]:
+        """The rooms ``user_id`` belongs to (at most ``limit``, the most recently joined first), each with its
+        registry shard count."""
         rows = self._db.values(
-            "SELECT room_id FROM room_members WHERE user_id = %s ORDER BY joined_at DESC LIMIT %s", (user_id, limit)
+            "SELECT m.room_id, r.shards FROM room_members m JOIN rooms r ON r.id = m.room_id"
+            " WHERE m.user_id = %s ORDER BY m.joined_at DESC LIMIT %s",
+            (user_id, limit),
         )
-        return [int(r[0]) for r in rows]
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def membership_count(self, user_id: int) -> int:
         return int(self._db.values("SELECT count(*) FROM room_members WHERE user_id = %s", (user_id,))[0][0])
@@ -259,7 +262,8 @@ class RoomQueries:
             SELECT c.id, c.kind, c.name, c.private, c.description,
                    o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
                    c.unread, last.id AS last_message_id, sender.username AS last_sender,
-                   left(last.content, 140) AS last_text, last.created_at AS last_at, c.mentions
+                   left(last.content, 140) AS last_text, last.created_at AS last_at, c.mentions,
+                   coalesce(last.deleted_at IS NOT NULL, false) AS last_deleted
             FROM (
                 SELECT r.id, r.kind, r.name, r.private, r.description, {_UNREAD} AS unread,
                        {_MENTIONS} AS mentions,

@@ -250,11 +250,13 @@ class ChatService:
                 raise _Reject(ErrorCode.FORBIDDEN, f"You are in {MAX_MEMBERSHIPS} rooms already; leave one first")
             if self._store.add_member(room.id, record.user_id):
                 small = members_if_small(self._store, room.id)
-                self._live.member_added(room_view(room), record.user_id, record.username, member_ids=small)
-        if not self._registry.view(record.connection_id, room.id):
+                self._live.member_added(
+                    room_view(room), record.user_id, record.username, shards=room.shards, member_ids=small
+                )
+        if not self._registry.view(record.connection_id, room.id, room.shards):
             # Subscribed at $connect to the rooms it had then; a membership younger than that joins here.
-            self._registry.subscribe(record, room.id)
-            self._registry.view(record.connection_id, room.id)
+            self._registry.subscribe(record, room.id, room.shards)
+            self._registry.view(record.connection_id, room.id, room.shards)
         rows, more_members = self._store.members_page(room.id, after=None, limit=MEMBER_PAGE_SIZE)
         online = set(self._registry.users_connections(m.id for m in rows))
         members, cut = first_that_fit(member_views(rows, online), _MEMBERS_BUDGET)
@@ -314,7 +316,7 @@ class ChatService:
             self._send(record.connection_id, out)
             return
         try:
-            recipients = self._registry.room_connection_ids(room.id)
+            recipients = self._registry.room_connection_ids(room.id, room.shards)
         except RegistryUnavailable:
             # Stored, so never "save_failed" (a resend would only be acknowledged, never broadcast): the
             # sender learns it is saved, and the room gets it when its clients catch up with ``since``.
@@ -382,7 +384,7 @@ class ChatService:
         edited = self._store.edit_message(room.id, message.id, frame.text, self._mentioned(room.id, frame.text))
         if edited is None:  # deleted in between
             raise _Reject(ErrorCode.MESSAGE_NOT_FOUND)
-        self._to_room(record, room.id, MessageEditedOut(room_id=room.id, message=message_view(edited)))
+        self._to_room(record, room, MessageEditedOut(room_id=room.id, message=message_view(edited)))
         self._notify_mentions(record, edited, already=message.mentions)
 
     def _delete(self, record: ConnectionRecord, frame: DeleteFrame) -> None:
@@ -401,7 +403,7 @@ class ChatService:
                 # The rows are gone, so nobody can get a URL for them; the objects stay until someone removes them.
                 logger.exception("deleting a message's files failed", extra={"files": file_ids})
         out = MessageDeletedOut(room_id=room.id, message_id=tombstone.id, message=message_view(tombstone))
-        self._to_room(record, room.id, out)
+        self._to_room(record, room, out)
 
     def _react(self, record: ConnectionRecord, frame: ReactFrame) -> None:
         """Toggle the caller's reaction; the room gets the message's reactions as they now are."""
@@ -412,11 +414,11 @@ class ChatService:
         out = ReactionOut(
             room_id=room.id, message_id=reacted.id, rev=reacted.rev, reactions=reaction_views(reacted.reactions)
         )
-        self._to_room(record, room.id, out)
+        self._to_room(record, room, out)
 
-    def _to_room(self, record: ConnectionRecord, room_id: int, frame: ServerFrame) -> None:
+    def _to_room(self, record: ConnectionRecord, room: RoomRow, frame: ServerFrame) -> None:
         """Every connection that hears the room, and the sender's (which may not have joined it)."""
-        recipients = self._registry.room_connection_ids(room_id)
+        recipients = self._registry.room_connection_ids(room.id, room.shards)
         recipients.append(record.connection_id)
         self._broadcast(recipients, frame)
 
