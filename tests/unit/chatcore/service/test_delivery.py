@@ -21,7 +21,7 @@ from chatcore.service.delivery import FANOUT_ATTEMPTS, FanoutWorker, RoomDeliver
 from chatcore.service.fanout import Fanout
 
 from tests.conftest import TABLE, ManagementFake, delivered
-from tests.helpers.records import stored_connection
+from tests.helpers.records import opened_a_minute_ago, stored_connection
 
 FRAME = PongOut(ts=7)
 
@@ -196,6 +196,7 @@ def test_a_gone_connection_found_by_a_worker_is_forgotten(
     room = _room(8, members=2)
     ids = _connect(registry, 2, room)
     management.gone.add(ids[0])
+    opened_a_minute_ago(registry, ids[0])
     FanoutWorker(registry, fanout, queue.jobs).run(FanoutJob(room.id, encode(FRAME).decode(), shard=0))
     assert stored_connection(registry, ids[0]) is None
     assert registry.room_connection_ids(room.id) == [ids[1]]

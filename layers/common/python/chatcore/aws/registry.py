@@ -363,21 +363,25 @@ class ConnectionRegistry:
         return True
 
     @_translated
-    def remove_connection(self, connection_id: str) -> RemovedConnection:
+    def remove_connection(self, connection_id: str, *, min_age_seconds: float = 0) -> RemovedConnection:
         """Delete the connection with its room and viewer items; report what it was.
 
-        One GetItem (the connection item lists its room partitions), one BatchWriteItem per 25 items, and one
-        UpdateItem of the user's set.
+        ``min_age_seconds``: keep a connection registered less than that long ago (a post that found it gone
+        may have met it still in ``$connect``, when API Gateway answers 410 too). One GetItem (the connection
+        item lists its room partitions), one BatchWriteItem per 25 items, and one UpdateItem of the user's set.
         """
+        nothing = RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=[])
         item = self._client.get_item(
             TableName=self._table,
             Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
             ConsistentRead=True,
-            ProjectionExpression="user_id, username, subs, #views",
+            ProjectionExpression="user_id, username, connected_at, subs, #views",
             ExpressionAttributeNames={"#views": "views"},
         ).get("Item")
         if item is None:
-            return RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=[])
+            return nothing
+        if min_age_seconds and int(item["connected_at"]["N"]) > self._now_ms() - min_age_seconds * 1000:
+            return nothing
         user_id, username = int(item["user_id"]["N"]), item["username"]["S"]
         tokens = item.get("subs", {}).get("SS", [])
         viewed = [int(v) for v in item.get("views", {}).get("NS", [])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -66,7 +67,7 @@ class RoomQueries:
                     "INSERT INTO room_members (user_id, room_id, role) VALUES (%s, %s, 'owner')",
                     (created_by, room.id),
                 )
-            return room
+            return replace(room, member_count=1)  # the trigger counted the owner after RETURNING
 
         # Not retried: a commit lost with the connection would create the group twice.
         return self._db.transaction(work, idempotent=False)
@@ -181,7 +182,7 @@ class RoomQueries:
                         " VALUES (%s, %s, 'member'), (%s, %s, 'member') ON CONFLICT DO NOTHING",
                         (user_id, room.id, other_id, room.id),
                     )
-                    return room
+                    return replace(room, member_count=2)
                 cur.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE direct_key = %s", (key,))  # noqa: S608
                 existing = cur.fetchone()
                 assert existing is not None
