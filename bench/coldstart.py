@@ -222,6 +222,22 @@ def function_environment(
     }
 
 
+def lambda_runtime_environment(spec: dict[str, Any]) -> dict[str, str]:
+    """What Lambda itself sets in a function's environment (the X-Ray SDK, for one, reads ``LAMBDA_TASK_ROOT``:
+    outside Lambda its sampler builds two botocore clients at import, in Lambda none)."""
+    if not spec.get("module"):
+        return {}
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": f"chat-{spec['name']}",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/chat-{spec['name']}",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "LAMBDA_TASK_ROOT": spec["folder"],
+        "_HANDLER": f"{spec['module']}.handler",
+    }
+
+
 # ---------------------------------------------------------------- what Lambda could import
 
 
@@ -459,14 +475,14 @@ class Child:
             "site_packages": sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}),
         }
 
-    def run(self, spec: dict[str, Any]) -> tuple[float, dict[str, Any], int]:
+    def run(self, spec: dict[str, Any], **env: str) -> tuple[float, dict[str, Any], int]:
         """The child's wall time (from here), its report and the Management API requests it made."""
         posts = self.stub.requests
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-P", str(CHILD)],
             input=json.dumps(spec),
-            env=self.env,
+            env={**self.env, **lambda_runtime_environment(spec), **env},
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
