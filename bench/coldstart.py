@@ -62,6 +62,25 @@ if TYPE_CHECKING:
 
 FUNCTIONS = ("connect", "message", "disconnect", "rest")
 VARIANTS = ("ours", "baseline")
+#: Measured in the full run only: what they add in AWS, where the functions trace with X-Ray and their packages
+#: ship without ``.pyc`` files (the layer and the function zips are built without them).
+EXTRA_VARIANTS = ("ours-traced", "ours-nopyc", "baseline-nopyc")
+VARIANT_LABELS = {
+    "ours": "ours",
+    "baseline": "baseline",
+    "ours-traced": "ours, X-Ray tracing on",
+    "ours-nopyc": "ours, no .pyc",
+    "baseline-nopyc": "baseline, no .pyc",
+}
+#: What each variant is compared with.
+VERSUS = {"ours": "baseline", "ours-traced": "baseline", "ours-nopyc": "baseline-nopyc"}
+#: Tracing as Lambda runs it with active tracing (the trace header of the invocation, the daemon's address).
+TRACED_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "false",
+    "_X_AMZN_TRACE_ID": "Root=1-65c6766f-5c4b2a5b1e0b1d2f3a4b5c6d;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+}
 #: The first invocation of a fresh container, then two warm ones.
 INVOCATIONS = 3
 TARGET_COLD = 1.25
@@ -262,14 +281,34 @@ def _locked_layer_distributions() -> set[str]:
     return {name(line) for line in done.stdout.splitlines() if line and not line.startswith((" ", "#"))}
 
 
-def lambda_importable() -> list[str]:
-    """Top-level module names a function can import in Lambda besides the standard library and its own files."""
-    allowed = _locked_layer_distributions() | set(RUNTIME_PROVIDED)
-    names = {"chatcore"}
-    for module, distributions in metadata.packages_distributions().items():
-        if any(d.lower().replace("_", "-") in allowed for d in distributions):
-            names.add(module)
-    return sorted(names)
+def _normalized(distribution: str) -> str:
+    return distribution.lower().replace("_", "-").replace(".", "-")
+
+
+def _top_level_modules(distributions: set[str]) -> list[str]:
+    """The importable top-level names the installed ``distributions`` provide."""
+    return sorted(
+        module
+        for module, provided_by in metadata.packages_distributions().items()
+        if any(_normalized(d) in distributions for d in provided_by)
+    )
+
+
+def lambda_importable(layer: set[str]) -> list[str]:
+    """Top-level module names a function can import in Lambda besides the standard library and its own files:
+    the layer's and the runtime's (boto3)."""
+    return sorted({"chatcore", *_top_level_modules(layer | set(RUNTIME_PROVIDED))})
+
+
+def _site_packages() -> list[str]:
+    return sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+
+
+def shipped_without_bytecode(distributions: set[str]) -> list[str]:
+    """Path prefixes of the modules of ``distributions`` as installed here (what a package built without ``.pyc``
+    ships for them)."""
+    modules = _top_level_modules(distributions)
+    return [os.path.join(site, module) + suffix for site in _site_packages() for module in modules for suffix in ("/", ".py")]
 
 
 # ---------------------------------------------------------------- the world the events act on
@@ -459,30 +498,38 @@ class Child:
     env: dict[str, str]
     stub: ManagementStub
     importable: list[str]
+    #: For the ``-nopyc`` variants: the third-party modules each side ships in its own packages.
+    uncompiled: dict[str, list[str]]
 
     def spec(self, name: str, variant: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-        if variant == "ours":
+        side = variant.split("-")[0]
+        if side == "ours":
             folder, module = FUNCTIONS_DIR / name, "handler"
         else:
             folder, module = BASELINE_DIR, name
-        return {
+        spec: dict[str, Any] = {
             "name": name,
             "folder": str(folder),
             "module": module,
             "layer": str(LAYER_DIR),
             "events": events,
             "importable": self.importable,
-            "site_packages": sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}),
+            "site_packages": _site_packages(),
         }
+        if variant.endswith("-nopyc"):
+            own = [str(folder) + "/", *([str(LAYER_DIR / "chatcore") + "/"] if side == "ours" else [])]
+            spec["compile_from_source"] = [*self.uncompiled[side], *own]
+        return spec
 
-    def run(self, spec: dict[str, Any], **env: str) -> tuple[float, dict[str, Any], int]:
+    def run(self, spec: dict[str, Any], variant: str = "") -> tuple[float, dict[str, Any], int]:
         """The child's wall time (from here), its report and the Management API requests it made."""
         posts = self.stub.requests
+        env = {**self.env, **lambda_runtime_environment(spec), **(TRACED_ENV if variant.endswith("traced") else {})}
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-P", str(CHILD)],
             input=json.dumps(spec),
-            env={**self.env, **lambda_runtime_environment(spec), **env},
+            env=env,
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -530,37 +577,43 @@ def _run_record(wall: float, report: dict[str, Any], posts: int) -> dict[str, An
     }
 
 
-def measure(world: World, child: Child, repeats: int) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[float]]:
-    """``repeats`` interleaved rounds (after a warm-up): every function, ours and the baseline, and a bare child."""
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {v: [] for v in VARIANTS} for n in FUNCTIONS}
+Runs = dict[str, dict[str, list[dict[str, Any]]]]
+
+
+def measure(
+    world: World, child: Child, variants: tuple[str, ...], repeats: int, warm_up: int
+) -> tuple[Runs, list[float]]:
+    """``repeats`` rounds after ``warm_up`` unmeasured ones, each running every function in every variant and a
+    bare child once, in an order that rotates from round to round (functions, and variants within each)."""
+    runs: Runs = {n: {v: [] for v in variants} for n in FUNCTIONS}
     bare: list[float] = []
-    pairs = [(name, variant) for name in FUNCTIONS for variant in VARIANTS]
-    for round_number in range(repeats + 1):
-        warm_up = round_number == 0
-        shift = round_number % len(FUNCTIONS)
-        order = pairs[2 * shift :] + pairs[: 2 * shift]
-        if round_number % 2:  # the baseline first in every other round
-            order = [order[i + 1 - 2 * (i % 2)] for i in range(len(order))]
+    for round_number in range(warm_up + repeats):
+        measured = round_number >= warm_up
+        turn = round_number % len(variants)
+        rotated = variants[turn:] + variants[:turn]
+        order = [
+            (FUNCTIONS[(i + round_number) % len(FUNCTIONS)], variant) for i in range(len(FUNCTIONS)) for variant in rotated
+        ]
         order.insert(round_number % (len(order) + 1), ("bare", ""))
         for name, variant in order:
             if name == "bare":
                 wall, _report, _posts = child.run({"module": None})
-                if not warm_up:
+                if measured:
                     bare.append(wall * 1000)
                 continue
             plan = scenario(name, world)
-            wall, report, posts = child.run(child.spec(name, variant, plan.events))
+            wall, report, posts = child.run(child.spec(name, variant, plan.events), variant)
             _checked(name, variant, report, plan.expected_body)
             plan.finish()
-            if not warm_up:
+            if measured:
                 runs[name][variant].append(_run_record(wall, report, posts))
-        if warm_up:
+        if not measured:
             progress("coldstart: warm-up round done (bytecode caches, the stand-ins' first requests)")
-        else:
-            cold = ", ".join(
-                f"{n} {runs[n]['ours'][-1]['cold']:.0f}/{runs[n]['baseline'][-1]['cold']:.0f}" for n in FUNCTIONS
-            )
-            progress(f"coldstart: round {round_number}/{repeats}: init+first ms ours/baseline: {cold}")
+            continue
+        cold = ", ".join(
+            f"{n} {runs[n]['ours'][-1]['cold']:.0f}/{runs[n]['baseline'][-1]['cold']:.0f}" for n in FUNCTIONS
+        )
+        progress(f"coldstart: round {round_number - warm_up + 1}/{repeats}: init+first ms ours/baseline: {cold}")
     return runs, bare
 
 
@@ -637,7 +690,7 @@ def _built_layer(root: Path, distributions: set[str] | None) -> tuple[list[tuple
         return None
 
 
-def package_sizes(work_dir: Path, quick: bool) -> dict[str, Any]:
+def package_sizes(work_dir: Path, quick: bool, layer_dists: set[str]) -> dict[str, Any]:
     """Zipped and unzipped bytes of what Lambda downloads: the function's zip and its layer, ours and the baselines'.
 
     The full run builds the layers for Lambda's platform (as the CDK app does); ``--quick``, or a machine that
@@ -645,7 +698,6 @@ def package_sizes(work_dir: Path, quick: bool) -> dict[str, Any]:
     versions, a different platform tag), and says so.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    layer_dists = _locked_layer_distributions()
     layers: dict[str, dict[str, Any]] = {}
     for label, wanted in (("ours", None), ("baseline", set(BASELINE_DEPENDENCIES))):
         built = None if quick else _built_layer(work_dir / f"layer-{label}", wanted)
@@ -680,10 +732,15 @@ def package_sizes(work_dir: Path, quick: bool) -> dict[str, Any]:
 
 
 def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
-    repeats = 3 if quick else 9
+    repeats, warm_up = (3, 0) if quick else (9, 1)
+    variants = VARIANTS if quick else VARIANTS + EXTRA_VARIANTS
     work_dir.mkdir(parents=True, exist_ok=True)
     token_secret = secrets.token_urlsafe(48)
-    importable = lambda_importable()
+    layer = _locked_layer_distributions()
+    uncompiled = {
+        "ours": shipped_without_bytecode(layer - set(RUNTIME_PROVIDED)),
+        "baseline": shipped_without_bytecode(set(BASELINE_DEPENDENCIES)),
+    }
     progress("coldstart: starting PostgreSQL, moto and the Management API stand-in")
     with (
         postgres(work_dir / "postgres") as database_url,
@@ -694,10 +751,11 @@ def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
         env = function_environment(
             aws_endpoint=aws_endpoint, database_url=database_url, management_url=stub.url, token_secret=token_secret
         )
-        runs, bare = measure(world, Child(env, stub, importable), repeats)
+        child = Child(env, stub, lambda_importable(layer), uncompiled)
+        runs, bare = measure(world, child, variants, repeats, warm_up)
         world.store._db.close()
     progress("coldstart: package sizes")
-    sizes = package_sizes(work_dir / "sizes", quick)
+    sizes = package_sizes(work_dir / "sizes", quick, layer)
     summary = summarize(runs)
     plots = plot(summary, out_dir)
     return section(summary, runs, bare, sizes, repeats, quick, plots)

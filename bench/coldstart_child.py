@@ -20,6 +20,9 @@ built while importing a module is a model):
 * ``work``: the rest of an invocation: the handler's own code, its AWS and SQL requests and their answers;
 * ``harness``: this file's own bookkeeping (left out of every reported number).
 
+With ``compile_from_source`` (path prefixes), the modules there are compiled from source on every import, as
+Lambda runs a package shipped without ``.pyc`` files (its file system is read-only, so nothing is cached).
+
 It also counts the AWS API calls made through botocore (operation names) and the SQL statements run,
 per invocation, so the benchmark can show that ours and the baseline made the same requests. Before the
 function's module, only the standard-library modules the Lambda runtime's own bootstrap imports are
@@ -229,6 +232,22 @@ class LambdaImports:
         return None
 
 
+def compile_from_source(prefixes: list[str]) -> None:
+    """Import the modules under ``prefixes`` as Lambda imports a package zipped without bytecode caches, on a
+    read-only file system: each is compiled from its source on every cold start (and nothing is cached)."""
+    external: Any = _frozen_importlib_external
+    original = external.cache_from_source
+    roots = tuple(prefixes)
+
+    def cache_from_source(path: str, debug_override: Any = None, *, optimization: Any = None) -> str:
+        if path.startswith(roots):
+            raise NotImplementedError("no bytecode cache here")  # the loader then compiles the source
+        result: str = original(path, debug_override, optimization=optimization)
+        return result
+
+    external.cache_from_source = cache_from_source
+
+
 class Context:
     """The parts of Lambda's context object that Powertools reads."""
 
@@ -273,6 +292,8 @@ def main() -> None:
     imports = LambdaImports(spec.get("importable") or [], spec.get("site_packages") or [])
     if spec.get("importable"):
         sys.meta_path.insert(0, imports)
+    if spec.get("compile_from_source"):
+        compile_from_source(spec["compile_from_source"])
     if spec.get("module"):
         # As Lambda: the layer (/opt/python), then the function's folder (/var/task) first of all.
         sys.path[:0] = [spec["folder"], spec["layer"]]
