@@ -16,6 +16,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from chatcore.protocol import CLIENT_FRAME_TYPES
 from constructs import Construct
@@ -23,6 +24,7 @@ from constructs import Construct
 from infra.chat_infra.attachments import AttachmentBucket
 from infra.chat_infra.config import ChatConfig, ConfigError
 from infra.chat_infra.data import ChatDatabase, ConnectionsTable, TokenSecret
+from infra.chat_infra.fanout import FanoutQueue
 from infra.chat_infra.functions import ARCHITECTURE, RUNTIME, ChatFunction
 from infra.chat_infra.layer import INSTANCE_CA_BUNDLE, PROXY_CA_BUNDLE, layer_code
 from infra.chat_infra.monitoring import Monitoring
@@ -197,6 +199,13 @@ class ChatStack(Stack):
             self, "Attachments", web_origins=web_origins, access_log_bucket=access_logs.bucket
         )
         files_env = {"ATTACHMENTS_BUCKET": self.attachments.bucket.bucket_name}
+        worker_timeout = Duration.seconds(60)
+        self.fanout = FanoutQueue(self, "FanoutJobs", worker_timeout=worker_timeout)
+        # The functions that post to whole rooms queue a large room's delivery instead.
+        queue_env = {
+            "FANOUT_QUEUE_URL": self.fanout.queue.queue_url,
+            "FANOUT_LARGE_ROOM": str(config.fanout_large_room),
+        }
 
         def function(
             folder: str,
@@ -256,7 +265,7 @@ class ChatStack(Stack):
         message = function(
             "message",
             f"WebSocket frames ({', '.join(MESSAGE_ROUTES)}, $default)",
-            {**table_env, **management_env, **database_env, **files_env},
+            {**table_env, **management_env, **database_env, **files_env, **queue_env},
             timeout=Duration.seconds(29),
             in_vpc=True,
         )
@@ -278,9 +287,30 @@ class ChatStack(Stack):
                 # Membership changes reach the users' open connections at once (subscriptions and frames).
                 **table_env,
                 **management_env,
+                **queue_env,
             },
             timeout=Duration.seconds(29),
             in_vpc=True,
+        )
+        fanout = function(
+            "fanout",
+            "SQS: posts a large room's frame to one shard of its connections, within the shared budget",
+            {
+                **table_env,
+                **management_env,
+                "FANOUT_QUEUE_URL": self.fanout.queue.queue_url,  # failed posts are queued again
+                "FANOUT_POSTS_PER_SECOND": str(config.fanout_posts_per_second),
+            },
+            timeout=worker_timeout,
+            in_vpc=False,
+        )
+        fanout.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.fanout.queue,
+                batch_size=config.fanout_batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=config.fanout_max_concurrency,
+            )
         )
         prune = function(
             "prune",
@@ -289,7 +319,7 @@ class ChatStack(Stack):
             timeout=Duration.minutes(2),
             in_vpc=False,
         )
-        self.functions = {fn.folder: fn for fn in (connect, message, disconnect, rest, prune, migrate)}
+        self.functions = {fn.folder: fn for fn in (connect, message, disconnect, rest, fanout, prune, migrate)}
         self._check_borrow_timeout(config, (connect, message, rest))
 
         # ------------------------------------------------------------ permissions (exactly what each uses)
@@ -350,7 +380,7 @@ class ChatStack(Stack):
                 "dynamodb:BatchGetItem",  # presence to the contacts of a connection found gone
             ],
         )
-        for fn in (connect, message, disconnect, rest, prune):
+        for fn in (connect, message, disconnect, rest, fanout, prune):
             self.websocket_stage.grant_management_api_access(fn.role)
             acknowledge(
                 fn.role,
@@ -359,6 +389,22 @@ class ChatStack(Stack):
                 "execute-api:ManageConnections is scoped to this API's stage; the connection id and the "
                 "HTTP method (POST to send, GET to probe) are runtime values, hence the two wildcards.",
             )
+        # A shard's connections (Query), the shared budget's counter (UpdateItem; GetItem when it is nearly
+        # spent), a deleted room's shard emptied (BatchWriteItem), gone connections forgotten (GetItem,
+        # BatchWriteItem, UpdateItem, DeleteItem) with the offline presence (BatchGetItem).
+        fanout.grant_table(
+            table_arn,
+            [
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchGetItem",
+            ],
+        )
+        for fn in (message, rest, fanout):
+            self.fanout.queue.grant_send_messages(fn.role)
         self.attachments.grant_signing(rest.role)
         self.attachments.grant_sending(message.role)
         bucket_id = self.get_logical_id(_default_child(self.attachments.bucket))
@@ -468,6 +514,7 @@ class ChatStack(Stack):
             database=self.database.instance,
             proxy=self.database.proxy,
             prune_rule=self.prune_rule,
+            fanout_dead_letters=self.fanout.dead_letters,
             alarm_email=config.alarm_email,
         )
 

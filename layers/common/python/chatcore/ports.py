@@ -19,6 +19,7 @@ from chatcore.rows import (
     Conversation,
     Credentials,
     DirectSummary,
+    FanoutJob,
     LoginCounter,
     MemberRow,
     MessageRow,
@@ -234,7 +235,7 @@ class Connections(Protocol):
 
     def touch(self, connection_id: str) -> bool: ...
 
-    def remove_connection(self, connection_id: str) -> RemovedConnection: ...
+    def remove_connection(self, connection_id: str, *, min_age_seconds: float = 0) -> RemovedConnection: ...
 
     def stale_connections(
         self, seen_before_ms: int, *, max_reads: int, start_key: dict[str, Any] | None = None
@@ -267,6 +268,19 @@ class Connections(Protocol):
     def room_connection_ids(self, room_id: int, shards: int = 1) -> list[str]: ...
 
     def shard_connection_ids(self, room_id: int, shard: int) -> list[str]: ...
+
+    def unsubscribe_shard(self, room_id: int, shard: int) -> list[str]: ...
+
+    def reserve_posts(self, wanted: int, per_second: int) -> int: ...
+
+
+# ---------------------------------------------------------------- the fan-out queue (SQS)
+
+
+class FanoutJobs(Protocol):
+    """Where a large room's delivery is queued (:class:`chatcore.aws.queue.FanoutQueue`)."""
+
+    def enqueue(self, jobs: Sequence[FanoutJob], *, delay_seconds: int = 0) -> None: ...
 
 
 # ---------------------------------------------------------------- files (S3)

@@ -16,7 +16,8 @@ One table, keyed ``pk`` + ``sk``, no secondary index (every read is a GetItem or
 * one item per connected user (``pk = "user#<id>"``, ``sk = "#conns"``) holding the set of that user's
   connection ids: one read answers "which tabs does this user have open", and adding to or deleting from
   the set is atomic, which caps a user's open connections and tells exactly one closer it was the last;
-* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs.
+* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs, and one
+  counter per second (``pk = "#budget"``) of the posts the fan-out workers share.
 
 Items carry ``expires_at`` (the table's TTL attribute) a little past API Gateway's two-hour connection
 limit. DynamoDB deletes expired items late, so every read ignores items whose TTL has passed. Errors of
@@ -46,6 +47,7 @@ CONNECTION_SK = "#conn"
 USER_SK = "#conns"
 TTL_ATTRIBUTE = "expires_at"
 _PRUNE_KEY = {"pk": {"S": "#prune"}, "sk": {"S": "#cursor"}}
+_BUDGET_PK = "#budget"
 _BATCH_WRITE_ROUNDS = 8
 
 # API Gateway closes every connection after 2 hours; items live 10 minutes past that.
@@ -361,21 +363,25 @@ class ConnectionRegistry:
         return True
 
     @_translated
-    def remove_connection(self, connection_id: str) -> RemovedConnection:
+    def remove_connection(self, connection_id: str, *, min_age_seconds: float = 0) -> RemovedConnection:
         """Delete the connection with its room and viewer items; report what it was.
 
-        One GetItem (the connection item lists its room partitions), one BatchWriteItem per 25 items, and one
-        UpdateItem of the user's set.
+        ``min_age_seconds``: keep a connection registered less than that long ago (a post that found it gone
+        may have met it still in ``$connect``, when API Gateway answers 410 too). One GetItem (the connection
+        item lists its room partitions), one BatchWriteItem per 25 items, and one UpdateItem of the user's set.
         """
+        nothing = RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=[])
         item = self._client.get_item(
             TableName=self._table,
             Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
             ConsistentRead=True,
-            ProjectionExpression="user_id, username, subs, #views",
+            ProjectionExpression="user_id, username, connected_at, subs, #views",
             ExpressionAttributeNames={"#views": "views"},
         ).get("Item")
         if item is None:
-            return RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=[])
+            return nothing
+        if min_age_seconds and int(item["connected_at"]["N"]) > self._now_ms() - min_age_seconds * 1000:
+            return nothing
         user_id, username = int(item["user_id"]["N"]), item["username"]["S"]
         tokens = item.get("subs", {}).get("SS", [])
         viewed = [int(v) for v in item.get("views", {}).get("NS", [])]
@@ -640,6 +646,53 @@ class ConnectionRegistry:
     def shard_connection_ids(self, room_id: int, shard: int) -> list[str]:
         """The live connections of one shard of the room (a fan-out worker's page)."""
         return [item["sk"]["S"] for item in self._partition(_shard_pk(room_id, shard), "sk")]
+
+    @_translated
+    def unsubscribe_shard(self, room_id: int, shard: int) -> list[str]:
+        """Empty one shard of a deleted room (a fan-out worker's share of :meth:`unsubscribe_room`); its
+        connections."""
+        connection_ids = [item["sk"]["S"] for item in self._partition(_shard_pk(room_id, shard), "sk")]
+        keys = [(_shard_pk(room_id, shard), c) for c in connection_ids]
+        if shard == 0:  # one of the jobs takes the viewers too
+            keys += [(_view_pk(room_id), i["sk"]["S"]) for i in self._partition(_view_pk(room_id), "sk")]
+        self._delete_keys(keys)
+        return connection_ids
+
+    # ------------------------------------------------------------ the shared posting budget
+
+    @_translated
+    def reserve_posts(self, wanted: int, per_second: int) -> int:
+        """Take up to ``wanted`` posts from this second's budget of ``per_second``, shared by every fan-out
+        worker through one counter item per second; how many were granted (0: wait for the next second).
+
+        One conditional UpdateItem when the budget has room for all, two or three when it has room for part.
+        """
+        second = int(self._clock())
+        key = {"pk": {"S": _BUDGET_PK}, "sk": {"S": str(second)}}
+
+        def take(count: int) -> bool:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=f"ADD used :n SET {TTL_ATTRIBUTE} = :exp",
+                    ConditionExpression="attribute_not_exists(used) OR used <= :room",
+                    ExpressionAttributeValues={
+                        ":n": {"N": str(count)},
+                        ":room": {"N": str(per_second - count)},
+                        ":exp": {"N": str(second + 120)},
+                    },
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+
+        wanted = min(wanted, per_second)
+        if wanted <= 0 or take(wanted):
+            return max(wanted, 0)
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item", {})
+        left = per_second - int(item.get("used", {}).get("N", "0"))
+        return left if left > 0 and take(left) else 0
 
     def _partition(self, pk: str, projection: str) -> Iterator[dict[str, Any]]:
         # Expired items are dropped by the query itself, so only the projected attributes travel back.

@@ -11,7 +11,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chatcore.errors import FilesUnavailable, InvalidInput, RegistryUnavailable, StoreUnavailable
+from chatcore.errors import (
+    FilesUnavailable,
+    InvalidInput,
+    QueueUnavailable,
+    RegistryUnavailable,
+    StoreUnavailable,
+)
 from chatcore.fields import (
     DEFAULT_HISTORY_LIMIT,
     MAX_DB_ID,
@@ -57,6 +63,7 @@ from chatcore.protocol import (
 from chatcore.rows import ConnectionRecord, MessageRow, Role, RoomRow
 from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
 from chatcore.service.attachments import object_key
+from chatcore.service.delivery import RoomDelivery
 from chatcore.service.fanout import Fanout
 from chatcore.service.live import LiveUpdates, members_if_small
 from chatcore.service.views import (
@@ -116,12 +123,14 @@ class ChatService:
         limits: RateLimits | None = None,
         clock: Callable[[], float] = time.time,
         files: Files | None = None,
+        delivery: RoomDelivery | None = None,
     ) -> None:
         self._store = store
         self._files = files
         self._registry = registry
         self._fanout = fanout
-        self._live = LiveUpdates(registry, fanout)
+        self._delivery = delivery or RoomDelivery(registry, fanout)
+        self._live = LiveUpdates(registry, fanout, self._delivery)
         self._limits = limits or RateLimits()
         self._clock = clock
 
@@ -316,15 +325,14 @@ class ChatService:
             self._send(record.connection_id, out)
             return
         try:
-            recipients = self._registry.room_connection_ids(room.id, room.shards)
-        except RegistryUnavailable:
+            # The sender hears its own message even if not joined (and first, when the room is large).
+            self._delivery.to_room(room, out, also=[record.connection_id])
+        except (RegistryUnavailable, QueueUnavailable):
             # Stored, so never "save_failed" (a resend would only be acknowledged, never broadcast): the
             # sender learns it is saved, and the room gets it when its clients catch up with ``since``.
-            logger.exception("room lookup failed after the message was stored; only its sender was told")
+            logger.exception("room delivery failed after the message was stored; only its sender was told")
             self._send(record.connection_id, out)
             return
-        recipients.append(record.connection_id)  # the sender hears its own message even if not joined
-        self._broadcast(recipients, out)
         self._notify_mentions(record, saved.message, already=())
 
     def _mentioned(self, room_id: int, text: str) -> list[int]:
@@ -418,9 +426,7 @@ class ChatService:
 
     def _to_room(self, record: ConnectionRecord, room: RoomRow, frame: ServerFrame) -> None:
         """Every connection that hears the room, and the sender's (which may not have joined it)."""
-        recipients = self._registry.room_connection_ids(room.id, room.shards)
-        recipients.append(record.connection_id)
-        self._broadcast(recipients, frame)
+        self._delivery.to_room(room, frame, also=[record.connection_id])
 
     def _leave(self, record: ConnectionRecord, frame: LeaveFrame) -> None:
         """The connection stops looking at the room (it still hears its messages while the user is a member)."""
@@ -446,6 +452,8 @@ class ChatService:
 
     def _typing(self, record: ConnectionRecord, frame: TypingFrame) -> None:
         room, _role = self._room_for(record, frame.room_id, write=True)
+        if self._delivery.is_large(room):
+            return  # a large room shows no typing: each indicator would reach every viewer
         others = [c.connection_id for c in self._registry.room_viewers(room.id) if c.user_id != record.user_id]
         self._broadcast(others, TypingOut(room_id=room.id, user=record.username))
 
@@ -454,8 +462,9 @@ class ChatService:
         marker = self._store.mark_read(room.id, record.user_id, frame.message_id)
         if marker is None:
             raise _Reject(ErrorCode.FORBIDDEN, "Join the room first")
-        # The room's viewers see the receipt; every tab of the reader clears its unread count.
-        viewers = [c.connection_id for c in self._registry.room_viewers(room.id)]
+        # The room's viewers see the receipt (not in a large room); every tab of the reader clears its unread count.
+        large = self._delivery.is_large(room)
+        viewers = [] if large else [c.connection_id for c in self._registry.room_viewers(room.id)]
         own = self._registry.user_connection_ids(record.user_id)
         self._broadcast(viewers + own, ReadOut(room_id=room.id, user=record.username, message_id=marker))
 

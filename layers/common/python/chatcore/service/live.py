@@ -21,7 +21,9 @@ from chatcore.protocol import (
     UserInfo,
     UserUpdatedOut,
 )
+from chatcore.rows import RoomRow
 from chatcore.rules import PRESENCE_ROOM_SIZE
+from chatcore.service.delivery import RoomDelivery
 from chatcore.service.fanout import Fanout
 
 ANNOUNCE_UP_TO = PRESENCE_ROOM_SIZE
@@ -36,9 +38,10 @@ def members_if_small(rooms: Rooms, room_id: int) -> list[int] | None:
 
 
 class LiveUpdates:
-    def __init__(self, registry: Connections, fanout: Fanout) -> None:
+    def __init__(self, registry: Connections, fanout: Fanout, delivery: RoomDelivery | None = None) -> None:
         self._registry = registry
         self._fanout = fanout
+        self._delivery = delivery or RoomDelivery(registry, fanout)
 
     def member_added(
         self, room: RoomInfo, user_id: int, username: str, *, shards: int, member_ids: list[int] | None = None
@@ -72,22 +75,19 @@ class LiveUpdates:
         except Exception:
             logger.exception("could not take the removed member's connections out", extra={"room_id": room_id})
 
-    def room_updated(self, room: RoomInfo, *, shards: int) -> None:
+    def room_updated(self, room: RoomRow, info: RoomInfo) -> None:
         """The room's name or description changed: tell every member's connections."""
         try:
-            self._fanout.broadcast(
-                self._registry.room_connection_ids(room.id, shards), RoomUpdatedOut(room_id=room.id, room=room)
-            )
+            self._delivery.to_room(room, RoomUpdatedOut(room_id=room.id, room=info))
         except Exception:
             logger.exception("could not announce the room's change", extra={"room_id": room.id})
 
-    def room_deleted(self, room_id: int, *, shards: int) -> None:
+    def room_deleted(self, room: RoomRow) -> None:
         """The room is gone: end every subscription to it and tell those connections."""
         try:
-            connections = self._registry.unsubscribe_room(room_id, shards)
-            self._fanout.broadcast(connections, RoomRemovedOut(room_id=room_id, reason="deleted"))
+            self._delivery.to_room(room, RoomRemovedOut(room_id=room.id, reason="deleted"), unsubscribe=True)
         except Exception:
-            logger.exception("could not announce the room's deletion", extra={"room_id": room_id})
+            logger.exception("could not announce the room's deletion", extra={"room_id": room.id})
 
     def close_user(self, user_id: int) -> int:
         """Close every open connection of ``user_id`` (the account is gone); how many there were."""

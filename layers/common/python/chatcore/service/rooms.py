@@ -195,7 +195,7 @@ class RoomService:
         if updated is None:  # deleted in between
             raise NotFound("group not found")
         if (live := self._live()) is not None:
-            live.room_updated(room_view(updated), shards=updated.shards)
+            live.room_updated(updated, room_view(updated))
         return updated
 
     def delete_group(self, caller: Identity, room_id: int) -> None:
@@ -203,7 +203,7 @@ class RoomService:
         room = self._owned(caller, room_id)
         self._store.delete_room(room.id)
         if (live := self._live()) is not None:
-            live.room_deleted(room.id, shards=room.shards)
+            live.room_deleted(room)
 
     def hand_over(self, caller: Identity, room_id: int, username: str) -> None:
         """The owner makes another member the owner, and stays a member (so may then leave)."""
