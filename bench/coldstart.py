@@ -19,8 +19,11 @@ is checked (the connection registered or gone, the messages stored) and cleaned 
 
 Runs are interleaved round-robin across the functions, ours and the baseline (and a bare interpreter),
 after one unmeasured warm-up round, so drift in the machine's load hits every side alike; medians are
-reported. The children import only what Lambda could: the standard library, the layer's locked
-dependencies and the runtime's boto3 (a package installed here only for the local stack or the tests,
+reported. The full run also measures, in the same rounds, what AWS adds: ours with X-Ray tracing on, and
+both sides with their packages compiled from source on every import (the CDK app ships the layer and the
+function zips without ``.pyc`` files, and Lambda's file system is read-only). ``--quick``: 3 rounds, no
+warm-up, ours and the baseline only. The children import only what Lambda could: the standard library, the
+layer's locked dependencies and the runtime's boto3 (a package installed here only for the local stack or the tests,
 such as ``cryptography``, which PyJWT imports whenever it is present, is hidden from them).
 
 Also reported: the deployment packages Lambda downloads on a cold start (each function's zip, the layer),
@@ -308,7 +311,12 @@ def shipped_without_bytecode(distributions: set[str]) -> list[str]:
     """Path prefixes of the modules of ``distributions`` as installed here (what a package built without ``.pyc``
     ships for them)."""
     modules = _top_level_modules(distributions)
-    return [os.path.join(site, module) + suffix for site in _site_packages() for module in modules for suffix in ("/", ".py")]
+    return [
+        os.path.join(site, module) + suffix
+        for site in _site_packages()
+        for module in modules
+        for suffix in ("/", ".py")
+    ]
 
 
 # ---------------------------------------------------------------- the world the events act on
@@ -592,7 +600,9 @@ def measure(
         turn = round_number % len(variants)
         rotated = variants[turn:] + variants[:turn]
         order = [
-            (FUNCTIONS[(i + round_number) % len(FUNCTIONS)], variant) for i in range(len(FUNCTIONS)) for variant in rotated
+            (FUNCTIONS[(i + round_number) % len(FUNCTIONS)], variant)
+            for i in range(len(FUNCTIONS))
+            for variant in rotated
         ]
         order.insert(round_number % (len(order) + 1), ("bare", ""))
         for name, variant in order:
@@ -731,9 +741,13 @@ def package_sizes(work_dir: Path, quick: bool, layer_dists: set[str]) -> dict[st
 # ---------------------------------------------------------------- the benchmark
 
 
-def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
-    repeats, warm_up = (3, 0) if quick else (9, 1)
-    variants = VARIANTS if quick else VARIANTS + EXTRA_VARIANTS
+def run(
+    quick: bool, out_dir: Path, work_dir: Path, *, repeats: int | None = None, variants: tuple[str, ...] | None = None
+) -> Section:
+    """9 measured rounds after a warm-up of every variant; ``--quick``: 3 rounds, no warm-up, ours and the baseline
+    only, and the sizes of the installed packages (instead of building the layers for Lambda)."""
+    repeats, warm_up = (repeats or 3, 0) if quick else (repeats or 9, 1)
+    variants = variants or (VARIANTS if quick else VARIANTS + EXTRA_VARIANTS)
     work_dir.mkdir(parents=True, exist_ok=True)
     token_secret = secrets.token_urlsafe(48)
     layer = _locked_layer_distributions()
@@ -802,6 +816,7 @@ def section(
     plots: list[str],
 ) -> Section:
     rows, targets = [], []
+    warmed = "" if quick else " after an unmeasured warm-up round"
     for name in FUNCTIONS:
         ours, base = summary[name]["ours"], summary[name]["baseline"]
         cold_ratio, warm_ratio = ours["cold"] / base["cold"], ours["warm"] / base["warm"]
@@ -849,6 +864,29 @@ def section(
         for variant in VARIANTS
     ]
     import_table = md_table(["init + first invocation", "biggest imports (exclusive ms, median)"], import_rows)
+    extra_rows = [
+        [
+            f"`{name}` {VARIANT_LABELS[variant]}",
+            fmt(summary[name][variant]["init"]),
+            fmt(summary[name][variant]["first"]),
+            f"**{fmt(summary[name][variant]['cold'])}**",
+            fmt(summary[name][variant]["warm"]),
+            f"{summary[name][variant]['cold'] / summary[name][VERSUS[variant]]['cold']:.2f}x {VERSUS[variant]}"
+            if variant in VERSUS
+            else "",
+        ]
+        for name in FUNCTIONS
+        for variant in EXTRA_VARIANTS
+        if variant in summary[name]
+    ]
+    extra_table = (
+        md_table(
+            ["as in AWS", "init ms", "first invocation ms", "init + first ms", "warm ms", "init + first vs"],
+            extra_rows,
+        )
+        if extra_rows
+        else ""
+    )
     size_rows = []
     for name in FUNCTIONS:
         for variant in VARIANTS:
@@ -866,7 +904,8 @@ def section(
     size_table = md_table(["package", "function zip", "layer zipped", "layer unzipped"], size_rows)
     markdown = "\n\n".join(
         [
-            f"Median of {repeats} interleaved runs (each a fresh interpreter) after a warm-up round; a bare child"
+            f"Median of {repeats} interleaved runs (each a fresh interpreter){warmed}, on a shared 2-core"
+            " machine with other work running (hence interleaving and medians); a bare child"
             f" (the interpreter, the harness, no function) takes {fmt(median(bare))} ms, in every process wall"
             " alike. *Init* is the import of the handler module (Lambda's init phase), *first invocation* the"
             " first call, doing real work; *warm* is the mean of the second and third calls. The ratios"
@@ -879,6 +918,21 @@ def section(
             "The requests each side made in its first invocation (the second and third make the same):",
             call_table,
             import_table,
+            *(
+                [
+                    "What AWS adds, measured in the same rounds (full run only): *X-Ray tracing on* is ours with"
+                    " active tracing as Lambda runs it (`POWERTOOLS_TRACE_DISABLED=false`, a sampled trace header,"
+                    " the daemon's address: the X-Ray SDK patches botocore and records subsegments); *no .pyc*"
+                    " compiles every module of the function's own packages from source on import, as Lambda"
+                    " does with the layer and function zips the CDK app builds (`--no-compile`, no"
+                    " `__pycache__`; `/opt` and `/var/task` are read-only, so nothing is cached between cold"
+                    " starts). The baseline's own packages are psycopg and its file; boto3 is the runtime's,"
+                    " compiled, on both sides.",
+                    extra_table,
+                ]
+                if extra_table
+                else []
+            ),
             "What Lambda downloads on a cold start. Ours: "
             f"{sizes['layers']['ours']['how']}; baseline (psycopg only, boto3 from the runtime):"
             f" {sizes['layers']['baseline']['how']}.",
