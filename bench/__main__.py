@@ -24,6 +24,7 @@ BENCHMARKS = {
     "coldstart": "bench.coldstart",
     "history": "bench.history",
     "sizes": "bench.sizes",
+    "profile": "bench.profile",
 }
 
 
