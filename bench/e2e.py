@@ -241,28 +241,63 @@ def handler_durations(log_path: Path, start: int) -> dict[str, list[int]]:
     return found
 
 
-def _stand_in_query_ms(log_path: Path, room_id: int) -> float:
-    """What one Query of the room's connections costs the stack's DynamoDB stand-in (moto), median ms."""
+def _stack_registry(log_path: Path) -> tuple[Any, str] | None:
+    """A DynamoDB client on the stack's moto server (its log names it) and the registry table's name."""
     import boto3
-    from chatcore.aws.registry import ConnectionRegistry
 
-    found = re.search(r"table (\S+) ready at (http://\S+)", log_path.read_text(errors="replace"))
+    found = re.search(r"ready at (http://[\w.:]+)", log_path.read_text(errors="replace"))
     if not found:
-        return float("nan")
+        return None
     client = boto3.client(
         "dynamodb",
-        endpoint_url=found.group(2),
+        endpoint_url=found.group(1),
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - moto's
     )
-    registry = ConnectionRegistry(client, found.group(1))
+    tables = client.list_tables()["TableNames"]
+    return (client, tables[0]) if len(tables) == 1 else None
+
+
+def _stand_in_query_ms(log_path: Path, room_id: int) -> float:
+    """What one Query of the room's connections costs the stack's DynamoDB stand-in (moto), median ms."""
+    from chatcore.aws.registry import ConnectionRegistry
+
+    stack = _stack_registry(log_path)
+    if stack is None:
+        return float("nan")
+    registry = ConnectionRegistry(*stack)
     took = []
     for _ in range(5):
         started = time.perf_counter()
         registry.room_connection_ids(room_id)  # what the message handler asks for every message
         took.append((time.perf_counter() - started) * 1000)
     return median(took)
+
+
+def _units(log_path: Path, room_id: int) -> dict[str, Any]:
+    """DynamoDB units of one message to the room and of one ``$connect`` of its first member, now and in
+    the registry layout before (see :mod:`bench.units`), from the items the stack stored."""
+    from chatcore.aws.registry import CONNECTION_SK
+
+    from bench.units import costs
+
+    stack = _stack_registry(log_path)
+    if stack is None:
+        return {}
+    client, table = stack
+    room_items = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"room#{room_id}#0"}},
+        ConsistentRead=True,
+    )["Items"]
+    if not room_items:
+        return {}
+    key = {"pk": room_items[0]["sk"], "sk": {"S": CONNECTION_SK}}
+    connection = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+    rooms = len(connection.get("subs", {}).get("SS", [])) or 1
+    return {"rooms_of_user": rooms, **costs(connection, room_items, room_id, rooms)}
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -314,7 +349,8 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
             await asyncio.sleep(0.5)  # the emulator logs an invocation after its last post was answered
             by_size[str(size)] = handler_durations(log_path, mark).get("message", [])
             paced_runs[str(size)] = paced
-        result["sweep"] = await _sweep(api, users[0]["token"], load, quick=count < 100)
+        result["sweep"], sweep_room = await _sweep(api, users[0]["token"], load, quick=count < 100)
+        result["units"] = await asyncio.to_thread(_units, log_path, sweep_room)
         result["dynamodb_query_ms"] = await asyncio.to_thread(_stand_in_query_ms, log_path, room_id)
         result["handler_ms_by_room_size"] = by_size
         result["paced"] = paced_runs
@@ -322,9 +358,9 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
     return result
 
 
-async def _sweep(api: str, token: str, load: Load, *, quick: bool) -> list[dict[str, Any]]:
+async def _sweep(api: str, token: str, load: Load, *, quick: bool) -> tuple[list[dict[str, Any]], int]:
     """Messages a second into a room of :data:`SWEEP_ROOM` connections, rising until p99 passes
-    :data:`SWEEP_P99_MS` or a delivery is lost; one row per rate held."""
+    :data:`SWEEP_P99_MS` or a delivery is lost; one row per rate held, and the room's id."""
     members = load.clients[:SWEEP_ROOM]
     room = create_room(api, token, "bench sweep")
     await load.join(room, members)
@@ -337,7 +373,7 @@ async def _sweep(api: str, token: str, load: Load, *, quick: bool) -> list[dict[
         progress(f"e2e sweep: {rate} messages/s into {len(members)}: p99 {run['p99_ms']:.0f} ms, lost {run['lost']}")
         if run["p99_ms"] > SWEEP_P99_MS or run["lost"]:
             break
-    return rows
+    return rows, room
 
 
 def sweep_capacity(rows: list[dict[str, Any]]) -> float:
@@ -449,6 +485,44 @@ def _section(
         ],
     )
     query_ms = ours.get("dynamodb_query_ms", float("nan"))
+    units = ours.get("units") or {}
+    units_text = "DynamoDB units: not measured (the stack's registry was not found)."
+    if units:
+        sizes, message, connect = units["sizes"], units["message"], units["connect"]
+        units_text = "\n\n".join(
+            [
+                f"DynamoDB capacity units, from the items the stack stored for the sweep's room of"
+                f" {sizes['room_items']} connections (sizes by DynamoDB's rules, see `bench/units.py`; moto does"
+                " not report consumed capacity): *before* is the registry with a `by_room` index over one"
+                " subscription item per connection and room, *now* the room partitions.",
+                md_table(
+                    ["", "before: write units", "before: read units", "now: write units", "now: read units"],
+                    [
+                        [
+                            f"one message to the room of {sizes['room_items']}",
+                            message["before_wcu"],
+                            message["before_rcu"],
+                            message["now_wcu"],
+                            message["now_rcu"],
+                        ],
+                        [
+                            f"one `$connect` of a user in {units['rooms_of_user']} rooms",
+                            connect["before_wcu"],
+                            "-",
+                            connect["now_wcu"],
+                            "-",
+                        ],
+                    ],
+                ),
+                f"Item sizes: connection item {sizes['connection_item']} B, room item {sizes['room_item']} B; before,"
+                f" subscription item {sizes['old_subscription']} B and its index entry {sizes['old_index_item']} B."
+                " A message costs the sender's rate-limit UpdateItem (one write unit while the connection item,"
+                " which now lists the user's room partitions, stays under 1 KB) and one eventually"
+                " consistent Query of the room's partition; the room lookup now reads smaller items and no"
+                " index, and a connect writes one item per room instead of an item and an index entry."
+                " Locally the difference is larger: moto answers an index Query by scanning the whole table.",
+            ]
+        )
     errors = ours.get("errors") or {}
     markdown = "\n\n".join(
         [
@@ -475,6 +549,7 @@ def _section(
             f" p99 passes {SWEEP_P99_MS:.0f} ms or a delivery is lost. **Capacity: {capacity:.0f} messages/s**"
             f" ({capacity * SWEEP_ROOM:,.0f} deliveries/s).",
             sweep_table,
+            units_text,
             *[f"![{p}]({p})" for p in plots],
         ]
     )
