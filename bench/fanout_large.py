@@ -545,6 +545,11 @@ def run(
     plotting = threading.Thread(target=importlib.import_module, args=("matplotlib.pyplot",), daemon=True)
     plotting.start()
     data = measure(rooms, workers, work_dir=work_dir, threads=THREADS_QUICK if quick else THREADS)
-    out_dir.mkdir(parents=True, exist_ok=True)
     plotting.join()
+    return report(data, out_dir, quick)
+
+
+def report(data: dict[str, Any], out_dir: Path, quick: bool) -> Section:
+    """The section of RESULTS.md, with its plot written to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     return _section(data, _plot(data, out_dir), quick)
