@@ -454,6 +454,52 @@ def _plot(data: dict[str, Any], out_dir: Path) -> str:
     return name
 
 
+def _limits(data: dict[str, Any]) -> str:
+    """What bounds the cells, from this run's numbers."""
+    rows = data["rows"]
+    budget, ceiling = data["budget"], data["per_worker_ceiling"]
+    single = [r["posts_per_s"] for r in rows if r["workers"] == 1 and r["shards"] > 1]
+    lines = ["**What limits them.**"]
+    if single:
+        lines.append(
+            f"*One worker:* {min(single):,.0f}-{max(single):,.0f} posts/s, {100 * min(single) / ceiling:.0f}-"
+            f"{100 * max(single) / ceiling:.0f} % of its {ceiling:,.0f}/s ceiling: it runs one job at a time and"
+            " reserves 250 posts at a time from the budget (a DynamoDB UpdateItem), then posts them on its threads"
+            " and waits for the slowest before the next 250; receiving and deleting each job is two more SQS calls."
+        )
+    one_shard = [r for r in rows if r["shards"] == 1 and r["workers"] > 1]
+    if one_shard:
+        lines.append(
+            "*Shards:* a job is one registry shard (2,000 members each), so a room of up to 2,000 members is one"
+            f" job and one worker whatever the count ({one_shard[-1]['members']:,} connections with"
+            f" {one_shard[-1]['workers']} workers: {one_shard[-1]['posts_per_s']:,.0f}/s), and a room of"
+            " 10,000 (8 shards) keeps at most 8 workers busy."
+        )
+    over = [r for r in rows if r["posts_per_s"] > budget]
+    at_budget = [r for r in rows if r["workers"] * ceiling > budget and r["shards"] >= r["workers"]]
+    if at_budget:
+        rates = ", ".join(f"{r['posts_per_s']:,.0f}/s" for r in at_budget)
+        lines.append(
+            f"*The budget:* with more worker capacity than the budget of {budget:,}/s, the shared counter holds"
+            f" them to it ({rates} over the longest"
+            " deliveries)."
+            + (
+                f" It counts per calendar second, so a delivery of a few seconds can measure above it"
+                f" ({over[0]['members']:,} connections: {over[0]['posts_per_s']:,.0f}/s over"
+                f" {over[0]['delivery_ms'] / 1000:.1f} s, the posts of up to"
+                f" {math.ceil(over[0]['delivery_ms'] / 1000) + 1} budget seconds): in any sliding second up to twice"
+                " the budget can go out, which is why the budget is set at half the account's throttle."
+                if over
+                else ""
+            )
+        )
+    lines.append(
+        "*This machine:* 2 shared cores (see the load average above); 16 worker processes and the stand-in fit"
+        " on them at 2,000 posts/s, so the machine was not the bound of the 16-worker cells."
+    )
+    return "\n\n".join(lines)
+
+
 def _section(data: dict[str, Any], plot: str, quick: bool) -> Section:
     rows = data["rows"]
     budget, ceiling = data["budget"], data["per_worker_ceiling"]
@@ -517,6 +563,7 @@ def _section(data: dict[str, Any], plot: str, quick: bool) -> Section:
             " bench/README.md). Delivery time runs from the first job queued to the last post answered; every"
             " cell checked that each connection was posted to exactly once.",
             table,
+            _limits(data),
             *[f"![{plot}]({plot})"],
             "Setting the rooms up (not timed in the cells above):",
             setup,
