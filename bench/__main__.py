@@ -20,6 +20,7 @@ from bench.report import render
 
 BENCHMARKS = {
     "fanout": "bench.fanout",
+    "fanout_large": "bench.fanout_large",
     "e2e": "bench.e2e",
     "coldstart": "bench.coldstart",
     "history": "bench.history",

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.common import Section, md_table
 
-ORDER = ("fanout", "e2e", "coldstart", "history", "sizes")
+ORDER = ("fanout", "fanout_large", "e2e", "coldstart", "history", "sizes")
 
 CHANGES = """\
 ## What was changed for these targets

@@ -381,3 +381,77 @@ def test_a_connection_subscribed_before_the_room_grew_is_still_found_viewed_and_
     assert registry.remove_connection("old").room_ids == [3]
     assert _items(dynamodb, "old") == []
     assert registry.room_connection_ids(3, 16) == ["new"] and registry.room_viewers(3) == []
+
+
+# ---------------------------------------------------------------- what the fan-out workers use
+
+
+def test_the_posting_budget_is_shared_by_every_caller_within_a_second(dynamodb: Any) -> None:
+    """Two workers draw on one counter per second: the second gets what is left, then nobody gets any until
+    the next second, which has the whole budget again (never more than ``per_second`` at once)."""
+    clock = Clock(1_800_000_000.25)
+    first, second = ConnectionRegistry(dynamodb, TABLE, clock=clock), ConnectionRegistry(dynamodb, TABLE, clock=clock)
+    assert first.reserve_posts(300, 500) == 300
+    assert second.reserve_posts(300, 500) == 200  # the part that is left
+    assert first.reserve_posts(1, 500) == 0
+    assert second.reserve_posts(1, 500) == 0
+    clock.now += 0.5  # the same second
+    assert first.reserve_posts(10, 500) == 0
+    clock.now += 0.5  # the next one
+    assert second.reserve_posts(800, 500) == 500
+    assert first.reserve_posts(0, 500) == 0
+
+
+def test_the_budgets_counters_expire(dynamodb: Any) -> None:
+    """Each second's counter carries a TTL two minutes on, so the table does not keep them."""
+    registry = ConnectionRegistry(dynamodb, TABLE, clock=Clock(1_800_000_000.0))
+    registry.reserve_posts(5, 10)
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "#budget"}, "sk": {"S": "1800000000"}})["Item"]
+    assert (item["used"]["N"], item[TTL_ATTRIBUTE]["N"]) == ("5", "1800000120")
+
+
+def test_unsubscribe_shard_empties_only_that_shard_and_shard_zero_takes_the_viewers(
+    registry: ConnectionRegistry, dynamodb: Any
+) -> None:
+    """A deleted room's job for one shard returns and removes that shard's connections; the other shards stay
+    until their own jobs, and the job of shard 0 also ends the room's viewing."""
+    ids = [f"conn-{n}" for n in range(40)]
+    for n, connection_id in enumerate(ids):
+        registry.subscribe_rooms(registry.add_connection(connection_id, n, f"u{n}").record, {5: 4})
+    viewer = next(c for c in ids if shard_of(c, 4) == 2)
+    assert registry.view(viewer, 5, 4) is True
+    by_shard = {shard: sorted(c for c in ids if shard_of(c, 4) == shard) for shard in range(4)}
+
+    assert sorted(registry.unsubscribe_shard(5, 2)) == by_shard[2]
+    assert registry.shard_connection_ids(5, 2) == []
+    assert sorted(registry.room_connection_ids(5, 4)) == sorted(by_shard[0] + by_shard[1] + by_shard[3])
+    assert [c.connection_id for c in registry.room_viewers(5)] == [viewer]  # shard 2's job leaves the viewers
+
+    assert sorted(registry.unsubscribe_shard(5, 0)) == by_shard[0]
+    assert registry.room_viewers(5) == []
+    assert registry.unsubscribe_shard(5, 0) == []  # SQS delivering the job again finds nothing to do
+
+
+def test_a_shard_bigger_than_one_query_page_is_read_page_by_page(dynamodb: Any) -> None:
+    """A shard past DynamoDB's 1 MB page is read with as many Queries as it takes, all of it, expired items left
+    out (a worker never reads more than its own shard)."""
+    counting = CountingClient(dynamodb)
+    registry = ConnectionRegistry(counting, TABLE)  # type: ignore[arg-type]
+    padding = "x" * 40_000
+    alive = str(int(time.time()) + 3600)
+    for n in range(30):
+        dynamodb.put_item(
+            TableName=TABLE,
+            Item={
+                "pk": {"S": "room#4#1"},
+                "sk": {"S": f"conn-{n:02d}"},
+                "user_id": {"N": str(n)},
+                "username": {"S": f"u{n}"},
+                "padding": {"S": padding},
+                TTL_ATTRIBUTE: {"N": alive if n != 7 else "1"},
+            },
+        )
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "room#4#0"}, "sk": {"S": "elsewhere"}})
+    counting.calls.clear()
+    assert registry.shard_connection_ids(4, 1) == [f"conn-{n:02d}" for n in range(30) if n != 7]
+    assert counting.calls.count("query") >= 2  # 30 items of 40 KB: more than one page

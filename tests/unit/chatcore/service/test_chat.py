@@ -16,8 +16,10 @@ from chatcore.fields import MAX_POST_BYTES, MAX_TEXT_LENGTH
 from chatcore.passwords import hash_password
 from chatcore.postgres.database import Database
 from chatcore.postgres.store import ChatStore
+from chatcore.rows import FanoutJob
 from chatcore.rules import RATE_WINDOW_SECONDS, RateLimits
 from chatcore.service.chat import ChatService
+from chatcore.service.delivery import FanoutWorker, RoomDelivery
 from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
@@ -822,3 +824,156 @@ def test_a_message_carries_its_uploaded_files_and_they_are_tagged_sent(
     room.send(a, {"type": "delete", "roomId": group, "messageId": message["id"]})
     room.one(a, "message_deleted")
     assert bucket._client.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+# ---------------------------------------------------------------- large rooms (issue 18)
+
+
+class Jobs:
+    """moto's SQS queue of fan-out jobs, as the services are given it."""
+
+    def __init__(self) -> None:
+        import boto3
+        from chatcore.aws.queue import FanoutQueue
+
+        self.client = boto3.client("sqs", region_name="us-east-1")
+        self.url = self.client.create_queue(QueueName="fanout-jobs")["QueueUrl"]
+        self.queue = FanoutQueue(self.client, self.url)
+
+    def taken(self) -> list[FanoutJob]:
+        """Every job queued so far (received and deleted)."""
+        found: list[FanoutJob] = []
+        while messages := self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", []):
+            found += [FanoutJob.from_json(m["Body"]) for m in messages]
+            for m in messages:
+                self.client.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        return found
+
+
+LARGE_FROM = 3
+"""Rooms of more than 2 members count as large in these tests (FANOUT_LARGE_ROOM is 1,000 by default)."""
+
+
+@pytest.fixture
+def jobs(aws: None) -> Jobs:
+    return Jobs()
+
+
+@pytest.fixture
+def large(
+    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService, jobs: Jobs
+) -> Room:
+    """A chat service whose rooms of 3 or more members are large (the fan-out queue is moto's SQS)."""
+    fanout = Fanout(registry, Broadcaster(management, max_workers=8))
+    delivery = RoomDelivery(registry, fanout, jobs.queue, large_room=LARGE_FROM - 1)
+    return Room(ChatService(store, registry, fanout, delivery=delivery), store, tokens, registry)
+
+
+def _large_room(room: Room, store: ChatStore, *, shards: int = 1) -> tuple[Identity, Identity, int]:
+    """A public group of alice, bob and carol (large here), with ``shards`` registry shards."""
+    alice, bob, carol = room.user("alice"), room.user("bob"), room.user("carol")
+    group = store.create_group("all-hands", private=False, created_by=alice.user_id)
+    store.add_member(group.id, bob.user_id)
+    store.add_member(group.id, carol.user_id)
+    if shards > 1:
+        store._db.execute("UPDATE rooms SET shards = %s WHERE id = %s", (shards, group.id))
+    return alice, bob, group.id
+
+
+def test_typing_in_a_large_room_is_dropped(large: Room, store: ChatStore, jobs: Jobs) -> None:
+    """Nobody hears ``typing`` in a large room (it would be a post to every viewer per keystroke burst), and
+    nothing is queued for it."""
+    alice, bob, group = _large_room(large, store)
+    a, b = large.connect(alice, "a1"), large.connect(bob, "b1")
+    for cid in (a, b):
+        large.send(cid, {"type": "join", "roomId": group})
+    large.new(a), large.new(b)
+
+    large.send(a, {"type": "typing", "roomId": group})
+
+    assert large.new(a) == [] and large.new(b) == []
+    assert jobs.taken() == []
+
+
+def test_a_read_receipt_in_a_large_room_reaches_only_the_readers_own_tabs(
+    large: Room, store: ChatStore, jobs: Jobs
+) -> None:
+    """The marker is stored and every tab of the reader hears ``read`` (to clear its unread count); the other
+    viewers of the room hear nothing."""
+    alice, bob, group = _large_room(large, store)
+    message_id = store.save_message(group, alice.user_id, "read me", None).message.id
+    a, b1, b2 = large.connect(alice, "a1"), large.connect(bob, "b1"), large.connect(bob, "b2")
+    for cid in (a, b1):
+        large.send(cid, {"type": "join", "roomId": group})
+    for cid in (a, b1, b2):
+        large.new(cid)
+
+    large.send(b1, {"type": "read", "roomId": group, "messageId": message_id})
+
+    receipt = {"type": "read", "roomId": group, "user": "bob", "messageId": message_id}
+    assert large.one(b1, "read") == receipt and large.one(b2, "read") == receipt
+    assert large.new(a) == []
+    assert {m.username: m.last_read_message_id for m in store.list_members(group)}["bob"] == message_id
+    assert jobs.taken() == []
+
+
+def test_a_message_to_a_large_room_is_acknowledged_at_once_and_queued_one_job_per_shard(
+    large: Room, store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, jobs: Jobs
+) -> None:
+    """The sender hears its stored message before any worker runs; the room gets one job per registry shard,
+    carrying the frame, and the workers then reach every connection (the sender's own again: clients dedupe
+    by message id)."""
+    alice, bob, group = _large_room(large, store, shards=4)
+    a, b = large.connect(alice, "a1"), large.connect(bob, "b1")
+
+    large.send(a, {"type": "message", "roomId": group, "text": "all hands in five", "clientMsgId": "m1"})
+
+    ack = large.one(a, "message")
+    stored, _ = store.latest_messages(group, 5)
+    assert (ack["message"]["id"], ack["message"]["text"]) == (stored[0].id, "all hands in five")
+    assert large.new(b) == []  # not yet: it is in the queue
+    queued = sorted(jobs.taken(), key=lambda j: j.shard or 0)
+    assert [(j.room_id, j.shard, j.connection_ids) for j in queued] == [(group, s, ()) for s in range(4)]
+    assert {json.loads(j.frame)["message"]["id"] for j in queued} == {stored[0].id}
+
+    fanout = Fanout(registry, Broadcaster(management, max_workers=4))
+    worker = FanoutWorker(registry, fanout, jobs.queue)
+    assert sum(worker.run(job) for job in queued) == 2
+    assert large.one(b, "message")["message"]["id"] == stored[0].id
+    assert large.one(a, "message")["message"]["id"] == stored[0].id  # the fan-out's copy of the acknowledgment
+
+
+def test_a_retry_of_a_stored_message_to_a_large_room_queues_nothing(large: Room, store: ChatStore, jobs: Jobs) -> None:
+    """Resending with the same clientMsgId only acknowledges the sender again: no second fan-out."""
+    alice, _bob, group = _large_room(large, store)
+    a = large.connect(alice, "a1")
+    frame = {"type": "message", "roomId": group, "text": "once", "clientMsgId": "m1"}
+    large.send(a, frame)
+    assert len(jobs.taken()) == 1
+    large.new(a)
+    large.send(a, frame)
+    assert large.one(a, "message")["message"]["clientMsgId"] == "m1"
+    assert jobs.taken() == []
+
+
+def test_above_a_hundred_members_joins_and_presence_are_not_announced(
+    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
+) -> None:
+    """In a group of more than 100 members a new member's arrival is no ``member_joined`` to the room, and the
+    members do not become each other's presence contacts (bob's last tab closing tells alice nothing)."""
+    fanout = Fanout(registry, Broadcaster(management))
+    room = Room(ChatService(store, registry, fanout), store, tokens, registry)
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("crowd", private=False, created_by=alice.user_id)
+    for n in range(100):
+        store.add_member(group.id, store.create_user(f"member{n:03}", "x").id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    room.send(a, {"type": "join", "roomId": group.id})
+    room.new(a)
+
+    room.send(b, {"type": "join", "roomId": group.id})  # bob becomes member 102
+
+    assert room.one(b, "joined")["roomId"] == group.id
+    assert [f for f in room.new(a) if f["type"] == "member_joined"] == []
+    fanout.forget_connections([b])
+    assert [f for f in room.new(a) if f["type"] == "presence"] == []
