@@ -115,8 +115,9 @@ class ChatConfig:
     """Rooms of more members fan out through the queue and the worker function (and get no typing)."""
     fanout_posts_per_second: int = DEFAULT_POSTS_PER_SECOND
     """Management API posts a second all fan-out workers share: keep it under the account's API Gateway throttle."""
-    fanout_batch_size: int = 10
-    """Jobs per worker invocation (SQS event source batch size)."""
+    fanout_batch_size: int = 1
+    """Jobs per worker invocation (SQS event source batch size). One: a job is a shard of up to 2,000 posts,
+    seconds of work, and a batch of ten could outrun the worker's timeout and be retried whole."""
     fanout_max_concurrency: int = 16
     """Worker invocations at once (the SQS event source's maximum concurrency)."""
     alarm_email: str | None = None

@@ -783,7 +783,7 @@ def test_the_worker_reads_the_queue_reporting_failures_one_by_one(synth: Synth) 
     assert properties["FunctionName"] == {"Ref": synth.function_id("fanout")}
     assert properties["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.fanout.queue), "Arn"]}
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert properties["BatchSize"] == 10 and properties["ScalingConfig"] == {"MaximumConcurrency": 16}
+    assert properties["BatchSize"] == 1 and properties["ScalingConfig"] == {"MaximumConcurrency": 16}
     assert "VpcConfig" not in synth.resources[synth.function_id("fanout")]["Properties"]
 
 
