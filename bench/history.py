@@ -1,4 +1,5 @@
-"""Benchmark 4, history at scale: ``join`` and a ``history`` page with 1,000 vs 1,000,000 messages.
+"""Benchmark 4, history and search at scale: ``join``, a ``history`` page and a search with 1,000 vs 1,000,000
+messages.
 
 An embedded PostgreSQL (the local stack's) gets the project's migrations, 100 users in 100 rooms, and
 messages bulk-inserted with ``generate_series``: half of them in the measured room, the rest spread over
@@ -6,7 +7,10 @@ the 99 others and interleaved by id, as busy rooms are. The database work of the
 through :class:`chatcore.store.ChatStore`, exactly the calls :class:`chatcore.chat.ChatService` makes:
 
 * ``join``: the room and the caller's role, the member list, the latest 50 messages;
-* ``history``: the 50 messages before an id in the middle of the room's history.
+* ``history``: the 50 messages before an id in the middle of the room's history;
+* ``search``: ``GET /search?q=quokk`` by a member: a word that 20 messages of the room hold at both sizes
+  (what a user looks for: a name, a term), found through the GIN index; for information also a word in
+  every message (``lorem``), where the search ranks only the newest 1,000 matches.
 
 One database holds 1,000 messages, another 1,000,000 (100,000 with ``--quick``), and the calls alternate
 between them so that the machine's load affects both alike. The ratio of the medians is the target
@@ -94,9 +98,15 @@ def _calls(store: Any, middle: int) -> dict[str, Callable[[], Any]]:
         store.list_members(ROOM)
         store.latest_messages(ROOM, DEFAULT_HISTORY_LIMIT)
 
+    def search() -> None:
+        hits, _ = store.search_messages(2, [RARE_WORD[:5]])
+        assert len(hits) == RARE_MESSAGES, len(hits)
+
     return {
         "join": join,
         "history": lambda: store.messages_before(ROOM, middle, DEFAULT_HISTORY_LIMIT),
+        "search": search,
+        "search_common": lambda: store.search_messages(2, ["lorem"]),
         "list_groups": lambda: store.groups_page(2),
     }
 
@@ -121,10 +131,34 @@ def _explain(url: str, dbname: str) -> list[tuple[str, str]]:
     plans = []
     with psycopg.connect(url, autocommit=True) as conn:
         for query, params in RecordingCursor.seen.get(dbname, {}).items():
-            if not query.lstrip().upper().startswith("SELECT") or query.strip() == "SELECT 1":
+            if not query.lstrip().upper().startswith(("SELECT", "WITH")) or query.strip() == "SELECT 1":
                 continue
             rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query, params).fetchall()
             plans.append((" ".join(query.split()), "\n".join(r[0] for r in rows)))
+    return plans
+
+
+# The searched word: in 20 of the measured room's messages whatever the table's size, spread over its history.
+RARE_WORD = "quokka"
+RARE_MESSAGES = 20
+_RARE = """
+UPDATE messages SET content = content || ' the quokka report'
+WHERE id IN (SELECT id FROM messages WHERE room_id = %(room)s
+             AND id %% greatest(1, (SELECT count(*) FROM messages WHERE room_id = %(room)s) / %(n)s) = 0
+             ORDER BY id LIMIT %(n)s)
+"""
+
+
+def _explain_search(url: str) -> list[tuple[str, str]]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the store's search SQL for the rare word and for the word in every message."""
+    from chatcore.postgres.messages import _SEARCH
+
+    plans = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for word in (RARE_WORD[:5], "lorem"):
+            params = {"q": f"{word}:*", "room": None, "u": 2, "last_rank": None, "last_id": 0, "n": 21}
+            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + _SEARCH, params).fetchall()
+            plans.append((f"search for {word!r}: " + " ".join(_SEARCH.split()), "\n".join(r[0] for r in rows)))
     return plans
 
 
@@ -138,6 +172,7 @@ def _fill(url: str, total: int, sql: str, label: str) -> None:
             params = {"first": first, "last": last, "total": total, "room": ROOM, "rooms": ROOMS, "users": USERS}
             conn.execute(sql, params)
             progress(f"history: {label}: {last:,} of {total:,} messages")
+        conn.execute(_RARE, {"room": ROOM, "n": RARE_MESSAGES})
         conn.execute("VACUUM ANALYZE")
 
 
@@ -179,14 +214,15 @@ def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
                 f"history: {size:,} messages: join {median(results[size]['join']):.2f} ms,"
                 f" history {median(results[size]['history']):.2f} ms (medians)"
             )
-        plans = _explain(server.url_for("large"), "large")
+        plans = [p for p in _explain(server.url_for("large"), "large") if "to_tsquery" not in p[0]]
+        search_plans = _explain_search(server.url_for("large"))
         quiet_plans = [plan for plan in _explain(server.url_for("quiet"), "quiet") if "ORDER BY m.id DESC" in plan[0]]
     finally:
         for store in stores.values():
             store._db.close()
         server.stop()
     plots = _plot(results, out_dir)
-    return _section(results, quiet, plans, quiet_plans, insert_seconds, repeats, plots, quick)
+    return _section(results, quiet, plans, quiet_plans, search_plans, insert_seconds, repeats, plots, quick)
 
 
 def _section(
@@ -194,6 +230,7 @@ def _section(
     quiet: list[float],
     plans: list[tuple[str, str]],
     quiet_plans: list[tuple[str, str]],
+    search_plans: list[tuple[str, str]],
     insert_seconds: dict[str, float],
     repeats: int,
     plots: list[str],
@@ -202,12 +239,16 @@ def _section(
     small, large = sorted(results)
     rows = []
     targets = []
-    for operation in ("join", "history", "list_groups"):
+    informational = {
+        "list_groups": " (REST, not a target)",
+        "search_common": " of a word in every message (not a target)",
+    }
+    for operation in ("join", "history", "search", "search_common", "list_groups"):
         a, b = results[small][operation], results[large][operation]
         ratio = median(b) / median(a)
         rows.append(
             [
-                f"`{operation}`" + (" (REST, not a target)" if operation == "list_groups" else ""),
+                f"`{operation}`" + informational.get(operation, ""),
                 fmt(median(a), 2),
                 fmt(percentile(a, 95), 2),
                 fmt(median(b), 2),
@@ -215,7 +256,7 @@ def _section(
                 fmt(ratio, 2) + "x",
             ]
         )
-        if operation != "list_groups":
+        if operation not in informational:
             targets.append(
                 Target(
                     f"{operation} with {large:,} vs {small:,} messages",
@@ -224,6 +265,15 @@ def _section(
                     ratio < TARGET_RATIO,
                 )
             )
+    gin_used = "messages_search_idx" in search_plans[0][1]
+    targets.append(
+        Target(
+            f"search at {large:,} messages uses the GIN index (EXPLAIN)",
+            "Bitmap Index Scan on messages_search_idx",
+            "used" if gin_used else "not used",
+            gin_used,
+        )
+    )
     small_join = results[small]["join"]
     rows.append(
         [
@@ -267,15 +317,19 @@ def _section(
             " unread message of each of the user's groups, so it grows with the unread backlog. The formerly busy"
             " room shows a planner trap: its messages are half the table, so PostgreSQL expects to find the latest"
             " 50 quickly by walking the primary key backwards and filtering, and instead walks past every newer"
-            " message of the other rooms.",
+            " message of the other rooms. `search` finds a word 20 of the room's messages hold, at both sizes"
+            " (a name, a term: what people search for) through the GIN index on the `search` column; the word in"
+            " every message is answered by walking ids backwards until 1,000 readable matches are found, then"
+            " ranking those (search ranks only the newest 1,000 matches, so no word costs more than that).",
             details(f"EXPLAIN (ANALYZE, BUFFERS) of every SELECT the store ran, at {large:,} messages", plans),
             details("EXPLAIN (ANALYZE, BUFFERS) of the latest page of the formerly busy room", quiet_plans),
+            details(f"EXPLAIN (ANALYZE, BUFFERS) of the two searches at {large:,} messages", search_plans),
             *[f"![{p}]({p})" for p in plots],
         ]
     )
     return Section(
         name="history",
-        title="4. History at scale",
+        title="4. History and search at scale",
         markdown=markdown,
         data={
             "sizes": [small, large],
@@ -284,6 +338,7 @@ def _section(
             "formerly_busy_room_join_ms": {"median": median(quiet), "p95": percentile(quiet, 95)},
             "plans": plans,
             "formerly_busy_room_plans": quiet_plans,
+            "search_plans": search_plans,
             "insert_seconds": insert_seconds,
             "quick": quick,
         },
@@ -298,9 +353,9 @@ def _plot(results: dict[int, dict[str, list[float]]], out_dir: Path) -> list[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    operations = ["join", "history", "list_groups"]
+    operations = ["join", "history", "search", "search_common", "list_groups"]
     sizes = sorted(results)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.38
     for i, size in enumerate(sizes):
         xs = [j + (i - 0.5) * width for j in range(len(operations))]

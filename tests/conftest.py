@@ -15,13 +15,16 @@ import boto3
 import pytest
 from chat_local.postgres import EmbeddedPostgres
 from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.files import FileBucket
 from chatcore.aws.registry import ConnectionRegistry, create_table
+from chatcore.composition import s3_client
 from chatcore.postgres.database import Database
 from chatcore.postgres.migrate import apply_migrations
 from chatcore.postgres.store import ChatStore
 from chatcore.service.chat import ChatService
 from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
+from chatcore.settings import Settings
 from chatcore.tokens import TokenService
 from moto import mock_aws
 
@@ -161,12 +164,27 @@ def tokens() -> TokenService:
     return TokenService(TOKEN_SECRET)
 
 
+BUCKET = "test-attachments"
+
+
+@pytest.fixture
+def bucket(aws: None) -> FileBucket:
+    """moto's S3 with the attachment bucket, through the client the functions build (SigV4 URLs)."""
+    client = s3_client(Settings())
+    client.create_bucket(Bucket=BUCKET)
+    return FileBucket(client, BUCKET)
+
+
 @pytest.fixture
 def chat(
-    store: ChatStore, registry: ConnectionRegistry, management: ManagementFake, tokens: TokenService
+    store: ChatStore,
+    registry: ConnectionRegistry,
+    management: ManagementFake,
+    tokens: TokenService,
+    bucket: FileBucket,
 ) -> ChatService:
     fanout = Fanout(registry, Broadcaster(management, max_workers=8))
-    return ChatService(store, registry, fanout)
+    return ChatService(store, registry, fanout, files=bucket)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ class ChatNetwork(Construct):
     subnets are isolated and get a Secrets Manager interface endpoint; then nothing in the VPC can post to
     the Management API (an ``execute-api`` endpoint with private DNS would capture the public API's
     hostname too), so only ``disconnect`` and ``prune``, which run outside the VPC, can post.
-    DynamoDB is reached through a (free) gateway endpoint either way.
+    DynamoDB and S3 are reached through (free) gateway endpoints either way.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, nat_gateway: bool, flow_log_bucket: s3.IBucket) -> None:
@@ -36,7 +36,9 @@ class ChatNetwork(Construct):
             nat_gateways=1 if nat_gateway else 0,
             subnet_configuration=subnets,
             gateway_endpoints={
-                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
+                # The message function tags and deletes attachments (a free gateway endpoint, as for DynamoDB).
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
             },
             flow_logs={
                 "ToS3": ec2.FlowLogOptions(

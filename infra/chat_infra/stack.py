@@ -21,6 +21,7 @@ from chatcore.aws.registry import BY_ROOM_INDEX, BY_VIEW_INDEX
 from chatcore.protocol import CLIENT_FRAME_TYPES
 from constructs import Construct
 
+from infra.chat_infra.attachments import AttachmentBucket
 from infra.chat_infra.config import ChatConfig, ConfigError
 from infra.chat_infra.data import ChatDatabase, ConnectionsTable, TokenSecret
 from infra.chat_infra.functions import ARCHITECTURE, RUNTIME, ChatFunction
@@ -190,6 +191,10 @@ class ChatStack(Stack):
         }
         token_env = {"TOKEN_SECRET_ARN": token_secret.secret_arn}
         web_origins = [self.web.url, *config.allowed_origins]
+        self.attachments = AttachmentBucket(
+            self, "Attachments", web_origins=web_origins, access_log_bucket=access_logs.bucket
+        )
+        files_env = {"ATTACHMENTS_BUCKET": self.attachments.bucket.bucket_name}
 
         def function(
             folder: str,
@@ -248,8 +253,8 @@ class ChatStack(Stack):
         )
         message = function(
             "message",
-            "WebSocket frames (join, message, leave, list, history, typing, read, ping, $default)",
-            {**table_env, **management_env, **database_env},
+            f"WebSocket frames ({', '.join(MESSAGE_ROUTES)}, $default)",
+            {**table_env, **management_env, **database_env, **files_env},
             timeout=Duration.seconds(29),
             in_vpc=True,
         )
@@ -262,9 +267,10 @@ class ChatStack(Stack):
         )
         rest = function(
             "rest",
-            "HTTP API: auth, profile, groups, direct chats, tags, nicknames",
+            "HTTP API: auth, profile, conversations, groups, direct chats, tags, people, search, attachments",
             {
                 **database_env,
+                **files_env,
                 **token_env,
                 "TOKEN_TTL_SECONDS": str(config.token_ttl_seconds),
                 # Membership changes reach the users' open connections at once (subscriptions and frames).
@@ -341,6 +347,8 @@ class ChatStack(Stack):
                 "execute-api:ManageConnections is scoped to this API's stage; the connection id and the "
                 "HTTP method (POST to send, GET to probe) are runtime values, hence the two wildcards.",
             )
+        self.attachments.grant_signing(rest.role)
+        self.attachments.grant_sending(message.role)
         for fn in (connect, message, rest, migrate):
             fn.grant_secret_read(self.database.app_secret)
         migrate.grant_secret_read(self.database.secret)

@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -31,9 +32,14 @@ from chat_local.events import schedule_event
 from chat_local.gateway import WEB_DIR, Gateway, GatewayConfig
 from chat_local.pool import FunctionPool, Functions
 from chat_local.postgres import EmbeddedPostgres
+from chat_local.s3front import PREFIX as S3_PREFIX
+from chat_local.s3front import S3Front
 from chat_local.sigv4 import REGION, stack_credentials
 from chat_local.spec import LocalSpec, ScheduleSpec, TableSpec
 from chat_local.stand_ins import Locals, function_environment, needs_database
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger("local_stack")
 
@@ -235,13 +241,20 @@ async def serve(args: argparse.Namespace) -> None:
         # environment, below) and the gateway verifies with them.
         credentials = stack_credentials(os.environ)
         endpoint: str | None = None
-        if spec.tables:
-            started = _step("dynamodb: starting moto server")
+        s3_front: S3Front | None = None
+        if spec.tables or spec.buckets:
+            started = _step("moto: starting (DynamoDB and S3)")
             endpoint = dynamodb.start()  # main thread, as above
             await asyncio.to_thread(_create_tables, endpoint, credentials, list(spec.tables.values()))
+            s3 = _s3_client(endpoint, credentials)
+            for bucket in spec.buckets.values():
+                await asyncio.to_thread(s3.create_bucket, Bucket=bucket.name)
+            if spec.buckets:
+                s3_front = S3Front(s3, credentials, REGION)
             log.info(
-                "dynamodb: %s ready at %s (%d ms)",
-                ", ".join(t.name for t in spec.tables.values()),
+                "moto: tables %s, buckets %s ready at %s (%d ms)",
+                ", ".join(t.name for t in spec.tables.values()) or "none",
+                ", ".join(b.name for b in spec.buckets.values()) or "none",
                 endpoint,
                 (time.monotonic() - started) * 1000,
             )
@@ -255,7 +268,7 @@ async def serve(args: argparse.Namespace) -> None:
             test_endpoints=args.test_endpoints,
         )
         web_dir = args.app.resolve() / "web"
-        gateway = Gateway(config, spec, web_dir=web_dir if web_dir.is_dir() else WEB_DIR)
+        gateway = Gateway(config, spec, web_dir=web_dir if web_dir.is_dir() else WEB_DIR, s3=s3_front)
         runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.port)
@@ -276,6 +289,8 @@ async def serve(args: argparse.Namespace) -> None:
             dynamodb_endpoint=endpoint,
             database_url=database_url,
             table_names={t.logical_id: t.name for t in spec.tables.values()},
+            bucket_names={b.logical_id: b.name for b in spec.buckets.values()},
+            public_s3_endpoint=public_url + S3_PREFIX,
             verbose=args.verbose,
             extra={"PRUNE_STALE_AFTER_SECONDS": str(args.prune_stale_after)},
         )
@@ -320,6 +335,19 @@ def _schedule(gateway: Gateway, spec: LocalSpec, schedule: ScheduleSpec, interva
         return invocation.result
 
     gateway.add_timer(every, run, pool.spec.label)
+
+
+def _s3_client(endpoint: str, credentials: Credentials) -> S3Client:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+    )
 
 
 def _create_tables(endpoint: str, credentials: Credentials, tables: list[TableSpec]) -> None:

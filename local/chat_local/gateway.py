@@ -58,6 +58,7 @@ from chat_local.events import (
 )
 from chat_local.frames import FRAME_BYTES, MESSAGE_BYTES, FrameGuard, text_frames
 from chat_local.pool import FunctionPool, Functions, Invocation
+from chat_local.s3front import S3Front
 from chat_local.sigv4 import REGION, stack_credentials, verify
 from chat_local.spec import ApiSpec, LocalSpec, RouteSpec
 from chat_local.throttle import ACCOUNT, NEW_CONNECTIONS, Bucket, Throttles, bucket
@@ -196,10 +197,16 @@ class Gateway:
     """The emulator's state and its aiohttp application."""
 
     def __init__(
-        self, config: GatewayConfig | None = None, spec: LocalSpec | None = None, *, web_dir: Path = WEB_DIR
+        self,
+        config: GatewayConfig | None = None,
+        spec: LocalSpec | None = None,
+        *,
+        web_dir: Path = WEB_DIR,
+        s3: S3Front | None = None,
     ) -> None:
         self.config = config or GatewayConfig()
         self.spec = spec
+        self.s3 = s3
         self.web_dir = web_dir.resolve()
         self.connections: dict[str, LocalConnection] = {}
         self.functions = Functions({})
@@ -257,6 +264,8 @@ class Gateway:
         app.router.add_route("*", "/api{tail:(/(?s:.*))?}", self._http_api)
         app.router.add_get("/openapi.json", self._http_api)  # the REST function's document, also at the root
         app.router.add_get("/config.json", self._web_config)
+        if self.s3 is not None:  # the buckets' presigned POST and GET, as S3 checks them
+            self.s3.add_routes(app)
         app.router.add_get("/{path:.*}", self._static)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)

@@ -4,7 +4,7 @@
 API (its route selection expression, each route's integration, timeout and route response, the stage's
 name and throttling), the HTTP API, each Lambda function reachable from them or from a schedule (its code
 folder, handler, layers, environment as CloudFormation values, timeout, memory and reserved concurrency),
-the DynamoDB tables and the schedules. Nothing here is chat-specific: any template of Lambda-proxy APIs
+the DynamoDB tables, the S3 buckets the functions name and the schedules. Nothing here is chat-specific: any template of Lambda-proxy APIs
 reads the same way. Environment values that point at AWS resources are mapped to the local stand-ins
 later, in one place (:mod:`chat_local.stand_ins`).
 
@@ -104,6 +104,14 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class BucketSpec:
+    """An ``AWS::S3::Bucket`` a function's environment names: created in the local S3 (moto)."""
+
+    logical_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class ScheduleSpec:
     """An ``AWS::Events::Rule`` with a schedule expression and a Lambda target."""
 
@@ -136,6 +144,7 @@ class LocalSpec:
     http: ApiSpec | None
     tables: dict[str, TableSpec]
     schedules: tuple[ScheduleSpec, ...]
+    buckets: dict[str, BucketSpec] = field(default_factory=dict)
     source: str = ""
     """Where the template came from (shown at start)."""
 
@@ -322,6 +331,15 @@ def read_template(template: dict[str, Any], *, stack_name: str, base_dir: Path, 
         )
         for logical_id, table in sorted(of_type("AWS::DynamoDB::Table").items())
     }
+    named = {ref for f in functions.values() for ref, _ in references(f.environment)}
+    buckets = {
+        logical_id: BucketSpec(
+            logical_id=logical_id,
+            name=str(bucket.get("Properties", {}).get("BucketName") or f"{stack_name}-{logical_id}".lower()[:63]),
+        )
+        for logical_id, bucket in sorted(of_type("AWS::S3::Bucket").items())
+        if logical_id in named
+    }
     return LocalSpec(
         stack_name=stack_name,
         resource_types={k: str(v.get("Type")) for k, v in resources.items()},
@@ -330,6 +348,7 @@ def read_template(template: dict[str, Any], *, stack_name: str, base_dir: Path, 
         http=http[0] if http else None,
         tables=tables,
         schedules=tuple(schedules),
+        buckets=buckets,
         source=source,
     )
 

@@ -9,6 +9,7 @@ pass as they are. Each value that points somewhere is mapped here, by its variab
 variable / points at    in AWS                               locally
 ======================  ===================================  ==============================================
 DynamoDB table (Ref)    the table's name                     the same table in moto's DynamoDB (its name)
+S3 bucket (Ref)         the bucket's name                    the same bucket in moto's S3 (its name)
 WebSocket API URL       ``https://{api}.execute-api...``     ``http://HOST:PORT/{stage}`` (this gateway)
 ``DATABASE_SECRET_ARN`` the database user's secret           ``DATABASE_URL``: the embedded PostgreSQL
 ``DATABASE_HOST``       RDS Proxy's endpoint                 dropped: ``DATABASE_URL`` carries the host
@@ -17,9 +18,12 @@ WebSocket API URL       ``https://{api}.execute-api...``     ``http://HOST:PORT/
 ``POWERTOOLS_LOG_LEVEL`` ``INFO``                            ``WARNING`` (``INFO`` with ``--verbose``)
 ======================  ===================================  ==============================================
 
-Added to every function: the AWS SDK's endpoint for DynamoDB (``AWS_ENDPOINT_URL_DYNAMODB``), the stack's
-credentials and region (the Management API verifies signatures by them), and ``POWERTOOLS_METRICS_DISABLED``
-/ ``POWERTOOLS_TRACE_DISABLED`` (no CloudWatch or X-Ray here). A value that points at anything else stops
+Added to every function: the AWS SDK's endpoints for DynamoDB and S3 (``AWS_ENDPOINT_URL_DYNAMODB``,
+``AWS_ENDPOINT_URL_S3``: moto), the stack's credentials and region (the Management API verifies signatures
+by them), and ``POWERTOOLS_METRICS_DISABLED`` / ``POWERTOOLS_TRACE_DISABLED`` (no CloudWatch or X-Ray here).
+A function whose environment names a bucket also gets ``ATTACHMENTS_PUBLIC_ENDPOINT``: where browsers reach
+S3 locally (the gateway's ``/_s3``, which checks presigned requests as S3 does), so the URLs it presigns
+work from a browser; in AWS presigned URLs point at S3 itself and the variable is unset. A value that points at anything else stops
 the start with a message naming the function, the variable and the resource type: add its stand-in here.
 """
 
@@ -55,6 +59,10 @@ class Locals:
     database_url: str | None = None
     table_names: dict[str, str] = field(default_factory=dict)
     """The local table's name by the template's logical id."""
+    bucket_names: dict[str, str] = field(default_factory=dict)
+    """The local bucket's name by the template's logical id."""
+    public_s3_endpoint: str | None = None
+    """Where browsers reach the local S3 (``http://HOST:PORT/_s3``)."""
     verbose: bool = False
     extra: dict[str, str] = field(default_factory=dict)
     """Local knobs given to every function (e.g. ``PRUNE_STALE_AFTER_SECONDS`` from ``--prune-stale-after``)."""
@@ -108,6 +116,11 @@ def _local_value(name: str, value: Any, spec: LocalSpec, locals_: Locals) -> dic
     kinds = {kind for _, kind in pointed}
     if kinds == {"AWS::DynamoDB::Table"} and len(pointed) == 1 and pointed[0][0] in locals_.table_names:
         return {name: locals_.table_names[pointed[0][0]]}
+    if kinds == {"AWS::S3::Bucket"} and len(pointed) == 1 and pointed[0][0] in locals_.bucket_names:
+        environment = {name: locals_.bucket_names[pointed[0][0]]}
+        if locals_.public_s3_endpoint:
+            environment["ATTACHMENTS_PUBLIC_ENDPOINT"] = locals_.public_s3_endpoint
+        return environment
     if kinds == {"AWS::ApiGatewayV2::Api"} and (match := _EXECUTE_API.match(_flatten(value))):
         return {name: locals_.gateway_url + (match["path"] or "")}
     if kinds <= {"AWS::RDS::DBProxy", "AWS::RDS::DBInstance", "AWS::RDS::DBCluster"} and kinds:
@@ -138,8 +151,9 @@ def function_environment(spec: LocalSpec, function: FunctionSpec, locals_: Local
         }
     )
     environment.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if locals_.verbose else "WARNING")
-    if locals_.dynamodb_endpoint:
+    if locals_.dynamodb_endpoint:  # moto's one server: DynamoDB and S3
         environment["AWS_ENDPOINT_URL_DYNAMODB"] = locals_.dynamodb_endpoint
+        environment["AWS_ENDPOINT_URL_S3"] = locals_.dynamodb_endpoint
     return environment
 
 

@@ -71,6 +71,7 @@ KEPT_TYPES = frozenset(
         "AWS::Lambda::Function",
         "AWS::Lambda::LayerVersion",
         "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
         "AWS::Events::Rule",
     }
 )

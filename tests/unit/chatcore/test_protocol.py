@@ -79,8 +79,9 @@ def test_every_client_frame_parses(body: dict[str, Any], expected: BaseModel) ->
 
 
 def test_every_protocol_type_is_covered() -> None:
-    """The routed types are exactly the eight client frames of the protocol."""
-    assert frozenset({"join", "message", "leave", "list", "history", "typing", "read", "ping"}) == CLIENT_FRAME_TYPES
+    """The routed types are exactly the eleven client frames of the protocol."""
+    expected = {"join", "message", "edit", "delete", "react", "leave", "list", "history", "typing", "read", "ping"}
+    assert frozenset(expected) == CLIENT_FRAME_TYPES
 
 
 def test_bytes_body_parses_like_text() -> None:
@@ -96,7 +97,14 @@ def test_untrusted_identity_fields_are_dropped() -> None:
     )
     dumped = frame.model_dump(by_alias=True)
     assert not {"sender", "username", "userId", "user_id"} & set(dumped)
-    assert dumped == {"type": "message", "roomId": 1, "text": "hi", "clientMsgId": None}
+    assert dumped == {
+        "type": "message",
+        "roomId": 1,
+        "text": "hi",
+        "clientMsgId": None,
+        "replyTo": None,
+        "attachments": [],
+    }
 
 
 def test_text_at_the_limit_is_accepted_in_characters_not_bytes() -> None:

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.files import FileBucket
 from chatcore.aws.management import SignedManagementClient
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.postgres.database import Database
@@ -25,6 +26,7 @@ from chatcore.postgres.migrate import apply_migrations
 from chatcore.postgres.store import ChatStore
 from chatcore.service.accounts import AccountService
 from chatcore.service.api import ApiServices
+from chatcore.service.attachments import AttachmentService
 from chatcore.service.chat import ChatService
 from chatcore.service.directory import DirectoryService
 from chatcore.service.fanout import Fanout
@@ -33,12 +35,14 @@ from chatcore.service.live import LiveUpdates
 from chatcore.service.profiles import ProfileService
 from chatcore.service.prune import Pruner
 from chatcore.service.rooms import RoomService
+from chatcore.service.search import SearchService
 from chatcore.service.tags import TagService
 from chatcore.settings import ConfigurationError, Settings
 from chatcore.tokens import TokenService
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 
 # ---------------------------------------------------------------- secrets and clients
@@ -135,6 +139,14 @@ def management_client(settings: Settings) -> SignedManagementClient:
     return SignedManagementClient(client, credentials, max_attempts=5, connect_timeout=2, read_timeout=5)
 
 
+def s3_client(settings: Settings, endpoint_url: str | None = None) -> S3Client:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2)
+    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
+
+
 # ---------------------------------------------------------------- the layer's parts
 
 
@@ -144,6 +156,15 @@ def build_store(settings: Settings) -> ChatStore:
 
 def build_registry(settings: Settings) -> ConnectionRegistry:
     return ConnectionRegistry(dynamodb_client(settings), settings.require("connections_table"))
+
+
+def build_files(settings: Settings) -> FileBucket | None:
+    """The attachment bucket, when the deployment has one (``ATTACHMENTS_BUCKET``)."""
+    if not settings.attachments_bucket:
+        return None
+    client = s3_client(settings)
+    public = settings.attachments_public_endpoint
+    return FileBucket(client, settings.attachments_bucket, signer=s3_client(settings, public) if public else None)
 
 
 def build_tokens(settings: Settings) -> TokenService:
@@ -185,7 +206,11 @@ def build_chat_service(settings: Settings | None = None) -> ChatService:
     settings = settings or Settings.from_env()
     fanout = build_fanout(settings)
     return ChatService(
-        store=build_store(settings), registry=fanout.registry, fanout=fanout, limits=settings.rate_limits
+        store=build_store(settings),
+        registry=fanout.registry,
+        fanout=fanout,
+        limits=settings.rate_limits,
+        files=build_files(settings),
     )
 
 
@@ -214,6 +239,8 @@ def build_api_services(settings: Settings | None = None) -> ApiServices:
         rooms=RoomService(store, live),
         tags=TagService(store),
         directory=DirectoryService(store),
+        search=SearchService(store),
+        attachments=AttachmentService(store, build_files(settings)),
     )
 
 

@@ -57,3 +57,7 @@ class StoreUnavailable(Unavailable):
 
 class RegistryUnavailable(Unavailable):
     """DynamoDB (the connection registry) failed after its client's retries."""
+
+
+class FilesUnavailable(Unavailable):
+    """S3 (the attachment bucket) failed after its client's retries."""

@@ -50,7 +50,57 @@ MAX_ROOM_NAME_LENGTH = 80
 MAX_NICKNAME_LENGTH = 40
 MAX_AVATAR_URL_LENGTH = 2048
 MAX_SEARCH_LENGTH = 64
+MAX_QUERY_LENGTH = 200
+"""A message search's ``q``."""
+MAX_QUERY_WORDS = 8
 MAX_TAG_LENGTH = 32
+
+REACTIONS = ("👍", "👎", "❤️", "😂", "😮", "😢", "🎉", "🙏", "👀", "🔥", "✅", "❌")
+"""The reactions a message can get: a bounded set, so a message's reactions always fit in a frame."""
+
+MAX_ATTACHMENTS = 10
+"""Files one message may carry."""
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+"""The largest file: S3 refuses a bigger upload (the presigned POST's content-length-range)."""
+MAX_FILE_NAME_LENGTH = 200
+REPLY_PREVIEW_LENGTH = 200
+"""How much of the original a reply quotes."""
+
+PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"})
+"""Images shown inline: raster formats only (an SVG can carry script, so it is a download like any file)."""
+_CONTENT_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
+def is_content_type(value: str) -> bool:
+    """A bare media type (``type/subtype``, no parameters), as an upload declares it."""
+    return _CONTENT_TYPE_RE.fullmatch(value.lower()) is not None
+
+
+def is_previewable(content_type: str) -> bool:
+    return content_type.lower() in PREVIEW_TYPES
+
+
+def clean_file_name(name: str) -> str:
+    """A file's name as shown: its last path part, NFC, no control or format characters, at most 200 characters."""
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
+    kept = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip().strip(".")
+    return kept[:MAX_FILE_NAME_LENGTH]
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a message search, lower-cased: runs of letters and digits in any script (at most 8)."""
+    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFC", query).lower())
+    return list(dict.fromkeys(words))[:MAX_QUERY_WORDS]
+
+
+MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.-]{3,32})")
+"""``@username`` in message text: not inside a word or an e-mail address."""
+
+
+def mentioned_usernames(text: str) -> set[str]:
+    """The usernames written as ``@username`` in ``text``, lower-cased (usernames are unique in any case)."""
+    return {match.group(1).rstrip(".").lower() for match in MENTION_RE.finditer(text)}
+
 
 PROFILE_FIELDS = frozenset({"nickname", "avatar", "email"})
 """The profile fields a user may change; the store writes no other column."""

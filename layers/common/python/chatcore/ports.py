@@ -7,13 +7,14 @@ the services see only these, so they never import psycopg, boto3 or botocore (an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
 from chatcore.rows import (
+    AttachmentRow,
     ConnectionRecord,
     Conversation,
     Credentials,
@@ -30,6 +31,7 @@ from chatcore.rows import (
     RoomRow,
     RoomSummary,
     SavedMessage,
+    SearchHit,
     TagCount,
     Usage,
     UserRow,
@@ -119,7 +121,43 @@ class Rooms(Protocol):
 
 
 class Messages(Protocol):
-    def save_message(self, room_id: int, user_id: int, text: str, client_msg_id: str | None) -> SavedMessage: ...
+    def save_message(
+        self,
+        room_id: int,
+        user_id: int,
+        text: str,
+        client_msg_id: str | None,
+        *,
+        reply_to: int | None = None,
+        mention_ids: Sequence[int] = (),
+        attachment_ids: Sequence[str] = (),
+    ) -> SavedMessage: ...
+
+    def message(self, room_id: int, message_id: int) -> MessageRow | None: ...
+
+    def edit_message(
+        self, room_id: int, message_id: int, text: str, mention_ids: Sequence[int]
+    ) -> MessageRow | None: ...
+
+    def delete_message(self, room_id: int, message_id: int) -> tuple[MessageRow, list[str]] | None: ...
+
+    def toggle_reaction(self, room_id: int, message_id: int, user_id: int, emoji: str) -> MessageRow | None: ...
+
+    def changes_after(
+        self, room_id: int, *, up_to: int, since_rev: int, limit: int
+    ) -> tuple[list[MessageRow], bool]: ...
+
+    def search_messages(
+        self,
+        user_id: int,
+        words: Sequence[str],
+        *,
+        room_id: int | None = None,
+        after: tuple[float, int] | None = None,
+        limit: int = 20,
+    ) -> tuple[list[SearchHit], bool]: ...
+
+    def member_ids_by_username(self, room_id: int, usernames: Sequence[str]) -> list[int]: ...
 
     def latest_messages(self, room_id: int, limit: int) -> tuple[list[MessageRow], bool]: ...
 
@@ -128,6 +166,18 @@ class Messages(Protocol):
     def messages_after(self, room_id: int, since: int, limit: int) -> tuple[list[MessageRow], bool]: ...
 
     def mark_read(self, room_id: int, user_id: int, message_id: int) -> int | None: ...
+
+
+class Attachments(Protocol):
+    def create_attachment(
+        self, attachment_id: str, room_id: int, uploader_id: int, *, name: str, size: int, content_type: str
+    ) -> None: ...
+
+    def attachment(self, attachment_id: str) -> AttachmentRow | None: ...
+
+    def attachments(self, attachment_ids: Sequence[str]) -> list[AttachmentRow]: ...
+
+    def attachments_created_since(self, user_id: int, seconds: int) -> int: ...
 
 
 class Tags(Protocol):
@@ -156,7 +206,7 @@ class LoginFailures(Protocol):
     def login_counters(self, keys: list[str], *, window_seconds: int, now: datetime) -> dict[str, LoginCounter]: ...
 
 
-class Store(Users, AccountRemoval, Rooms, Messages, Tags, LoginFailures, Protocol):
+class Store(Users, AccountRemoval, Rooms, Messages, Attachments, Tags, LoginFailures, Protocol):
     """Every PostgreSQL port at once (:class:`chatcore.postgres.store.ChatStore`)."""
 
 
@@ -215,6 +265,29 @@ class Connections(Protocol):
     def room_connections(self, room_id: int) -> list[RoomConnection]: ...
 
     def room_connection_ids(self, room_id: int) -> list[str]: ...
+
+
+# ---------------------------------------------------------------- files (S3)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadForm:
+    """A presigned POST: the browser sends ``fields`` and then the file, as a form, to ``url``."""
+
+    url: str
+    fields: dict[str, str]
+
+
+class Files(Protocol):
+    """The attachment bucket (:class:`chatcore.aws.files.FileBucket`)."""
+
+    def upload_form(self, key: str, *, size: int, content_type: str, expires_in: int) -> UploadForm: ...
+
+    def download_url(self, key: str, *, name: str, content_type: str, inline: bool, expires_in: int) -> str: ...
+
+    def mark_sent(self, key: str) -> bool: ...
+
+    def delete(self, keys: Sequence[str]) -> None: ...
 
 
 # ---------------------------------------------------------------- delivery (the Management API)

@@ -9,22 +9,35 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+)
 
 from chatcore.fields import (
     DEFAULT_HISTORY_LIMIT,
+    MAX_ATTACHMENTS,
     MAX_CLIENT_MSG_ID_LENGTH,
     MAX_DB_ID,
     MAX_FRAME_BYTES,
     MAX_HISTORY_LIMIT,
     MAX_TEXT_LENGTH,
+    REACTIONS,
     Count,
     EncodableText,
     MessageId,
     StorableText,
 )
 from chatcore.fields import Id as RoomId
+
+Reaction = Literal[REACTIONS]  # type: ignore[valid-type]  # the set is stated once, in chatcore.fields
 
 
 class ErrorCode(StrEnum):
@@ -41,6 +54,7 @@ class ErrorCode(StrEnum):
     NOT_CONNECTED = "not_connected"
     INTERNAL_ERROR = "internal_error"
     FRAME_TOO_LARGE = "frame_too_large"
+    MESSAGE_NOT_FOUND = "message_not_found"
 
 
 # For the first three codes the message is the string the first clients matched on, so they keep working.
@@ -56,6 +70,7 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_CONNECTED: "This connection is not registered; reconnect",
     ErrorCode.INTERNAL_ERROR: "Something went wrong on our side",
     ErrorCode.FRAME_TOO_LARGE: "The answer would not fit in one frame; ask for less",
+    ErrorCode.MESSAGE_NOT_FOUND: "Message not found in this room",
 }
 
 
@@ -71,6 +86,9 @@ class JoinFrame(_Frame):
     type: Literal["join"]
     room_id: RoomId = Field(alias="roomId")
     since: MessageId | None = None
+    """The newest message id the client holds: ``joined.history`` is what came after it."""
+    since_rev: MessageId | None = Field(default=None, alias="sinceRev")
+    """The highest ``rev`` the client saw: ``joined.changes`` are the older messages changed since."""
 
 
 class MessageFrame(_Frame):
@@ -80,6 +98,30 @@ class MessageFrame(_Frame):
     client_msg_id: StorableText | None = Field(
         default=None, alias="clientMsgId", min_length=1, max_length=MAX_CLIENT_MSG_ID_LENGTH
     )
+    reply_to: RoomId | None = Field(default=None, alias="replyTo")
+    """The id of the message (of the same room) this one answers."""
+    attachments: list[UUID] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    """Files uploaded for this room by the sender (``POST /rooms/{id}/attachments``), not yet sent."""
+
+
+class EditFrame(_Frame):
+    type: Literal["edit"]
+    room_id: RoomId = Field(alias="roomId")
+    message_id: RoomId = Field(alias="messageId")
+    text: StorableText = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+
+
+class DeleteFrame(_Frame):
+    type: Literal["delete"]
+    room_id: RoomId = Field(alias="roomId")
+    message_id: RoomId = Field(alias="messageId")
+
+
+class ReactFrame(_Frame):
+    type: Literal["react"]
+    room_id: RoomId = Field(alias="roomId")
+    message_id: RoomId = Field(alias="messageId")
+    emoji: Reaction
 
 
 class LeaveFrame(_Frame):
@@ -117,7 +159,17 @@ class PingFrame(_Frame):
 
 
 ClientFrame = Annotated[
-    JoinFrame | MessageFrame | LeaveFrame | ListFrame | HistoryFrame | TypingFrame | ReadFrame | PingFrame,
+    JoinFrame
+    | MessageFrame
+    | EditFrame
+    | DeleteFrame
+    | ReactFrame
+    | LeaveFrame
+    | ListFrame
+    | HistoryFrame
+    | TypingFrame
+    | ReadFrame
+    | PingFrame,
     Field(discriminator="type"),
 ]
 CLIENT_FRAME_TYPES: frozenset[str] = frozenset(
@@ -158,6 +210,30 @@ class Member(_Out):
     last_read_message_id: int = Field(default=0, alias="lastReadMessageId")
 
 
+class ReplyRef(_Out):
+    """The message a reply answers, as the reply quotes it."""
+
+    id: int
+    sender: str
+    text: str
+    """The first 200 characters ("" when deleted)."""
+    deleted: bool | None = None
+
+
+class AttachmentInfo(_Out):
+    id: str
+    name: str
+    size: int
+    type: str
+
+
+class ReactionCount(_Out):
+    emoji: str
+    count: int
+    users: list[str]
+    """Up to 20 of the users who reacted, first come first."""
+
+
 class ChatMessage(_Out):
     id: int
     room_id: int = Field(alias="roomId")
@@ -166,6 +242,21 @@ class ChatMessage(_Out):
     text: str
     ts: int
     client_msg_id: str | None = Field(default=None, alias="clientMsgId")
+    rev: int | None = None
+    """This message's latest revision (every change takes a new one): ``join`` with ``sinceRev``."""
+    edited_at: int | None = Field(default=None, alias="editedAt")
+    deleted: bool | None = None
+    """A tombstone: the text and attachments are gone, the id and the place in history stay."""
+    reply_to: ReplyRef | None = Field(default=None, alias="replyTo")
+    mentions: list[str] | None = None
+    attachments: list[AttachmentInfo] | None = None
+    reactions: list[ReactionCount] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Absent parts are left out in REST answers too, as every WebSocket frame leaves them out.
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None or key == "clientMsgId"}
 
 
 class JoinedOut(_Out):
@@ -178,6 +269,10 @@ class JoinedOut(_Out):
     history: list[ChatMessage]
     """The newest messages that fit (all after ``since`` when asked, as many as fit); older ones by ``history``."""
     has_more: bool = Field(alias="hasMore")
+    changes: list[ChatMessage] | None = None
+    """With ``sinceRev``: older messages edited, deleted or reacted to since then, oldest change first."""
+    changes_has_more: bool | None = Field(default=None, alias="changesHasMore")
+    """More changes than fit: the client should reload the room's history."""
 
 
 class MemberJoinedOut(_Out):
@@ -196,6 +291,36 @@ class MemberLeftOut(_Out):
 
 class MessageOut(_Out):
     type: Literal["message"] = "message"
+    room_id: int = Field(alias="roomId")
+    message: ChatMessage
+
+
+class MessageEditedOut(_Out):
+    type: Literal["message_edited"] = "message_edited"
+    room_id: int = Field(alias="roomId")
+    message: ChatMessage
+
+
+class MessageDeletedOut(_Out):
+    type: Literal["message_deleted"] = "message_deleted"
+    room_id: int = Field(alias="roomId")
+    message_id: int = Field(alias="messageId")
+    message: ChatMessage
+    """The tombstone."""
+
+
+class ReactionOut(_Out):
+    type: Literal["reaction"] = "reaction"
+    room_id: int = Field(alias="roomId")
+    message_id: int = Field(alias="messageId")
+    rev: int
+    reactions: list[ReactionCount]
+
+
+class MentionOut(_Out):
+    """To every connection of a user a message mentions (``@username``), whether or not it shows the room."""
+
+    type: Literal["mention"] = "mention"
     room_id: int = Field(alias="roomId")
     message: ChatMessage
 
@@ -281,6 +406,10 @@ ServerFrame = (
     | MemberJoinedOut
     | MemberLeftOut
     | MessageOut
+    | MessageEditedOut
+    | MessageDeletedOut
+    | ReactionOut
+    | MentionOut
     | ListOut
     | HistoryOut
     | TypingOut

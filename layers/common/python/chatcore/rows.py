@@ -94,6 +94,8 @@ class Conversation:
     last_text: str | None
     """The first 140 characters of the latest message ("" for a deleted one)."""
     last_at: datetime | None
+    mentions: int = 0
+    """Unread messages that mention the user (counted up to 100)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +129,40 @@ class MessageRow:
     content: str
     client_msg_id: str | None
     created_at: datetime
+    rev: int = 0
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    reply: dict[str, Any] | None = None
+    """The message replied to: ``{id, sender, text (its start), deleted}``."""
+    mentions: list[str] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    """``{id, name, size, type}`` of each file."""
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    """``{emoji, count, users}`` per emoji, in the order they were first used."""
 
     @property
     def ts(self) -> int:
         """Creation time in epoch milliseconds, as the protocol sends it."""
         return int(self.created_at.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRow:
+    id: str
+    room_id: int
+    uploader_id: int
+    message_id: int | None
+    name: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    message: MessageRow
+    room_name: str
+    room_kind: RoomKind
+    rank: float
 
 
 @dataclass(frozen=True, slots=True)

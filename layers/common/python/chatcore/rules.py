@@ -101,4 +101,5 @@ class Quotas:
     groups_per_hour: int = 20
     direct_chats_per_hour: int = 60
     tags: int = 30
+    uploads_per_hour: int = 100
     window_seconds: int = 3600

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     app_database_secret_arn: str | None = None
     """``APP_DATABASE_SECRET_ARN``: the migrate function only: the application role's secret, whose password it
     sets on the role after migrating (the other functions connect with that secret as ``DATABASE_SECRET_ARN``)."""
+    attachments_bucket: str | None = None
+    """``ATTACHMENTS_BUCKET``: the S3 bucket of attachments; without it there are no attachments."""
+    attachments_public_endpoint: str | None = None
+    """``ATTACHMENTS_PUBLIC_ENDPOINT``: the local stack only: the S3 endpoint as browsers reach it (the stack's
+    ``/_s3``), for the URLs it signs; in AWS the URLs name the bucket's own endpoint."""
     token_secret: str | None = None
     """``TOKEN_SECRET``: the token signing key itself (the local stack); in AWS its secret's ARN."""
     token_secret_arn: str | None = None

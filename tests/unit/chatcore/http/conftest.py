@@ -16,7 +16,7 @@ from tests.conftest import TOKEN_SECRET
 from tests.helpers.handlers import load_handler
 from tests.unit.chatcore.http.rest_support import Rest
 
-_TABLES = "users, rooms, room_members, messages, user_tags, login_failures"
+_TABLES = "users, rooms, room_members, messages, user_tags, login_failures, attachments"
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,9 @@ ROUTES = {
     ("post", "/tags"): ("201", "TagOut"),
     ("delete", "/tags/{name}"): ("204", None),
     ("get", "/nicknames"): ("200", "NicknamePage"),
+    ("get", "/search"): ("200", "SearchPage"),
+    ("post", "/rooms/{room_id}/attachments"): ("201", "UploadOut"),
+    ("get", "/attachments/{attachment_id}"): ("200", "DownloadOut"),
 }
 PUBLIC = {("post", "/auth/register"), ("post", "/auth/login")}
 

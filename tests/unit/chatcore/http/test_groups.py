@@ -314,7 +314,7 @@ def test_history_pages_are_oldest_first_with_has_more(world: World) -> None:
     assert [m["id"] for m in latest.body["messages"]] == ids[2:]
     assert latest.body["hasMore"] is True
     first = latest.body["messages"][0]
-    assert set(first) == {"id", "roomId", "senderId", "sender", "text", "ts", "clientMsgId"}
+    assert set(first) == {"id", "roomId", "senderId", "sender", "text", "ts", "clientMsgId", "rev"}
     assert (first["roomId"], first["senderId"], first["sender"], first["text"], first["clientMsgId"]) == (
         world.private,
         world.bob.user_id,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from chatcore.aws.broadcaster import Broadcaster
+from chatcore.aws.files import FileBucket
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.fields import MAX_POST_BYTES, MAX_TEXT_LENGTH
 from chatcore.passwords import hash_password
@@ -20,7 +22,7 @@ from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
 from chatcore.tokens import Identity, TokenService
 
-from tests.conftest import TABLE, ManagementFake, delivered
+from tests.conftest import BUCKET, TABLE, ManagementFake, delivered
 from tests.helpers.events import route_of
 from tests.helpers.records import stored_connection
 
@@ -593,3 +595,229 @@ def test_joining_a_small_room_makes_its_members_presence_contacts(
     assert [f for f in room.new(a) if f["type"] == "presence"] == [{"type": "presence", "user": "bob", "online": False}]
     fanout.forget_connections([a])
     assert delivered(b)[-1]["type"] != "presence"  # bob is gone; nobody posts to him
+
+
+# ---------------------------------------------------------------- edit, delete, react, reply, mention, files
+
+
+def _chat_room(room: Room, store: ChatStore) -> tuple[Identity, Identity, int, str, str]:
+    """Alice (the owner) and Bob in a public group, each connected and looking at it."""
+    alice, bob = room.user("alice"), room.user("bob")
+    group = store.create_group("general", private=False, created_by=alice.user_id)
+    store.add_member(group.id, bob.user_id)
+    a, b = room.connect(alice, "a1"), room.connect(bob, "b1")
+    for cid in (a, b):
+        room.send(cid, {"type": "join", "roomId": group.id})
+        room.new(cid)
+    return alice, bob, group.id, a, b
+
+
+def _post(room: Room, cid: str, group: int, text: str, **extra: Any) -> dict[str, Any]:
+    room.send(cid, {"type": "message", "roomId": group, "text": text, **extra})
+    message: dict[str, Any] = room.one(cid, "message")["message"]
+    return message
+
+
+def test_the_author_edits_and_everyone_gets_message_edited(room: Room, store: ChatStore) -> None:
+    """``edit`` by the author reaches every connection with the new text, an edited time and a newer rev."""
+    _alice, _bob, group, a, b = _chat_room(room, store)
+    original = _post(room, a, group, "helo")
+    room.new(b)
+
+    room.send(a, {"type": "edit", "roomId": group, "messageId": original["id"], "text": "hello"})
+
+    for cid in (a, b):
+        edited = room.one(cid, "message_edited")
+        assert edited["message"]["id"] == original["id"] and edited["message"]["text"] == "hello"
+        assert edited["message"]["editedAt"] >= original["ts"] and edited["message"]["rev"] > original["rev"]
+
+
+@pytest.mark.parametrize("kind", ["edit", "delete"])
+def test_only_the_author_edits_and_a_member_cannot_delete_others_messages(
+    room: Room, store: ChatStore, kind: str
+) -> None:
+    """Bob may neither edit nor delete Alice's message: ``forbidden``, and nothing changes."""
+    _alice, _bob, group, a, b = _chat_room(room, store)
+    original = _post(room, a, group, "mine")
+    room.new(b)
+    room.send(
+        b, {"type": kind, "roomId": group, "messageId": original["id"], **({"text": "x"} if kind == "edit" else {})}
+    )
+    error = room.one(b, "error")
+    assert (error["code"], error["requestType"]) == ("forbidden", kind)
+    stored = store.message(group, original["id"])
+    assert stored is not None and stored.content == "mine" and stored.deleted_at is None
+
+
+def test_the_groups_owner_deletes_any_message_and_the_room_gets_a_tombstone(room: Room, store: ChatStore) -> None:
+    """The owner (moderation) deletes Bob's message; both get ``message_deleted`` with a textless tombstone."""
+    _alice, _bob, group, a, b = _chat_room(room, store)
+    spam = _post(room, b, group, "buy now")
+    room.new(a)
+    room.send(a, {"type": "delete", "roomId": group, "messageId": spam["id"]})
+    for cid in (a, b):
+        deleted = room.one(cid, "message_deleted")
+        assert deleted["messageId"] == spam["id"]
+        assert deleted["message"]["deleted"] is True and deleted["message"]["text"] == ""
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "edit", "messageId": 999_999, "text": "x"}, "message_not_found"),
+        ({"type": "delete", "messageId": 999_999}, "message_not_found"),
+        ({"type": "react", "messageId": 999_999, "emoji": "👍"}, "message_not_found"),
+        ({"type": "message", "text": "re", "replyTo": 999_999}, "message_not_found"),
+        ({"type": "react", "emoji": "🦄"}, "invalid_message"),
+        ({"type": "edit", "text": ""}, "invalid_message"),
+        ({"type": "edit", "text": "x" * 4001}, "invalid_message"),
+        ({"type": "message", "text": "x", "attachments": ["not-a-uuid"]}, "invalid_message"),
+    ],
+    ids=[
+        "edit-unknown",
+        "delete-unknown",
+        "react-unknown",
+        "reply-unknown",
+        "react-emoji",
+        "edit-empty",
+        "edit-long",
+        "attachment-id",
+    ],
+)
+def test_unknown_messages_and_bad_input_get_their_error_codes(
+    room: Room, store: ChatStore, frame: dict[str, Any], code: str
+) -> None:
+    """Unknown message ids answer ``message_not_found``; an emoji outside the set or bad text ``invalid_message``."""
+    _alice, _bob, group, a, _b = _chat_room(room, store)
+    original = _post(room, a, group, "target")
+    body = {"roomId": group, "messageId": original["id"], **frame}
+    room.send(a, body)
+    assert room.one(a, "error")["code"] == code
+
+
+def test_a_message_of_another_room_is_not_found_through_this_one(room: Room, store: ChatStore) -> None:
+    """Editing, reacting to or replying to a message by naming the wrong room is ``message_not_found``."""
+    alice, _bob, group, a, _b = _chat_room(room, store)
+    other = store.create_group("other", private=False, created_by=alice.user_id)
+    elsewhere = store.save_message(other.id, alice.user_id, "elsewhere", None).message
+    for frame in (
+        {"type": "edit", "roomId": group, "messageId": elsewhere.id, "text": "x"},
+        {"type": "react", "roomId": group, "messageId": elsewhere.id, "emoji": "👍"},
+        {"type": "message", "roomId": group, "text": "re", "replyTo": elsewhere.id},
+    ):
+        room.send(a, frame)
+        assert room.one(a, "error")["code"] == "message_not_found"
+
+
+def test_non_members_cannot_edit_delete_or_react(room: Room, store: ChatStore) -> None:
+    """A user outside a private group gets ``forbidden`` for every message action in it."""
+    alice, carol = room.user("alice"), room.user("carol")
+    group = store.create_group("board", private=True, created_by=alice.user_id)
+    message = store.save_message(group.id, alice.user_id, "private", None).message
+    c = room.connect(carol, "c1")
+    for frame in (
+        {"type": "edit", "messageId": message.id, "text": "x"},
+        {"type": "delete", "messageId": message.id},
+        {"type": "react", "messageId": message.id, "emoji": "👍"},
+    ):
+        room.send(c, {"roomId": group.id, **frame})
+        assert room.one(c, "error")["code"] == "forbidden"
+    stored = store.message(group.id, message.id)
+    assert stored is not None and stored.content == "private" and stored.reactions == []
+
+
+def test_react_toggles_and_everyone_gets_the_counts(room: Room, store: ChatStore) -> None:
+    """``reaction`` carries the message's counts and who reacted; the second toggle takes it back."""
+    _alice, _bob, group, a, b = _chat_room(room, store)
+    original = _post(room, a, group, "lunch?")
+    room.new(b)
+    room.send(b, {"type": "react", "roomId": group, "messageId": original["id"], "emoji": "👍"})
+    first = room.one(a, "reaction")
+    assert first["messageId"] == original["id"]
+    assert first["reactions"] == [{"emoji": "👍", "count": 1, "users": ["bob"]}]
+    room.new(b)
+    room.send(b, {"type": "react", "roomId": group, "messageId": original["id"], "emoji": "👍"})
+    assert room.one(a, "reaction")["reactions"] == []
+    assert room.one(b, "reaction")["rev"] > first["rev"]
+
+
+def test_a_reply_quotes_the_original(room: Room, store: ChatStore) -> None:
+    """A ``message`` with ``replyTo`` reaches the room quoting the original's id, sender and text."""
+    _alice, _bob, group, a, b = _chat_room(room, store)
+    original = _post(room, a, group, "who is in?")
+    room.new(b)
+    room.send(b, {"type": "message", "roomId": group, "text": "me", "replyTo": original["id"]})
+    reply = room.one(a, "message")["message"]
+    assert reply["replyTo"] == {"id": original["id"], "sender": "alice", "text": "who is in?"}
+
+
+def test_a_mention_notifies_every_tab_of_the_member_even_away_from_the_room(room: Room, store: ChatStore) -> None:
+    """``@bob`` (any case) is stored as a mention and Bob's other tab, not looking at the room, gets ``mention``;
+    ``@carol`` (not a member) is no mention."""
+    _alice, bob, group, a, b = _chat_room(room, store)
+    room.user("carol")
+    b2 = room.connect(bob, "b2")
+    room.new(b2)
+    message = _post(room, a, group, "@BOB look, and @carol too")
+    assert message["mentions"] == ["bob"]
+    for cid in (b, b2):
+        assert room.one(cid, "mention")["message"]["id"] == message["id"]
+    assert [f for f in room.new(a) if f["type"] == "mention"] == []
+
+
+def test_an_edit_that_adds_a_mention_notifies_only_the_newly_mentioned(room: Room, store: ChatStore) -> None:
+    """Editing ``@bob`` into a message notifies Bob once; editing again (still ``@bob``) does not."""
+    _alice, _bob, group, a, b = _chat_room(room, store)
+    message = _post(room, a, group, "hello")
+    room.new(b)
+    room.send(a, {"type": "edit", "roomId": group, "messageId": message["id"], "text": "hello @bob"})
+    assert room.one(b, "mention")["message"]["text"] == "hello @bob"
+    room.send(a, {"type": "edit", "roomId": group, "messageId": message["id"], "text": "hello again @bob"})
+    assert [f["type"] for f in room.new(b)] == ["message_edited"]
+
+
+def test_join_with_since_rev_brings_edits_deletions_and_reactions_made_while_away(room: Room, store: ChatStore) -> None:
+    """A client that saw up to (since, sinceRev) gets the older messages changed since in ``changes``."""
+    _alice, bob, group, a, _b = _chat_room(room, store)
+    one, two, three = (_post(room, a, group, t) for t in ("one", "two", "three"))
+    since, since_rev = three["id"], three["rev"]
+    room.send(a, {"type": "edit", "roomId": group, "messageId": one["id"], "text": "one!"})
+    room.send(a, {"type": "delete", "roomId": group, "messageId": two["id"]})
+    room.send(a, {"type": "react", "roomId": group, "messageId": three["id"], "emoji": "🎉"})
+    four = _post(room, a, group, "four")
+
+    b2 = room.connect(bob, "b2")
+    room.send(b2, {"type": "join", "roomId": group, "since": since, "sinceRev": since_rev})
+    joined = room.one(b2, "joined")
+    assert [m["id"] for m in joined["history"]] == [four["id"]]
+    changes = {m["id"]: m for m in joined["changes"]}
+    assert list(changes) == [one["id"], two["id"], three["id"]] and joined["changesHasMore"] is False
+    assert changes[one["id"]]["text"] == "one!" and changes[two["id"]]["deleted"] is True
+    assert changes[three["id"]]["reactions"] == [{"emoji": "🎉", "count": 1, "users": ["alice"]}]
+
+
+def test_a_message_carries_its_uploaded_files_and_they_are_tagged_sent(
+    room: Room, store: ChatStore, bucket: FileBucket
+) -> None:
+    """Files announced and uploaded for the room travel with the message (id, name, size, type) and leave the
+    lifecycle rule's reach; a file never uploaded, or someone else's, is refused."""
+    alice, bob, group, a, b = _chat_room(room, store)
+    file_id, missing, bobs = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    store.create_attachment(file_id, group, alice.user_id, name="cat.png", size=3, content_type="image/png")
+    store.create_attachment(missing, group, alice.user_id, name="ghost.png", size=3, content_type="image/png")
+    store.create_attachment(bobs, group, bob.user_id, name="b.png", size=3, content_type="image/png")
+    bucket._client.put_object(Bucket=BUCKET, Key=f"rooms/{group}/{file_id}", Body=b"png", Tagging="state=pending")
+
+    for wrong in (missing, bobs):
+        room.send(a, {"type": "message", "roomId": group, "text": "pic", "attachments": [wrong]})
+        assert room.one(a, "error")["code"] == "invalid_message"
+    message = _post(room, a, group, "pic", attachments=[file_id])
+
+    assert message["attachments"] == [{"id": file_id, "name": "cat.png", "size": 3, "type": "image/png"}]
+    assert room.one(b, "message")["message"]["attachments"][0]["id"] == file_id
+    tags = bucket._client.get_object_tagging(Bucket=BUCKET, Key=f"rooms/{group}/{file_id}")["TagSet"]
+    assert tags == [{"Key": "state", "Value": "sent"}]
+
+    room.send(a, {"type": "delete", "roomId": group, "messageId": message["id"]})
+    room.one(a, "message_deleted")
+    assert bucket._client.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0

@@ -20,11 +20,11 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chatcore.errors import ChatError
 from chatcore.http import errors
-from chatcore.http.routes import auth, conversations, direct, groups, people, profile, tags
+from chatcore.http.routes import attachments, auth, conversations, direct, groups, people, profile, search, tags
 from chatcore.http.routing import caller
 
 app = APIGatewayHttpResolver(enable_validation=True)
-for area in (auth, profile, conversations, groups, direct, tags, people):
+for area in (auth, profile, conversations, groups, direct, tags, people, search, attachments):
     app.include_router(area.router)
 
 PUBLIC_PATHS = auth.PUBLIC_PATHS | {"/openapi.json"}

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from chatcore.fields import (
+    MAX_ATTACHMENT_BYTES,
     MAX_AVATAR_URL_LENGTH,
     MAX_PASSWORD_LENGTH,
+    MAX_QUERY_LENGTH,
     MAX_SEARCH_LENGTH,
     USERNAME_PATTERN,
     GroupName,
@@ -47,6 +49,7 @@ AvatarUrl = Annotated[
     StringConstraints(pattern=r"^https?://\S+$", max_length=MAX_AVATAR_URL_LENGTH),
     AfterValidator(_http_url),
 ]
+SearchQuery = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_LENGTH), AfterValidator(encodable)]
 SearchPrefix = Annotated[str, StringConstraints(max_length=MAX_SEARCH_LENGTH), AfterValidator(encodable)]
 
 
@@ -189,6 +192,57 @@ class MessagePage(_Out):
     has_more: bool = Field(alias="hasMore")
 
 
+# ---------------------------------------------------------------- attachments and search
+
+
+class UploadRequest(_In):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(encodable)]
+    """The file's name as the browser has it (shown cleaned: its last path part, no control characters)."""
+    size: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES)
+    type: Annotated[str, StringConstraints(min_length=3, max_length=129)]
+    """Its media type, for example ``image/png``: S3 stores and serves the file with it."""
+
+
+class UploadOut(_Out):
+    """A presigned POST: send ``fields`` and then the file (as ``file``, last) as multipart/form-data to ``url``."""
+
+    id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: int = Field(alias="expiresAt")
+    max_bytes: int = Field(alias="maxBytes")
+
+
+class DownloadOut(_Out):
+    """A short-lived URL of a sent file."""
+
+    url: str
+    expires_at: int = Field(alias="expiresAt")
+    id: str
+    name: str
+    size: int
+    type: str
+    inline: bool
+    """An image the browser can preview (``Content-Disposition: inline``); anything else downloads."""
+
+
+class SearchRoomOut(_Out):
+    id: int
+    name: str
+    kind: Literal["group", "direct"]
+
+
+class SearchHitOut(_Out):
+    room: SearchRoomOut
+    message: ChatMessage
+
+
+class SearchPage(_Out):
+    results: list[SearchHitOut]
+    next: str | None = None
+    """Pass as ``before`` for the next page; absent on the last."""
+
+
 # ---------------------------------------------------------------- direct chats
 
 
@@ -287,6 +341,8 @@ class ConversationOut(_Out):
     description: str = ""
     other: UserBrief | None = None
     unread: int
+    mentions: int = 0
+    """Unread messages that mention the caller (up to 100), counted apart from ``unread``."""
     last_message: LastMessageOut | None = Field(default=None, alias="lastMessage")
 
 

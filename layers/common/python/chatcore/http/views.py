@@ -74,5 +74,6 @@ def conversation_view(row: Conversation) -> ConversationOut:
         description=row.description,
         other=other,
         unread=row.unread,
+        mentions=row.mentions,
         last_message=last,
     )

@@ -21,6 +21,14 @@ _UNREAD = """
       LIMIT 100) unread_capped)::int
 """
 
+# Unread messages in room r that mention user %(u)s, counted up to 100 (the mentions index walks them).
+_MENTIONS = """
+    (SELECT count(*) FROM (SELECT 1 FROM message_mentions mm JOIN messages m ON m.id = mm.message_id
+      WHERE mm.user_id = %(u)s AND mm.message_id > me.last_read_message_id AND m.room_id = r.id
+        AND m.deleted_at IS NULL
+      LIMIT 100) mentions_capped)::int
+"""
+
 # A room as one user (%(u)s) sees it; callers append the WHERE clause.
 _SUMMARY_SELECT = f"""
     SELECT r.id, r.name, r.private, r.kind, r.created_at,
@@ -251,9 +259,10 @@ class RoomQueries:
             SELECT c.id, c.kind, c.name, c.private, c.description,
                    o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
                    c.unread, last.id AS last_message_id, sender.username AS last_sender,
-                   left(last.content, 140) AS last_text, last.created_at AS last_at
+                   left(last.content, 140) AS last_text, last.created_at AS last_at, c.mentions
             FROM (
                 SELECT r.id, r.kind, r.name, r.private, r.description, {_UNREAD} AS unread,
+                       {_MENTIONS} AS mentions,
                        (SELECT max(m.id) FROM messages m WHERE m.room_id = r.id) AS last_id
                 FROM room_members me JOIN rooms r ON r.id = me.room_id
                 WHERE me.user_id = %(u)s

@@ -6,6 +6,7 @@ a database that cannot be reached raises :class:`chatcore.errors.StoreUnavailabl
 
 from __future__ import annotations
 
+from chatcore.postgres.attachments import AttachmentQueries
 from chatcore.postgres.database import Database
 from chatcore.postgres.logins import LoginQueries
 from chatcore.postgres.messages import MessageQueries
@@ -14,7 +15,7 @@ from chatcore.postgres.tags import TagQueries
 from chatcore.postgres.users import AccountRemoval, UserQueries
 
 
-class ChatStore(UserQueries, AccountRemoval, RoomQueries, MessageQueries, TagQueries, LoginQueries):
+class ChatStore(UserQueries, AccountRemoval, RoomQueries, MessageQueries, AttachmentQueries, TagQueries, LoginQueries):
     """The store over one :class:`Database` connection (one per warm container)."""
 
     def __init__(self, db: Database) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatcore.service.accounts import AccountService
+from chatcore.service.attachments import AttachmentService
 from chatcore.service.directory import DirectoryService
 from chatcore.service.profiles import ProfileService
 from chatcore.service.rooms import RoomService
+from chatcore.service.search import SearchService
 from chatcore.service.tags import TagService
 
 
@@ -20,3 +22,5 @@ class ApiServices:
     rooms: RoomService
     tags: TagService
     directory: DirectoryService
+    search: SearchService
+    attachments: AttachmentService

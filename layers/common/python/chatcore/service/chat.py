@@ -11,13 +11,22 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chatcore.errors import RegistryUnavailable, StoreUnavailable
-from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_POST_BYTES, MEMBER_PAGE_SIZE
+from chatcore.errors import FilesUnavailable, InvalidInput, RegistryUnavailable, StoreUnavailable
+from chatcore.fields import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_DB_ID,
+    MAX_HISTORY_LIMIT,
+    MAX_POST_BYTES,
+    MEMBER_PAGE_SIZE,
+    mentioned_usernames,
+)
 from chatcore.observability import logger
-from chatcore.ports import Connections, Store
+from chatcore.ports import Connections, Files, Store
 from chatcore.protocol import (
     CLIENT_FRAME_TYPES,
     ClientFrame,
+    DeleteFrame,
+    EditFrame,
     ErrorCode,
     FrameError,
     HistoryFrame,
@@ -27,10 +36,15 @@ from chatcore.protocol import (
     LeaveFrame,
     ListFrame,
     ListOut,
+    MentionOut,
+    MessageDeletedOut,
+    MessageEditedOut,
     MessageFrame,
     MessageOut,
     PingFrame,
     PongOut,
+    ReactFrame,
+    ReactionOut,
     ReadFrame,
     ReadOut,
     ServerFrame,
@@ -40,14 +54,30 @@ from chatcore.protocol import (
     error_frame,
     parse_client_frame,
 )
-from chatcore.rows import ConnectionRecord, Role, RoomRow
+from chatcore.rows import ConnectionRecord, MessageRow, Role, RoomRow
 from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
+from chatcore.service.attachments import object_key
 from chatcore.service.fanout import Fanout
 from chatcore.service.live import LiveUpdates, members_if_small
-from chatcore.service.views import first_that_fit, member_views, message_view, newest_that_fit, room_view, user_view
+from chatcore.service.views import (
+    first_that_fit,
+    member_views,
+    message_view,
+    newest_that_fit,
+    reaction_views,
+    room_view,
+    user_view,
+)
 
 # ``joined`` gives members at most this much of the frame; the newest history that fits gets the rest.
 _MEMBERS_BUDGET = MAX_POST_BYTES // 3
+
+# Room for the ``changes`` key and its flag, so history and changes together still fit.
+_CHANGES_ENVELOPE = 64
+# At most this many changed messages in one ``joined``; beyond them ``changesHasMore`` asks for a reload.
+MAX_CHANGES = 200
+# At most this many ``@names`` of one message are looked up.
+MAX_MENTIONS = 50
 
 # The request each reply answers, for the error a reply too large to send turns into.
 _REPLY_TO = {"joined": "join", "list": "list", "history": "history", "pong": "ping"}
@@ -85,8 +115,10 @@ class ChatService:
         fanout: Fanout,
         limits: RateLimits | None = None,
         clock: Callable[[], float] = time.time,
+        files: Files | None = None,
     ) -> None:
         self._store = store
+        self._files = files
         self._registry = registry
         self._fanout = fanout
         self._live = LiveUpdates(registry, fanout)
@@ -174,6 +206,12 @@ class ChatService:
                 self._join(record, frame)
             case MessageFrame():
                 self._message(record, frame)
+            case EditFrame():
+                self._edit(record, frame)
+            case DeleteFrame():
+                self._delete(record, frame)
+            case ReactFrame():
+                self._react(record, frame)
             case LeaveFrame():
                 self._leave(record, frame)
             case ListFrame():
@@ -234,15 +272,40 @@ class ChatService:
             history=[],
             has_more=has_more,
         )
-        messages, older_cut = newest_that_fit([message_view(m) for m in history], MAX_POST_BYTES - len(encode(joined)))
-        self._send(
-            record.connection_id,
-            joined.model_copy(update={"history": messages, "has_more": has_more or older_cut}),
-        )
+        budget = MAX_POST_BYTES - len(encode(joined)) - _CHANGES_ENVELOPE
+        messages, older_cut = newest_that_fit([message_view(m) for m in history], budget)
+        joined = joined.model_copy(update={"history": messages, "has_more": has_more or older_cut})
+        if frame.since_rev is not None:
+            # What changed among the messages the client holds: up to ``since``, or older than this history.
+            older_than_history = history[0].id - 1 if history else MAX_DB_ID
+            up_to = frame.since if frame.since is not None else older_than_history
+            changed, more = self._store.changes_after(
+                room.id, up_to=up_to, since_rev=frame.since_rev, limit=MAX_CHANGES
+            )
+            used = sum(len(encode(m)) + 1 for m in messages)
+            changes, changes_cut = first_that_fit([message_view(m) for m in changed], budget - used)
+            joined = joined.model_copy(update={"changes": changes, "changes_has_more": more or changes_cut})
+        self._send(record.connection_id, joined)
 
     def _message(self, record: ConnectionRecord, frame: MessageFrame) -> None:
         room, _role = self._room_for(record, frame.room_id, write=True)
-        saved = self._store.save_message(room.id, record.user_id, frame.text, frame.client_msg_id)
+        if frame.reply_to is not None and self._store.message(room.id, frame.reply_to) is None:
+            raise _Reject(ErrorCode.MESSAGE_NOT_FOUND, "replyTo is not a message of this room")
+        attachment_ids = [str(a) for a in dict.fromkeys(frame.attachments)]
+        if attachment_ids:
+            self._mark_sent(record, room.id, attachment_ids, frame.client_msg_id)
+        try:
+            saved = self._store.save_message(
+                room.id,
+                record.user_id,
+                frame.text,
+                frame.client_msg_id,
+                reply_to=frame.reply_to,
+                mention_ids=self._mentioned(room.id, frame.text),
+                attachment_ids=attachment_ids,
+            )
+        except InvalidInput as exc:
+            raise _Reject(ErrorCode.INVALID_MESSAGE, exc.message) from exc
         if saved.message.room_id != room.id:
             raise _Reject(ErrorCode.INVALID_MESSAGE, "clientMsgId was already used for another room")
         out = MessageOut(room_id=room.id, message=message_view(saved.message))
@@ -260,6 +323,102 @@ class ChatService:
             return
         recipients.append(record.connection_id)  # the sender hears its own message even if not joined
         self._broadcast(recipients, out)
+        self._notify_mentions(record, saved.message, already=())
+
+    def _mentioned(self, room_id: int, text: str) -> list[int]:
+        """The ids of the room's members that ``text`` mentions as ``@username`` (at most 50 names looked up)."""
+        names = sorted(mentioned_usernames(text))[:MAX_MENTIONS]
+        return self._store.member_ids_by_username(room_id, names) if names else []
+
+    def _mark_sent(
+        self, record: ConnectionRecord, room_id: int, attachment_ids: list[str], retry_key: str | None
+    ) -> None:
+        """Check the files are the sender's, for this room, uploaded and not sent yet, and tag them sent.
+
+        Tagged before the message is stored: if storing then fails, a file stays (untagged it would expire),
+        never a message whose file the lifecycle rule deletes. A retry of a stored message skips the check.
+        """
+        rows = {a.id: a for a in self._store.attachments(attachment_ids)}
+        for attachment_id in attachment_ids:
+            row = rows.get(attachment_id)
+            if row is None or row.uploader_id != record.user_id or row.room_id != room_id:
+                raise _Reject(ErrorCode.INVALID_MESSAGE, f"attachment {attachment_id} is not one you uploaded here")
+            if row.message_id is not None:
+                if retry_key is not None:
+                    return  # possibly this message's retry: save_message decides
+                raise _Reject(ErrorCode.INVALID_MESSAGE, f"attachment {attachment_id} was sent already")
+        files = self._files
+        if files is None:
+            raise _Reject(ErrorCode.INVALID_MESSAGE, "attachments are not configured on this deployment")
+        for attachment_id in attachment_ids:
+            if not files.mark_sent(object_key(room_id, attachment_id)):
+                raise _Reject(ErrorCode.INVALID_MESSAGE, f"attachment {attachment_id} was not uploaded")
+
+    def _notify_mentions(self, record: ConnectionRecord, message: MessageRow, *, already: Iterable[str]) -> None:
+        """A ``mention`` to every connection of each user the message mentions, except the author and those
+        in ``already`` (mentioned before an edit)."""
+        names = set(message.mentions) - set(already) - {record.username}
+        if not names:
+            return
+        ids = self._store.member_ids_by_username(message.room_id, sorted(names))
+        connections = [c for ids_ in self._registry.users_connections(ids).values() for c in ids_]
+        self._broadcast(connections, MentionOut(room_id=message.room_id, message=message_view(message)))
+
+    def _own_message(
+        self, record: ConnectionRecord, room_id: int, message_id: int
+    ) -> tuple[RoomRow, Role | None, MessageRow]:
+        """The room, the caller's role and the (not deleted) message, or a rejection."""
+        room, role = self._room_for(record, room_id, write=True)
+        message = self._store.message(room.id, message_id)
+        if message is None or message.deleted_at is not None:
+            raise _Reject(ErrorCode.MESSAGE_NOT_FOUND)
+        return room, role, message
+
+    def _edit(self, record: ConnectionRecord, frame: EditFrame) -> None:
+        """The author replaces a message's text; the room gets ``message_edited``."""
+        room, _role, message = self._own_message(record, frame.room_id, frame.message_id)
+        if message.user_id != record.user_id:
+            raise _Reject(ErrorCode.FORBIDDEN, "Only its author can edit a message")
+        edited = self._store.edit_message(room.id, message.id, frame.text, self._mentioned(room.id, frame.text))
+        if edited is None:  # deleted in between
+            raise _Reject(ErrorCode.MESSAGE_NOT_FOUND)
+        self._to_room(record, room.id, MessageEditedOut(room_id=room.id, message=message_view(edited)))
+        self._notify_mentions(record, edited, already=message.mentions)
+
+    def _delete(self, record: ConnectionRecord, frame: DeleteFrame) -> None:
+        """The author, or a group's owner, deletes a message: its text and files are gone, a tombstone stays."""
+        room, role, message = self._own_message(record, frame.room_id, frame.message_id)
+        if message.user_id != record.user_id and not (room.kind == "group" and role == "owner"):
+            raise _Reject(ErrorCode.FORBIDDEN, "Only its author or the group's owner can delete a message")
+        deleted = self._store.delete_message(room.id, message.id)
+        if deleted is None:  # deleted in between
+            raise _Reject(ErrorCode.MESSAGE_NOT_FOUND)
+        tombstone, file_ids = deleted
+        if file_ids and self._files is not None:
+            try:
+                self._files.delete([object_key(room.id, f) for f in file_ids])
+            except FilesUnavailable:
+                # The rows are gone, so nobody can get a URL for them; the objects stay until someone removes them.
+                logger.exception("deleting a message's files failed", extra={"files": file_ids})
+        out = MessageDeletedOut(room_id=room.id, message_id=tombstone.id, message=message_view(tombstone))
+        self._to_room(record, room.id, out)
+
+    def _react(self, record: ConnectionRecord, frame: ReactFrame) -> None:
+        """Toggle the caller's reaction; the room gets the message's reactions as they now are."""
+        room, _role, message = self._own_message(record, frame.room_id, frame.message_id)
+        reacted = self._store.toggle_reaction(room.id, message.id, record.user_id, frame.emoji)
+        if reacted is None:  # deleted in between
+            raise _Reject(ErrorCode.MESSAGE_NOT_FOUND)
+        out = ReactionOut(
+            room_id=room.id, message_id=reacted.id, rev=reacted.rev, reactions=reaction_views(reacted.reactions)
+        )
+        self._to_room(record, room.id, out)
+
+    def _to_room(self, record: ConnectionRecord, room_id: int, frame: ServerFrame) -> None:
+        """Every connection that hears the room, and the sender's (which may not have joined it)."""
+        recipients = self._registry.room_connection_ids(room_id)
+        recipients.append(record.connection_id)
+        self._broadcast(recipients, frame)
 
     def _leave(self, record: ConnectionRecord, frame: LeaveFrame) -> None:
         """The connection stops looking at the room (it still hears its messages while the user is a member)."""

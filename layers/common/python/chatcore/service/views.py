@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
 
-from chatcore.protocol import ChatMessage, Member, RoomInfo, UserInfo, encode
+from chatcore.protocol import (
+    AttachmentInfo,
+    ChatMessage,
+    Member,
+    ReactionCount,
+    ReplyRef,
+    RoomInfo,
+    UserInfo,
+    encode,
+)
 from chatcore.rows import MemberRow, MessageRow, RoomRow
+
+Part = TypeVar("Part", Member, ChatMessage)
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1000) if moment is not None else None
 
 
 def message_view(row: MessageRow) -> ChatMessage:
+    """The message as both interfaces show it; empty lists and false flags are left out of the JSON."""
+    reply = row.reply
     return ChatMessage(
         id=row.id,
         room_id=row.room_id,
@@ -17,7 +36,27 @@ def message_view(row: MessageRow) -> ChatMessage:
         text=row.content,
         ts=row.ts,
         client_msg_id=row.client_msg_id,
+        rev=row.rev or None,
+        edited_at=_ms(row.edited_at),
+        deleted=True if row.deleted_at is not None else None,
+        reply_to=(
+            ReplyRef(
+                id=reply["id"],
+                sender=reply["sender"],
+                text="" if reply["deleted"] else reply["text"],
+                deleted=True if reply["deleted"] else None,
+            )
+            if reply
+            else None
+        ),
+        mentions=row.mentions or None,
+        attachments=[AttachmentInfo.model_validate(a) for a in row.attachments] or None,
+        reactions=reaction_views(row.reactions) or None,
     )
+
+
+def reaction_views(reactions: Iterable[dict[str, Any]]) -> list[ReactionCount]:
+    return [ReactionCount.model_validate(r) for r in reactions]
 
 
 def room_view(room: RoomRow, other: UserInfo | None = None) -> RoomInfo:
@@ -67,11 +106,11 @@ def newest_that_fit(messages: list[ChatMessage], budget: int) -> tuple[list[Chat
     return kept, len(kept) < len(messages)
 
 
-def first_that_fit(members: list[Member], budget: int) -> tuple[list[Member], bool]:
-    """The first of ``members`` whose JSON fits in ``budget`` bytes, and whether any were cut."""
+def first_that_fit(items: list[Part], budget: int) -> tuple[list[Part], bool]:
+    """The first of ``items`` whose JSON fits in ``budget`` bytes, and whether any were cut."""
     used = 0
-    for count, member in enumerate(members):
-        used += len(encode(member)) + 1
+    for count, item in enumerate(items):
+        used += len(encode(item)) + 1
         if used > budget:
-            return members[:count], True
-    return members, False
+            return items[:count], True
+    return items, False
