@@ -1,12 +1,12 @@
 """What the local stack serves, read from a synthesized CloudFormation template.
 
 :func:`read_template` turns the template the CDK app synthesizes into a :class:`LocalSpec`: the WebSocket
-API (its route selection expression, each route's integration, timeout and route response, the stage's
-name and throttling), the HTTP API, each Lambda function reachable from them or from a schedule (its code
-folder, handler, layers, environment as CloudFormation values, timeout, memory and reserved concurrency),
-the DynamoDB tables, the S3 buckets the functions name and the schedules. Nothing here is chat-specific: any template of Lambda-proxy APIs
-reads the same way. Environment values that point at AWS resources are mapped to the local stand-ins
-later, in one place (:mod:`chat_local.stand_ins`).
+API (its route selection expression, each route's integration, timeout and route response, the stage's name
+and throttling), the HTTP API, each Lambda function reachable from them or from a schedule (its code folder,
+handler, layers, environment as CloudFormation values, timeout, memory and reserved concurrency), the
+DynamoDB tables, the S3 buckets the functions name and the schedules. Nothing here is chat-specific: any
+template of Lambda-proxy APIs reads the same way. Environment values that point at AWS resources are mapped
+to the local stand-ins later, in one place (:mod:`chat_local.stand_ins`).
 
 The defaults are AWS's where the template leaves a value out: a function's 3 s timeout and 128 MB,
 an integration's 29 s timeout (``TimeoutInMillis``), the account's throttle when a stage sets none.

@@ -23,8 +23,9 @@ Added to every function: the AWS SDK's endpoints for DynamoDB and S3 (``AWS_ENDP
 by them), and ``POWERTOOLS_METRICS_DISABLED`` / ``POWERTOOLS_TRACE_DISABLED`` (no CloudWatch or X-Ray here).
 A function whose environment names a bucket also gets ``ATTACHMENTS_PUBLIC_ENDPOINT``: where browsers reach
 S3 locally (the gateway's ``/_s3``, which checks presigned requests as S3 does), so the URLs it presigns
-work from a browser; in AWS presigned URLs point at S3 itself and the variable is unset. A value that points at anything else stops
-the start with a message naming the function, the variable and the resource type: add its stand-in here.
+work from a browser; in AWS presigned URLs point at S3 itself and the variable is unset. A value that points
+at anything else stops the start with a message naming the function, the variable and the resource type: add
+its stand-in here.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def test_errors_for_bad_json_unknown_type_and_missing_room(
 
 
 def test_frame_over_128_kb_is_refused(stack: StackProcess, api: Api, clients: list[ChatClient]) -> None:
-    """A message over API Gateway's 128 KB limit (in 32 KB frames) closes the connection with 1009; nothing is stored."""
+    """A message over API Gateway's 128 KB (in 32 KB frames) closes the connection with 1009; nothing is stored."""
     alice = api.register("big")
     room_id = api.create_group(alice, "big")
     c = connect(stack, clients, alice)
