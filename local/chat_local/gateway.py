@@ -114,6 +114,11 @@ class LocalConnection:
     close_code: int | None = None
     close_reason: str = ""
     notify_disconnect: bool = True
+    in_flight: int = 0
+    """Frames received and not yet handled to the end (their answer, if any, sent)."""
+
+    def landed(self, _task: asyncio.Task[Any]) -> None:
+        self.in_flight -= 1
 
     def touch(self) -> None:
         """Data went either way: the idle timer starts again (and ``lastActiveAt`` moves)."""
@@ -402,7 +407,9 @@ class Gateway:
                 msg = await socket.receive()
                 if msg.type == WSMsgType.TEXT:
                     connection.touch()
-                    self._spawn(self._route_frame(connection, msg.data))
+                    connection.in_flight += 1
+                    task = self._spawn(self._route_frame(connection, msg.data))
+                    task.add_done_callback(connection.landed)
                 elif msg.type == WSMsgType.CLOSE:
                     if connection.close_code is None:  # the client closed: its code and reason, as AWS reports them
                         code, reason = (int(msg.data), str(msg.extra or "")) if msg.data else NO_STATUS
@@ -646,9 +653,10 @@ class Gateway:
         return web.json_response({"pending": len(self.management_faults)})
 
     async def _list_connections(self, _request: web.Request) -> web.Response:
-        """Local only: the open connections (id, ``connectedAt``, ``identity``), for tests and debugging.
+        """Local only: the open connections (id, ``connectedAt``, ``identity``, frames in flight), for tests.
 
         Clients never learn a connection id from a frame; a test finds its own by the User-Agent it sent.
+        ``inFlight`` is how many of its frames are still being handled: at 0 every answer has been sent.
         """
         return web.json_response(
             [
@@ -656,6 +664,7 @@ class Gateway:
                     "connectionId": c.info.connection_id,
                     "connectedAt": c.info.connected_at,
                     "identity": {"sourceIp": c.info.source_ip, "userAgent": c.info.user_agent},
+                    "inFlight": c.in_flight,
                 }
                 for c in self.connections.values()
             ]

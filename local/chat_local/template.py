@@ -109,23 +109,22 @@ def synth_context(project: Path, overrides: Mapping[str, Any] | None = None) -> 
     return {**cdk_json(project).get("context", {}), **LOCAL_CONTEXT, **dict(overrides or {})}
 
 
-def _app_package(project: Path) -> Path | None:
-    """The folder of the app's top-level package or script (``infra/`` for ``python -m infra.app``)."""
+def _app_sources(project: Path) -> list[Path]:
+    """The app's own code: its top-level package's ``*.py`` (``infra/`` for ``python -m infra.app``), or its script."""
     try:
         kind, target = app_entry(str(cdk_json(project).get("app", "")))
     except AppCommandError:
-        return None
-    top = target.split(".")[0] if kind == "module" else Path(target).parts[0]
-    folder = project / top
-    return folder if folder.is_dir() else None
+        return []
+    top = project / (target.split(".")[0] if kind == "module" else Path(target).parts[0])
+    if top.is_dir():
+        return sorted(p for p in top.rglob("*.py") if "__pycache__" not in p.parts)
+    script = project / target if kind == "path" else top.with_suffix(".py")
+    return [script] if script.is_file() else []
 
 
 def input_files(project: Path) -> list[Path]:
-    """What the template is computed from: cdk.json, the app package's ``*.py``, :data:`EXTRA_INPUTS`."""
-    files = [project / "cdk.json"]
-    package = _app_package(project)
-    if package is not None:
-        files += sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    """What the template is computed from: cdk.json, the app's own code, :data:`EXTRA_INPUTS`."""
+    files = [project / "cdk.json", *_app_sources(project)]
     files += [project / extra for extra in EXTRA_INPUTS if (project / extra).is_file()]
     return files
 
