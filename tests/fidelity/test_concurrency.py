@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from tests.fidelity.probe import Probe, functions, settled
 from tests.helpers.clients import Api
 from tests.helpers.stack import StackProcess
+
+
+def tagged(tag: str) -> Callable[[Any], bool]:
+    return lambda frame: isinstance(frame, dict) and frame.get("tag") == tag
 
 
 def test_frames_of_one_connection_are_handled_concurrently_not_in_order(probe: Probe) -> None:
@@ -31,7 +37,7 @@ def test_containers_are_processes_reused_while_warm_with_their_own_state(probe: 
     tags = [uuid.uuid4().hex for _ in range(3)]
     for tag in tags:
         probe.send({"type": "echo", "tag": tag, "sleep": 700})
-    answers = [probe.wait_for(lambda f, t=tag: isinstance(f, dict) and f.get("tag") == t) for tag in tags]
+    answers = [probe.wait_for(tagged(tag)) for tag in tags]
     assert len({a["pid"] for a in answers}) == 3
 
 

@@ -9,7 +9,7 @@ from tests.helpers.stack import StackProcess
 
 
 def test_connect_event_has_the_shape_of_a_captured_connect(probe_stack: StackProcess, probe: Probe) -> None:
-    """$connect gets Powertools' captured apiGatewayWebSocketApiConnect.json shape (plus the query, as aws-lambda-go's)."""
+    """$connect gets the shape of Powertools' captured apiGatewayWebSocketApiConnect.json (+ aws-lambda-go's query)."""
     event = records(probe, probe.connection_id, "connect")
     assert shape(event, sources.CONNECT) == {**sources.CONNECT, **sources.CONNECT_QUERY}
     context = event["requestContext"]
