@@ -10,15 +10,17 @@ from tests.helpers.stack import StackProcess
 
 def test_connect_event_has_the_shape_of_a_captured_connect(probe_stack: StackProcess, probe: Probe) -> None:
     """$connect gets the shape of Powertools' captured apiGatewayWebSocketApiConnect.json (+ aws-lambda-go's query)."""
-    event = records(probe, probe.connection_id, "connect")
+    subject = Probe(probe_stack, mode="record")
+    event = records(probe, subject.connection_id, "connect")
+    subject.close()
     assert shape(event, sources.CONNECT) == {**sources.CONNECT, **sources.CONNECT_QUERY}
     context = event["requestContext"]
     assert (context["routeKey"], context["eventType"], context["messageDirection"]) == ("$connect", "CONNECT", "IN")
     assert context["requestId"] == context["extendedRequestId"]  # one id, as in every capture
     assert context["stage"] == "probe"  # the template's stage name
-    assert event["queryStringParameters"] == {"mode": "ok"}
-    assert event["multiValueQueryStringParameters"] == {"mode": ["ok"]}
-    assert event["headers"]["User-Agent"] == context["identity"]["userAgent"] == probe.user_agent
+    assert event["queryStringParameters"] == {"mode": "record"}
+    assert event["multiValueQueryStringParameters"] == {"mode": ["record"]}
+    assert event["headers"]["User-Agent"] == context["identity"]["userAgent"] == subject.user_agent
 
 
 def test_message_event_has_the_shape_of_a_captured_message(probe: Probe) -> None:

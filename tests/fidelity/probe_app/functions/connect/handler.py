@@ -1,4 +1,4 @@
-"""$connect: ``?mode=`` picks the answer (ok, deny, raise, slow, protocol); every event is recorded."""
+"""$connect: ``?mode=`` picks the answer (ok, record, deny, raise, slow, protocol); ``record`` keeps the event."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Any
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    import boto3
-
-    connection_id = event["requestContext"]["connectionId"]
-    boto3.client("dynamodb").put_item(
-        TableName=os.environ["RECORDS_TABLE"],
-        Item={"pk": {"S": connection_id}, "sk": {"S": "connect"}, "event": {"S": json.dumps(event)}},
-    )
     mode = (event.get("queryStringParameters") or {}).get("mode", "ok")
+    if mode == "record":  # boto3 only then: the other connections stay cheap to open
+        import boto3
+
+        connection_id = event["requestContext"]["connectionId"]
+        boto3.client("dynamodb").put_item(
+            TableName=os.environ["RECORDS_TABLE"],
+            Item={"pk": {"S": connection_id}, "sk": {"S": "connect"}, "event": {"S": json.dumps(event)}},
+        )
     if mode == "deny":
         return {"statusCode": 403, "body": "Forbidden"}
     if mode == "raise":
