@@ -155,13 +155,19 @@ def trim(template: dict[str, Any]) -> dict[str, Any]:
     return {"Resources": resources}
 
 
-def _relative_assets(template: dict[str, Any], base: Path) -> dict[str, Any]:
-    """A copy whose ``aws:asset:path``s under ``base`` are relative to it (for the committed snapshot)."""
+def _portable(template: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy for the committed snapshot: asset paths relative to ``base``, and nothing that changes with every
+    edit of a function or the layer (asset hashes) or every synth (CDK's own handlers in a temporary folder)."""
     copy: dict[str, Any] = json.loads(json.dumps(template))
-    for resource in copy["Resources"].values():
+    for logical_id, resource in copy["Resources"].items():
         path = resource.get("Metadata", {}).get(ASSET_PATH)
-        if path and Path(path).is_absolute() and Path(path).is_relative_to(base):
-            resource["Metadata"][ASSET_PATH] = str(Path(path).relative_to(base))
+        if path and Path(path).is_absolute():
+            if not Path(path).is_relative_to(base):  # a CDK-provided handler: not one the local stack runs
+                copy["Resources"][logical_id] = {"Type": resource["Type"]}
+                continue
+            resource["Metadata"] = {ASSET_PATH: str(Path(path).relative_to(base))}
+        resource.get("Properties", {}).pop("Code", None)
+        resource.get("Properties", {}).pop("Content", None)
     return copy
 
 
@@ -284,7 +290,7 @@ def snapshot_body(project: Path = REPO_ROOT, *, progress: Progress = lambda _m: 
     return {
         "key": cache_key(project, synth_context(project)),
         "stack": template.stack_name,
-        "template": _relative_assets(template.body, project),
+        "template": _portable(template.body, project),
     }
 
 
