@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -72,11 +73,12 @@ def test_unsigned_requests_are_refused_with_forbidden_exception(
     for every verb, while signed by the stack's credentials it is served."""
     _client, target = chat_connection
     unsigned = management(stack, "prod", signature_version=UNSIGNED)
-    for call in (
+    calls: list[Callable[[], object]] = [
         lambda: unsigned.post_to_connection(ConnectionId=target, Data=b"{}"),
         lambda: unsigned.get_connection(ConnectionId=target),
         lambda: unsigned.delete_connection(ConnectionId=target),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(unsigned.exceptions.ForbiddenException):
             call()
     assert management(stack, "prod").get_connection(ConnectionId=target)["Identity"]["SourceIp"] == "127.0.0.1"
@@ -102,13 +104,14 @@ def test_every_verb_answers_410_for_a_gone_connection(probe_stack: StackProcess)
     subject.close()
     client = management(probe_stack)
     for target in (gone, "AAAAAAAAAAAAAAA="):
-        for call in (
-            lambda t=target: client.post_to_connection(ConnectionId=t, Data=b"{}"),  # type: ignore[misc]
-            lambda t=target: client.get_connection(ConnectionId=t),  # type: ignore[misc]
-            lambda t=target: client.delete_connection(ConnectionId=t),  # type: ignore[misc]
-        ):
+        calls: list[Callable[[str], object]] = [
+            lambda t: client.post_to_connection(ConnectionId=t, Data=b"{}"),
+            lambda t: client.get_connection(ConnectionId=t),
+            lambda t: client.delete_connection(ConnectionId=t),
+        ]
+        for call in calls:
             with pytest.raises(client.exceptions.GoneException):
-                call()
+                call(target)
 
 
 def test_a_post_over_128_kb_is_refused_with_413(probe_stack: StackProcess, probe: Probe) -> None:
