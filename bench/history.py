@@ -48,12 +48,16 @@ _SEED = (
 )
 
 # Message g: even ones in the measured room, odd ones spread over the others; a clientMsgId each, as the
-# web UI sends, so the unique (user_id, client_msg_id) index is as large as in real use.
+# web UI sends, so the unique (user_id, client_msg_id) index is as large as in real use. Besides "lorem
+# ipsum", three words of a 3,000-word vocabulary each: chat text has many words, and PostgreSQL's estimate of
+# a search word's frequency relies on that (with only a handful of distinct words in the whole table it
+# assumes any unknown word matches 2% of the rows, and walks the table instead of using the GIN index).
 _MESSAGES = """
 INSERT INTO messages (room_id, user_id, content, client_msg_id, created_at)
 SELECT CASE WHEN g %% 2 = 0 THEN %(room)s ELSE 2 + g %% (%(rooms)s - 1) END,
        1 + g %% %(users)s,
-       'message number ' || g || ': ' || repeat('lorem ipsum ', (1 + g %% 8)::int),
+       'message number ' || g || ': ' || repeat('lorem ipsum ', (1 + g %% 8)::int)
+         || ' w' || (g * 7919) %% 3000 || ' w' || (g * 104729) %% 3000 || ' w' || (g * 1299709) %% 3000,
        md5(g::text),
        now() - make_interval(secs => (%(last)s::bigint - g)::double precision)
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) g

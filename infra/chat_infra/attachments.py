@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
-
 from chatcore.aws.files import PENDING, STATE_TAG
 from chatcore.service.attachments import object_key
+from constructs import Construct
 
 #: Every object the chat writes is under this prefix (``rooms/<room id>/<attachment id>``).
 OBJECT_PREFIX = object_key(0, "x").split("/", 1)[0] + "/"

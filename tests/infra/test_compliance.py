@@ -172,9 +172,10 @@ CHECKOV_SKIPS: dict[str, Skip] = {
         "and logging its own accesses into itself would log every log delivery.",
     ),
     "CKV_AWS_21": Skip(
-        ("AccessLogsBucket", "WebBucket"),
+        ("AccessLogsBucket", "WebBucket", "AttachmentsBucket"),
         "Log objects are written once and expire after 90 days; the web bucket is rebuilt from the repository's "
-        "web/ folder on every deploy, so earlier versions of either have nothing to restore.",
+        "web/ folder on every deploy, so earlier versions of either have nothing to restore; and a deleted "
+        "message's files must really be gone, which a noncurrent version kept by versioning would contradict.",
     ),
     "CKV_AWS_68": Skip(
         ("WebDistribution",),

@@ -41,6 +41,7 @@ EXPECTED_ENV = {
         "DATABASE_HOST",
         "DATABASE_NAME",
         "DATABASE_CA_BUNDLE",
+        "ATTACHMENTS_BUCKET",  # retags sent files, deletes a deleted message's files
     },
     "disconnect": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "rest": {
@@ -53,6 +54,7 @@ EXPECTED_ENV = {
         "CONNECTIONS_TABLE",
         "MANAGEMENT_API_URL",  # membership changes reach open connections
         "BROADCAST_MAX_WORKERS",
+        "ATTACHMENTS_BUCKET",  # signs uploads and downloads
     },
     "prune": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "migrate": {
@@ -482,7 +484,7 @@ def test_prune_runs_every_five_minutes(synth: Synth) -> None:
 def test_buckets_block_public_access_encrypt_and_require_tls(synth: Synth) -> None:
     """Every bucket blocks all public access, is encrypted, and its policy denies non-TLS requests."""
     buckets = tt.of_type(synth, "AWS::S3::Bucket")
-    assert len(buckets) == 2
+    assert len(buckets) == 3  # access logs, web UI, attachments
     policies = {p["Properties"]["Bucket"]["Ref"]: p for p in tt.of_type(synth, "AWS::S3::BucketPolicy").values()}
     for bucket_id, bucket in buckets.items():
         properties = bucket["Properties"]
@@ -569,6 +571,46 @@ def test_every_metric_the_functions_emit_is_charted(synth: Synth) -> None:
 
 
 # ---------------------------------------------------------------- database access (hardening)
+
+
+def test_attachment_bucket_is_private_with_cors_for_the_web_and_expires_abandoned_uploads(synth: Synth) -> None:
+    """The attachment bucket: CORS for exactly the web origins (POST, GET), pending uploads expire after a day,
+    incomplete multipart uploads are aborted, it is retained on teardown and logs its accesses."""
+    bucket_id = synth.logical_id(synth.stack.attachments.bucket)
+    resource = synth.resources[bucket_id]
+    properties = resource["Properties"]
+    (cors,) = properties["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == [_cloudfront_url(synth), EXTRA_ORIGIN]
+    assert sorted(cors["AllowedMethods"]) == ["GET", "HEAD", "POST"]
+    rules = {r["Id"]: r for r in properties["LifecycleConfiguration"]["Rules"]}
+    pending = rules["expire-abandoned-uploads"]
+    assert pending["ExpirationInDays"] == 1 and pending["TagFilters"] == [{"Key": "state", "Value": "pending"}]
+    assert pending["Prefix"] == "rooms/"
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert resource["DeletionPolicy"] == "Retain"
+    assert properties["LoggingConfiguration"]["LogFilePrefix"] == "attachments-bucket/"
+    assert tt.environment(synth, "rest")["ATTACHMENTS_BUCKET"] == {"Ref": bucket_id}
+
+
+def test_only_rest_and_message_touch_attachments_and_only_what_each_needs(synth: Synth) -> None:
+    """rest may sign uploads and downloads (Put, PutTagging, Get) and message retag and delete, each on rooms/*
+    only; message may list the rooms/ prefix (so a missing file is NoSuchKey); no other function has S3."""
+    bucket_id = synth.logical_id(synth.stack.attachments.bucket)
+    objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/rooms/*"]]}
+    expected = {
+        "rest": {("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"): objects},
+        "message": {
+            ("s3:DeleteObject", "s3:PutObjectTagging"): objects,
+            ("s3:ListBucket",): {"Fn::GetAtt": [bucket_id, "Arn"]},
+        },
+    }
+    for folder in synth.stack.functions:
+        granted = {
+            tuple(sorted(tt.actions(s))): s["Resource"]
+            for s in tt.statements(synth, tt.role_id(synth, folder))
+            if any(a.startswith("s3:") for a in tt.actions(s))
+        }
+        assert granted == expected.get(folder, {}), folder
 
 
 def test_function_roles_use_no_managed_policy_and_vpc_ones_only_the_eni_actions(synth: Synth) -> None:

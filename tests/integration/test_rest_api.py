@@ -134,6 +134,9 @@ def test_openapi_document_is_served_under_api(api: Api) -> None:
         "/tags",
         "/tags/{name}",
         "/nicknames",
+        "/search",
+        "/rooms/{room_id}/attachments",
+        "/attachments/{attachment_id}",
     }
 
 

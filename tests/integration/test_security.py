@@ -154,9 +154,18 @@ def test_no_frame_carries_a_connection_id(stack: StackProcess, api: Api, clients
     b.request({"type": "join", "roomId": room_id}, "joined")  # bob becomes a member of the public group
     b.expect("room_added", roomId=room_id)
     a.expect("member_joined", user=bob.username)
-    a.send({"type": "message", "roomId": room_id, "text": "hello"})
+    a.send({"type": "message", "roomId": room_id, "text": f"hello @{bob.username}"})
     message_id = b.expect("message")["message"]["id"]
+    b.expect("mention")
     a.expect("message")
+    b.send({"type": "react", "roomId": room_id, "messageId": message_id, "emoji": "👍"})
+    a.expect("reaction")
+    a.send({"type": "edit", "roomId": room_id, "messageId": message_id, "text": "hello again"})
+    b.expect("message_edited")
+    a.send({"type": "message", "roomId": room_id, "text": "to delete"})
+    doomed = a.expect("message")["message"]["id"]
+    a.send({"type": "delete", "roomId": room_id, "messageId": doomed})
+    b.expect("message_deleted")
     b.send({"type": "typing", "roomId": room_id})
     a.expect("typing", user=bob.username)
     b.send({"type": "read", "roomId": room_id, "messageId": message_id})

@@ -96,6 +96,7 @@ class Conversation:
     last_at: datetime | None
     mentions: int = 0
     """Unread messages that mention the user (counted up to 100)."""
+    last_deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,6 +421,26 @@ def test_an_account_creates_at_most_twenty_groups_an_hour(world: World) -> None:
     assert world.call(world.carol, "POST", "/groups", {"name": "next hour"}).status == 201
 
 
+def test_conversations_count_unread_mentions_apart_and_mark_a_deleted_last_message(world: World) -> None:
+    """Unread messages that mention the caller count in ``mentions`` (read ones and deleted ones do not, and a
+    deleted message is not unread); a deleted latest message previews as deleted with no text."""
+    store = world.rest.store
+    bob = world.bob.user_id
+    first = store.save_message(world.public, world.alice.user_id, "@bob one", None, mention_ids=[bob]).message
+    store.save_message(world.public, world.alice.user_id, "@bob two", None, mention_ids=[bob])
+    gone = store.save_message(world.public, world.alice.user_id, "@bob three", None, mention_ids=[bob]).message
+    store.save_message(world.public, world.alice.user_id, "no mention", None)
+    store.mark_read(world.public, bob, first.id)
+    last = store.save_message(world.private, world.alice.user_id, "to be deleted", None).message
+    store.delete_message(world.public, gone.id)
+    store.delete_message(world.private, last.id)
+
+    listed = {c["id"]: c for c in world.call(world.bob, "GET", "/conversations").body["conversations"]}
+    assert (listed[world.public]["mentions"], listed[world.public]["unread"]) == (1, 2)
+    assert listed[world.private]["lastMessage"]["deleted"] is True
+    assert listed[world.private]["lastMessage"]["text"] == ""
+
+
 def test_conversations_list_every_room_of_the_caller_by_activity_with_previews(world: World) -> None:
     """``GET /conversations``: groups and direct chats of the caller, latest activity first, unread and preview."""
     store = world.rest.store
@@ -435,6 +455,12 @@ def test_conversations_list_every_room_of_the_caller_by_activity_with_previews(w
     ]
     first = body["conversations"][0]
     assert first["other"]["username"] == "alice"
-    assert first["lastMessage"] == {"id": latest.id, "sender": "alice", "text": "x" * 140, "ts": latest.ts}
+    assert first["lastMessage"] == {
+        "id": latest.id,
+        "sender": "alice",
+        "text": "x" * 140,
+        "ts": latest.ts,
+        "deleted": False,
+    }
     assert body["conversations"][2].get("lastMessage") is None and body["next"] is None
     assert [c["id"] for c in world.call(world.carol, "GET", "/conversations").body["conversations"]] == []

@@ -53,3 +53,19 @@ def test_deleting_the_message_removes_its_files_rows(store: ChatStore, user: Cal
     deleted = store.delete_message(room, message.id)
     assert deleted is not None and deleted[1] == [file_id] and deleted[0].attachments == []
     assert store.attachment(file_id) is None
+
+
+def test_files_announced_a_day_ago_and_never_sent_are_forgotten(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """Announcing a file drops the uploader's unsent files older than a day; sent ones and newer ones stay."""
+    alice = user("alice")
+    room = store.create_group("general", private=False, created_by=alice.id).id
+    old, sent, recent = (str(uuid.uuid4()) for _ in range(3))
+    for file_id in (old, sent, recent):
+        store.create_attachment(file_id, room, alice.id, name="f", size=1, content_type="text/plain")
+    store.save_message(room, alice.id, "with file", None, attachment_ids=[sent])
+    store._db.execute(
+        "UPDATE attachments SET created_at = now() - interval '25 hours' WHERE id = ANY(%s::uuid[])", ([old, sent],)
+    )
+    store.create_attachment(str(uuid.uuid4()), room, alice.id, name="new", size=1, content_type="text/plain")
+    assert store.attachment(old) is None
+    assert store.attachment(sent) is not None and store.attachment(recent) is not None

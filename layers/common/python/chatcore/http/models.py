@@ -328,8 +328,9 @@ class LastMessageOut(_Out):
     id: int
     sender: str
     text: str
-    """The first 140 characters."""
+    """The first 140 characters ("" when deleted)."""
     ts: int
+    deleted: bool = False
 
 
 class ConversationOut(_Out):

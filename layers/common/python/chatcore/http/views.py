@@ -61,6 +61,7 @@ def conversation_view(row: Conversation) -> ConversationOut:
             sender=row.last_sender or "",
             text=row.last_text or "",
             ts=int(row.last_at.timestamp() * 1000),
+            deleted=row.last_deleted,
         )
         if row.last_message_id is not None and row.last_at is not None
         else None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import psycopg
 
 from chatcore.postgres.database import Database
 from chatcore.rows import AttachmentRow
@@ -16,11 +19,22 @@ class AttachmentQueries:
     def create_attachment(
         self, attachment_id: str, room_id: int, uploader_id: int, *, name: str, size: int, content_type: str
     ) -> None:
-        self._db.execute(
-            "INSERT INTO attachments (id, room_id, uploader_id, name, size, content_type)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (attachment_id, room_id, uploader_id, name, size, content_type),
-        )
+        """Record a file about to be uploaded; the uploader's files announced over a day ago and never sent go
+        (their objects, still tagged pending, the bucket's lifecycle rule has deleted)."""
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(
+                "DELETE FROM attachments WHERE uploader_id = %s AND message_id IS NULL"
+                " AND created_at < now() - interval '1 day'",
+                (uploader_id,),
+            )
+            conn.execute(
+                "INSERT INTO attachments (id, room_id, uploader_id, name, size, content_type)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (attachment_id, room_id, uploader_id, name, size, content_type),
+            )
+
+        self._db.transaction(work)
 
     def attachment(self, attachment_id: str) -> AttachmentRow | None:
         sql = f"SELECT {_COLUMNS} FROM attachments WHERE id = %s::uuid"  # noqa: S608 - a constant column list

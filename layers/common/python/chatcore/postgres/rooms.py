@@ -17,7 +17,7 @@ _ROOM_COLUMNS = "id, name, private, kind, created_by, created_at, description"
 # than a busy one.
 _UNREAD = """
     (SELECT count(*) FROM (SELECT 1 FROM messages m
-      WHERE m.room_id = r.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s
+      WHERE m.room_id = r.id AND m.id > me.last_read_message_id AND m.user_id <> %(u)s AND m.deleted_at IS NULL
       LIMIT 100) unread_capped)::int
 """
 
@@ -259,7 +259,8 @@ class RoomQueries:
             SELECT c.id, c.kind, c.name, c.private, c.description,
                    o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
                    c.unread, last.id AS last_message_id, sender.username AS last_sender,
-                   left(last.content, 140) AS last_text, last.created_at AS last_at, c.mentions
+                   left(last.content, 140) AS last_text, last.created_at AS last_at, c.mentions,
+                   coalesce(last.deleted_at IS NOT NULL, false) AS last_deleted
             FROM (
                 SELECT r.id, r.kind, r.name, r.private, r.description, {_UNREAD} AS unread,
                        {_MENTIONS} AS mentions,
