@@ -11,6 +11,7 @@ from typing import Any
 from botocore.credentials import Credentials
 from chat_local import template as templates
 from chat_local.sigv4 import REGION
+from chat_local.spec import LocalSpec, references
 from chat_local.stand_ins import Locals, function_environment
 from chatcore.protocol import CLIENT_FRAME_TYPES
 
@@ -79,13 +80,17 @@ def test_the_committed_snapshot_serves_what_the_app_synthesizes() -> None:
     entry = json.loads(templates.SNAPSHOT.read_text())
     snapshot = templates.Template(entry["template"], entry["stack"], REPO, "snapshot").spec()
     current = chat_template().spec()
-    assert _without_source(asdict(snapshot)) == _without_source(asdict(current)), (
+    assert _served(snapshot) == _served(current), (
         "the snapshot is stale: uv run python -m chat_local.template --write-snapshot"
     )
 
 
-def _without_source(spec: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in spec.items() if key != "source"}
+def _served(spec: LocalSpec) -> dict[str, Any]:
+    """What the local stack serves from a spec: all but its origin and the types of resources no function names."""
+    named = {ref for function in spec.functions.values() for ref, _ in references(function.environment)}
+    served = {key: value for key, value in asdict(spec).items() if key not in ("source", "resource_types")}
+    served["named_types"] = {ref: spec.resource_types.get(ref) for ref in sorted(named)}
+    return served
 
 
 SHOUT = '''"""A route added to the app (in a test's copy): answers with the text in capitals."""
