@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_logs as logs
+from chatcore.rules import LARGE_ROOM
+from chatcore.service.delivery import DEFAULT_POSTS_PER_SECOND
 from constructs import Node
 
 from infra.chat_infra.paths import REPO_ROOT
@@ -45,7 +47,7 @@ _RETENTION = (
 
 
 #: The functions whose concurrency context may reserve (those holding a PostgreSQL connection each).
-RESERVABLE_FUNCTIONS = ("connect", "message", "rest")
+RESERVABLE_FUNCTIONS = ("connect", "message", "rest", "fanout")
 
 
 class ConfigError(ValueError):
@@ -110,6 +112,14 @@ class ChatConfig:
     log_retention_days: int = 30
     token_ttl_seconds: int = 12 * 3600
     broadcast_max_workers: int = 32
+    fanout_large_room: int = LARGE_ROOM
+    """Rooms of more members fan out through the queue and the worker function (and get no typing)."""
+    fanout_posts_per_second: int = DEFAULT_POSTS_PER_SECOND
+    """Management API posts a second all fan-out workers share: keep it under the account's API Gateway throttle."""
+    fanout_batch_size: int = 10
+    """Jobs per worker invocation (SQS event source batch size)."""
+    fanout_max_concurrency: int = 16
+    """Worker invocations at once (the SQS event source's maximum concurrency)."""
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     rds_ca_bundle: str = "infra/certs/rds-global-bundle.pem"
@@ -119,7 +129,7 @@ class ChatConfig:
     proxy_max_connections_percent: int = 80
     """The share of PostgreSQL's max_connections the proxy may open (the rest: migration, admin, headroom)."""
     reserved_concurrency: dict[str, int] = field(default_factory=dict)
-    """Reserved concurrency per function folder (``connect``, ``message``, ``rest``); none reserved by default."""
+    """Reserved concurrency per function folder (``connect``, ``message``, ``rest``, ``fanout``); none by default."""
     cloudfront_logging: bool = True
     """CloudFront standard logging into the access-log bucket (impossible in opt-in regions, see the README)."""
 
@@ -177,6 +187,10 @@ class ChatConfig:
             "logRetentionDays": ("log_retention_days", 1, 3653),
             "tokenTtlSeconds": ("token_ttl_seconds", 60, 7 * 24 * 3600),
             "broadcastMaxWorkers": ("broadcast_max_workers", 1, 256),
+            "fanoutLargeRoom": ("fanout_large_room", 2, 10_000_000),
+            "fanoutPostsPerSecond": ("fanout_posts_per_second", 1, 100_000),
+            "fanoutBatchSize": ("fanout_batch_size", 1, 10),
+            "fanoutMaxConcurrency": ("fanout_max_concurrency", 2, 1000),
             "proxyBorrowTimeoutSeconds": ("proxy_borrow_timeout_seconds", 1, 300),
             "proxyMaxConnectionsPercent": ("proxy_max_connections_percent", 2, 100),
         }

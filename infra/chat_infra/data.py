@@ -31,7 +31,8 @@ POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_9
 
 
 class ConnectionsTable(Construct):
-    """The connection registry: the keys, indexes and TTL of ``chatcore.aws.registry.table_definition``."""
+    """The connection registry: the keys and TTL of ``chatcore.aws.registry.table_definition`` (no index: every
+    read is one item or one partition)."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -50,16 +51,9 @@ class ConnectionsTable(Construct):
             # Live connections only: every item expires within hours, nothing to keep after teardown.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        for index in table_definition("connections")["GlobalSecondaryIndexes"]:
-            partition, sort = (key["AttributeName"] for key in index["KeySchema"])
-            projection = index["Projection"]
-            self.table.add_global_secondary_index(
-                index_name=index["IndexName"],
-                partition_key=dynamodb.Attribute(name=partition, type=string),
-                sort_key=dynamodb.Attribute(name=sort, type=string),
-                projection_type=dynamodb.ProjectionType[projection["ProjectionType"]],
-                non_key_attributes=projection.get("NonKeyAttributes"),
-            )
+        keys = {k["AttributeName"]: k["KeyType"] for k in table_definition("connections")["KeySchema"]}
+        if keys != {"pk": "HASH", "sk": "RANGE"}:
+            raise ValueError(f"the registry's keys changed: {keys}")
 
 
 class TokenSecret(Construct):

@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.chat_infra.functions import ChatFunction
@@ -23,7 +24,16 @@ FIVE_MINUTES = Duration.minutes(5)
 
 
 #: Every metric the functions emit through Powertools (``metrics.add_metric``); each is charted.
-FUNCTION_METRICS = ("Connected", "ConnectRefused", "ConnectUnavailable", "Disconnected", "Frames", "PrunedConnections")
+FUNCTION_METRICS = (
+    "Connected",
+    "ConnectRefused",
+    "ConnectUnavailable",
+    "Disconnected",
+    "Frames",
+    "PrunedConnections",
+    "FanoutPosts",
+    "FanoutRecipientsDropped",
+)
 
 
 class Monitoring(Construct):
@@ -45,6 +55,7 @@ class Monitoring(Construct):
         database: rds.DatabaseInstance,
         proxy: rds.DatabaseProxy,
         prune_rule: events.Rule,
+        fanout_dead_letters: sqs.IQueue,
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -127,6 +138,24 @@ class Monitoring(Construct):
             ),
             threshold=1,
             description="EventBridge could not invoke the prune function",
+        )
+        self._alarm(
+            "FanoutDeadLetters",
+            fanout_dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+            threshold=1,
+            description="A large room's fan-out job failed five times and is in the dead-letter queue",
+        )
+        self._alarm(
+            "FanoutRecipientsDropped",
+            cloudwatch.Metric(
+                namespace="Chat",
+                metric_name="FanoutRecipientsDropped",
+                dimensions_map={"service": "chat"},
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            ),
+            threshold=1,
+            description="Fan-out workers gave up posting to connections after five attempts (budget or throttling)",
         )
         self._alarm(
             "DatabaseCpuHigh",

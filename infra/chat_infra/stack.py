@@ -16,14 +16,15 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from chatcore.aws.registry import BY_ROOM_INDEX, BY_VIEW_INDEX
 from chatcore.protocol import CLIENT_FRAME_TYPES
 from constructs import Construct
 
 from infra.chat_infra.attachments import AttachmentBucket
 from infra.chat_infra.config import ChatConfig, ConfigError
 from infra.chat_infra.data import ChatDatabase, ConnectionsTable, TokenSecret
+from infra.chat_infra.fanout import FanoutQueue
 from infra.chat_infra.functions import ARCHITECTURE, RUNTIME, ChatFunction
 from infra.chat_infra.layer import INSTANCE_CA_BUNDLE, PROXY_CA_BUNDLE, layer_code
 from infra.chat_infra.monitoring import Monitoring
@@ -35,8 +36,9 @@ from infra.chat_infra.web import AccessLogBucket, WebSite, cloudfront_can_log_to
 #: Every client frame type of the protocol is a WebSocket route to the message function.
 MESSAGE_ROUTES = tuple(sorted(CLIENT_FRAME_TYPES))
 
-#: The message function's table actions: count_frame (UpdateItem returning the record), subscribe (PutItem),
-#: unsubscribe (DeleteItem), forgetting a gone connection (Query + BatchWriteItem); by_room on the index.
+#: The message function's table actions: count_frame (UpdateItem returning the record), a room's connections and
+#: viewers (Query of a partition), viewing (UpdateItem + PutItem, DeleteItem), subscribing (BatchWriteItem),
+#: forgetting a gone connection (GetItem + BatchWriteItem).
 _MESSAGE_TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:PutItem",
@@ -132,7 +134,9 @@ class ChatStack(Stack):
         # ------------------------------------------------------------ state and network
         access_logs = AccessLogBucket(self, "AccessLogs")
         network = ChatNetwork(self, "Network", nat_gateway=config.nat_gateway, flow_log_bucket=access_logs.bucket)
-        self.table = ConnectionsTable(self, "Connections").table
+        # "Registry", not "Connections": the layout without indexes is a new table (CloudFormation cannot drop two
+        # indexes in one update); the old one's items are live connections only, which reconnect.
+        self.table = ConnectionsTable(self, "Registry").table
         token_secret = TokenSecret(self, "TokenSigningKey", stage=config.stage).secret
         self.database = ChatDatabase(self, "Database", config=config, network=network)
         self.web = WebSite(
@@ -195,6 +199,13 @@ class ChatStack(Stack):
             self, "Attachments", web_origins=web_origins, access_log_bucket=access_logs.bucket
         )
         files_env = {"ATTACHMENTS_BUCKET": self.attachments.bucket.bucket_name}
+        worker_timeout = Duration.seconds(60)
+        self.fanout = FanoutQueue(self, "FanoutJobs", worker_timeout=worker_timeout)
+        # The functions that post to whole rooms queue a large room's delivery instead.
+        queue_env = {
+            "FANOUT_QUEUE_URL": self.fanout.queue.queue_url,
+            "FANOUT_LARGE_ROOM": str(config.fanout_large_room),
+        }
 
         def function(
             folder: str,
@@ -254,7 +265,7 @@ class ChatStack(Stack):
         message = function(
             "message",
             f"WebSocket frames ({', '.join(MESSAGE_ROUTES)}, $default)",
-            {**table_env, **management_env, **database_env, **files_env},
+            {**table_env, **management_env, **database_env, **files_env, **queue_env},
             timeout=Duration.seconds(29),
             in_vpc=True,
         )
@@ -276,9 +287,30 @@ class ChatStack(Stack):
                 # Membership changes reach the users' open connections at once (subscriptions and frames).
                 **table_env,
                 **management_env,
+                **queue_env,
             },
             timeout=Duration.seconds(29),
             in_vpc=True,
+        )
+        fanout = function(
+            "fanout",
+            "SQS: posts a large room's frame to one shard of its connections, within the shared budget",
+            {
+                **table_env,
+                **management_env,
+                "FANOUT_QUEUE_URL": self.fanout.queue.queue_url,  # failed posts are queued again
+                "FANOUT_POSTS_PER_SECOND": str(config.fanout_posts_per_second),
+            },
+            timeout=worker_timeout,
+            in_vpc=False,
+        )
+        fanout.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.fanout.queue,
+                batch_size=config.fanout_batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=config.fanout_max_concurrency,
+            )
         )
         prune = function(
             "prune",
@@ -287,7 +319,7 @@ class ChatStack(Stack):
             timeout=Duration.minutes(2),
             in_vpc=False,
         )
-        self.functions = {fn.folder: fn for fn in (connect, message, disconnect, rest, prune, migrate)}
+        self.functions = {fn.folder: fn for fn in (connect, message, disconnect, rest, fanout, prune, migrate)}
         self._check_borrow_timeout(config, (connect, message, rest))
 
         # ------------------------------------------------------------ permissions (exactly what each uses)
@@ -305,31 +337,41 @@ class ChatStack(Stack):
                 "dynamodb:BatchWriteItem",
             ],
         )
-        message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS, indexes=[BY_ROOM_INDEX, BY_VIEW_INDEX])
-        # Forgetting the connection: its items (Query + BatchWriteItem), its entry in the user's set (UpdateItem,
-        # DeleteItem of an emptied set), the contacts' connections for the offline presence (BatchGetItem).
+        message.grant_table(table_arn, _MESSAGE_TABLE_ACTIONS)
+        # Forgetting the connection: its item listing its room partitions (GetItem), its items (BatchWriteItem),
+        # its entry in the user's set (UpdateItem, DeleteItem of an emptied set), the contacts' connections for
+        # the offline presence (BatchGetItem).
         disconnect.grant_table(
             table_arn,
             [
-                "dynamodb:Query",
+                "dynamodb:GetItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:BatchGetItem",
             ],
         )
-        # Live membership: a user's connections (GetItem) subscribed or unsubscribed (BatchWriteItem), a room's
-        # connections (Query on by_room) told of a rename or a deletion.
+        # Live membership: a user's connections (GetItem) subscribed or unsubscribed (BatchWriteItem, and their
+        # items' room lists: BatchGetItem, UpdateItem), a room's connections (Query of its partitions) told of a
+        # change, new presence contacts (UpdateItem, BatchGetItem), a deleted account's connections forgotten
+        # (GetItem, BatchWriteItem, UpdateItem, DeleteItem).
         rest.grant_table(
-            table_arn, ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"], indexes=[BY_ROOM_INDEX]
+            table_arn,
+            [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
         )
         # Scan for stale connections (its place kept in one item: GetItem/PutItem/DeleteItem), touch the live
-        # ones (UpdateItem), forget the gone ones (Query + BatchWriteItem, by_room for member_left).
+        # ones (UpdateItem), forget the gone ones (GetItem + BatchWriteItem).
         prune.grant_table(
             table_arn,
             [
                 "dynamodb:Scan",
-                "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:GetItem",
@@ -338,7 +380,7 @@ class ChatStack(Stack):
                 "dynamodb:BatchGetItem",  # presence to the contacts of a connection found gone
             ],
         )
-        for fn in (connect, message, disconnect, rest, prune):
+        for fn in (connect, message, disconnect, rest, fanout, prune):
             self.websocket_stage.grant_management_api_access(fn.role)
             acknowledge(
                 fn.role,
@@ -347,6 +389,22 @@ class ChatStack(Stack):
                 "execute-api:ManageConnections is scoped to this API's stage; the connection id and the "
                 "HTTP method (POST to send, GET to probe) are runtime values, hence the two wildcards.",
             )
+        # A shard's connections (Query), the shared budget's counter (UpdateItem; GetItem when it is nearly
+        # spent), a deleted room's shard emptied (BatchWriteItem), gone connections forgotten (GetItem,
+        # BatchWriteItem, UpdateItem, DeleteItem) with the offline presence (BatchGetItem).
+        fanout.grant_table(
+            table_arn,
+            [
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchGetItem",
+            ],
+        )
+        for fn in (message, rest, fanout):
+            self.fanout.queue.grant_send_messages(fn.role)
         self.attachments.grant_signing(rest.role)
         self.attachments.grant_sending(message.role)
         bucket_id = self.get_logical_id(_default_child(self.attachments.bucket))
@@ -456,6 +514,7 @@ class ChatStack(Stack):
             database=self.database.instance,
             proxy=self.database.proxy,
             prune_rule=self.prune_rule,
+            fanout_dead_letters=self.fanout.dead_letters,
             alarm_email=config.alarm_email,
         )
 

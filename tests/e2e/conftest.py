@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from chat_local.postgres import EmbeddedPostgres
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, StorageState, ViewportSize, sync_playwright
 
 from tests.helpers.clients import Api, ChatClient
 from tests.helpers.stack import StackProcess
@@ -25,9 +27,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "tests" / "output" / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 740}
+
+# axe-core, from npm, pinned; installed into a cache folder the first time (the registry is reachable).
+AXE_VERSION = "4.14.1"
+AXE_CACHE = Path(os.environ.get("AXE_CACHE_DIR", Path.home() / ".cache" / "chat-tests" / f"axe-core-{AXE_VERSION}"))
+# Served from the app's own origin, so the page's CSP (script-src 'self') stays as strict as in production.
+AXE_URL_PATH = "/__e2e__/axe.min.js"
 
 OpenPage = Callable[..., Page]
 
@@ -59,6 +68,8 @@ def _warm_up(stack: StackProcess) -> None:
     api = Api(stack.api_url)
     account = api.register("warmup")
     room_id = api.create_group(account, "warm-up")
+    status, body = api.call("GET", "/conversations", token=account.token)
+    assert status == 200, body
     client = ChatClient(stack.ws_url, account.token)
     try:
         client.request({"type": "join", "roomId": room_id}, "joined")
@@ -83,24 +94,79 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def open_page(browser: Browser, stack: StackProcess) -> Iterator[OpenPage]:
-    """Open a page in a new browser context (a separate person: own sessionStorage); all closed after the test.
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's browser bundle: ``AXE_CORE_JS`` if set, else the pinned version from npm, cached."""
+    if override := os.environ.get("AXE_CORE_JS"):
+        path = Path(override)
+        if not path.is_file():
+            pytest.fail(f"AXE_CORE_JS={override} is not a file")
+        return path
+    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+    if script.is_file():
+        return script
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail(
+            "The accessibility checks need axe-core from npm and npm is not installed: install Node.js "
+            f"(apt-get install -y npm), or run `npm install --prefix {AXE_CACHE} axe-core@{AXE_VERSION}` "
+            "elsewhere and set AXE_CORE_JS to its node_modules/axe-core/axe.min.js"
+        )
+    AXE_CACHE.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [npm, "install", "--prefix", str(AXE_CACHE), "--no-audit", "--no-fund", "--no-save", f"axe-core@{AXE_VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0 or not script.is_file():
+        pytest.fail(
+            f"Could not install axe-core@{AXE_VERSION} with npm into {AXE_CACHE} (is the npm registry reachable?). "
+            f"npm said:\n{result.stdout}\n{result.stderr}\n"
+            "Install it by hand with the command above, or set AXE_CORE_JS."
+        )
+    return script
 
-    An uncaught JavaScript error in any page fails the test.
+
+@pytest.fixture
+def open_page(browser: Browser, stack: StackProcess, axe_script: Path) -> Iterator[OpenPage]:
+    """Open a page in a new browser context (a separate person: own localStorage); all closed after the test.
+
+    ``dark=True`` asks for the dark colour scheme; ``storage_state`` (from ``context.storage_state()``) opens
+    the browser again with what an earlier one kept, as after a restart. Every context serves axe-core at
+    ``AXE_URL_PATH`` (for ``tests.e2e.ui.assert_accessible``). An uncaught JavaScript error in any page fails
+    the test.
     """
-    contexts = []
+    contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    def open_(viewport: ViewportSize | None = None, *, fake_clock: bool = False) -> Page:
-        context = browser.new_context(viewport=viewport or DESKTOP, base_url=stack.url)
+    def serve_axe(route: Route) -> None:
+        route.fulfill(path=axe_script, content_type="application/javascript")
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+
+    def open_(
+        viewport: ViewportSize | None = None,
+        *,
+        dark: bool = False,
+        fake_clock: bool = False,
+        storage_state: StorageState | None = None,
+    ) -> Page:
+        context = browser.new_context(
+            viewport=viewport or DESKTOP,
+            base_url=stack.url,
+            color_scheme="dark" if dark else "light",
+            storage_state=storage_state,
+        )
         context.set_default_timeout(10_000)
+        context.route(f"{stack.url}{AXE_URL_PATH}", serve_axe)
         if fake_clock:
             context.clock.install()  # timers run in real time until the test fast-forwards them
+        context.on("page", watch)
         contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-        return page
+        return context.new_page()
 
     yield open_
     for context in contexts:
@@ -110,6 +176,6 @@ def open_page(browser: Browser, stack: StackProcess) -> Iterator[OpenPage]:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    """Where the tests save screenshots for the README (tests/output/ is not committed)."""
+    """Where the tests save screenshots as they go (tests/output/ is not committed)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

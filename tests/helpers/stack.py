@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 import time
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import Credentials
+from chat_local.cli import TABLE_NAME
 from chat_local.processes import ReadyProcess
 from chat_local.sigv4 import REGION, stack_credentials
+from chatcore.aws.registry import ConnectionRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
@@ -79,6 +82,22 @@ class StackProcess(ReadyProcess):
 
     def start(self, timeout: float = 90.0) -> StackProcess:
         return super().start(timeout)
+
+    def registry(self) -> ConnectionRegistry:
+        """The stack's connection registry, on the moto server its log names, for tests that change stored state."""
+        import boto3
+
+        found = re.search(r"ready at (http://[\w.:]+)", self.log_path.read_text(errors="replace"))
+        assert found, "the stack's log names no moto endpoint"
+        signer = self.credentials
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=found.group(1),
+            region_name=REGION,
+            aws_access_key_id=signer.access_key,
+            aws_secret_access_key=signer.secret_key,
+        )
+        return ConnectionRegistry(client, TABLE_NAME)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]

@@ -85,7 +85,14 @@ _CDK_HELPERS = (
     "CustomS3AutoDeleteObjectsCustomResourceProvider",
     "CustomVpcRestrictDefaultSGCustomResourceProvider",
 )
-_OUR_FUNCTIONS = ("ConnectFunction", "MessageFunction", "DisconnectFunction", "RestFunction", "PruneFunction")
+_OUR_FUNCTIONS = (
+    "ConnectFunction",
+    "MessageFunction",
+    "DisconnectFunction",
+    "RestFunction",
+    "FanoutFunction",
+    "PruneFunction",
+)
 _ALL_FUNCTIONS = (*_OUR_FUNCTIONS, "MigrateFunction", *_CDK_HELPERS)
 
 
@@ -122,7 +129,7 @@ CHECKOV_SKIPS: dict[str, Skip] = {
         "synchronously, and prune (EventBridge, every 5 minutes) is retried by the schedule's next run and alarmed.",
     ),
     "CKV_AWS_117": Skip(
-        ("DisconnectFunction", "PruneFunction", *_CDK_HELPERS),
+        ("DisconnectFunction", "PruneFunction", "FanoutFunction", *_CDK_HELPERS),
         "These call AWS APIs only (DynamoDB, the Management API, S3, CloudFormation, RDS): a VPC would add ENIs "
         "and NAT traffic for nothing; the functions that reach PostgreSQL run in the VPC's app subnets.",
     ),
@@ -132,7 +139,7 @@ CHECKOV_SKIPS: dict[str, Skip] = {
         "RDS metrics feed the CPU and storage alarms and the dashboard, enough for a small team's t4g.micro.",
     ),
     "CKV_AWS_119": Skip(
-        ("ConnectionsTable",),
+        ("RegistryTable",),
         "The registry holds connection ids and user ids that expire within hours; the AWS-managed key encrypts "
         "it at rest, and a customer-managed key would add cost without a key policy anyone needs.",
     ),
@@ -176,6 +183,11 @@ CHECKOV_SKIPS: dict[str, Skip] = {
         "Log objects are written once and expire after 90 days; the web bucket is rebuilt from the repository's "
         "web/ folder on every deploy, so earlier versions of either have nothing to restore; and a deleted "
         "message's files must really be gone, which a noncurrent version kept by versioning would contradict.",
+    ),
+    "CKV_AWS_27": Skip(
+        ("FanoutJobs",),
+        "The fan-out queues are encrypted at rest with SQS-managed keys (SqsManagedSseEnabled, as the template "
+        "shows); this checkov version recognizes only a KMS key, which would add a KMS request per message.",
     ),
     "CKV_AWS_68": Skip(
         ("WebDistribution",),

@@ -42,6 +42,8 @@ EXPECTED_ENV = {
         "DATABASE_NAME",
         "DATABASE_CA_BUNDLE",
         "ATTACHMENTS_BUCKET",  # retags sent files, deletes a deleted message's files
+        "FANOUT_QUEUE_URL",  # a large room's delivery is queued
+        "FANOUT_LARGE_ROOM",
     },
     "disconnect": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
     "rest": {
@@ -55,8 +57,17 @@ EXPECTED_ENV = {
         "MANAGEMENT_API_URL",  # membership changes reach open connections
         "BROADCAST_MAX_WORKERS",
         "ATTACHMENTS_BUCKET",  # signs uploads and downloads
+        "FANOUT_QUEUE_URL",  # a large room's rename or deletion is queued
+        "FANOUT_LARGE_ROOM",
     },
     "prune": {"CONNECTIONS_TABLE", "MANAGEMENT_API_URL", "BROADCAST_MAX_WORKERS"},
+    "fanout": {
+        "CONNECTIONS_TABLE",
+        "MANAGEMENT_API_URL",
+        "BROADCAST_MAX_WORKERS",
+        "FANOUT_QUEUE_URL",  # failed posts are queued again
+        "FANOUT_POSTS_PER_SECOND",
+    },
     "migrate": {
         "DATABASE_SECRET_ARN",
         "APP_DATABASE_SECRET_ARN",
@@ -83,16 +94,22 @@ EXPECTED_TABLE_ACTIONS = {
         "dynamodb:BatchGetItem",
     },
     "disconnect": {
-        "dynamodb:Query",
+        "dynamodb:GetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
     },
-    "rest": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"},
+    "rest": {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    },
     "prune": {
         "dynamodb:Scan",
-        "dynamodb:Query",
         "dynamodb:UpdateItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:GetItem",  # the sweep's place between runs
@@ -100,11 +117,17 @@ EXPECTED_TABLE_ACTIONS = {
         "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
     },
+    "fanout": {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+    },
     "migrate": set(),
 }
-#: Which index each function may Query (and nothing else on an index).
-EXPECTED_INDEXES = {"message": {"by_room", "by_view"}, "rest": {"by_room"}}
-POSTING_FUNCTIONS = {"connect", "message", "disconnect", "rest", "prune"}
+POSTING_FUNCTIONS = {"connect", "message", "disconnect", "rest", "fanout", "prune"}
 VPC_FUNCTIONS = {"connect", "message", "rest", "migrate"}
 
 
@@ -320,21 +343,14 @@ def test_manage_connections_only_for_the_functions_that_post(synth: Synth) -> No
 
 
 def test_table_permissions_are_exactly_what_each_function_uses(synth: Synth) -> None:
-    """Each role has only its own DynamoDB actions, on this table and (Query only) the indexes it reads."""
+    """Each role has only its own DynamoDB actions, on this table only (the table has no index)."""
     table_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.table), "Arn"]}
-    index_arns = {name: {"Fn::Join": ["", [table_arn, f"/index/{name}"]]} for name in ("by_room", "by_view")}
+    assert "GlobalSecondaryIndexes" not in synth.resources[synth.logical_id(synth.stack.table)]["Properties"]
     for folder, expected in EXPECTED_TABLE_ACTIONS.items():
         assert tt.allowed(synth, folder, "dynamodb:") == expected, folder
-        indexes: set[str] = set()
         for statement in tt.statements(synth, tt.role_id(synth, folder)):
             if any(a.startswith("dynamodb:") for a in tt.actions(statement)):
-                resources = tt.resources(statement)
-                assert all(r == table_arn or r in index_arns.values() for r in resources), folder
-                named = {name for name, arn in index_arns.items() if arn in resources}
-                if named:
-                    assert tt.actions(statement) == ["dynamodb:Query"], folder
-                indexes |= named
-        assert indexes == EXPECTED_INDEXES.get(folder, set()), folder
+                assert tt.resources(statement) == [table_arn], folder
 
 
 def test_secrets_are_readable_only_by_the_functions_that_read_them(synth: Synth) -> None:
@@ -374,17 +390,13 @@ def test_roles_write_logs_only_to_their_own_log_group(synth: Synth) -> None:
 
 
 def test_table_matches_the_registry_definition(synth: Synth) -> None:
-    """Keys, attribute types, GSIs, billing, TTL attribute and PITR equal chatcore.registry's definition."""
+    """Keys, attribute types, billing, TTL attribute and PITR equal chatcore.registry's definition (no index)."""
     expected = table_definition("ignored")
     table = synth.resources[synth.logical_id(synth.stack.table)]["Properties"]
     assert table["KeySchema"] == expected["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(expected["AttributeDefinitions"], key=str)
     assert table["BillingMode"] == expected["BillingMode"]
-
-    def indexes(items: list[dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
-        return {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in items}
-
-    assert indexes(table["GlobalSecondaryIndexes"]) == indexes(expected["GlobalSecondaryIndexes"])
+    assert "GlobalSecondaryIndexes" not in table and "GlobalSecondaryIndexes" not in expected
     assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
@@ -559,10 +571,11 @@ def test_alarms_watch_errors_throttles_5xx_schedule_and_migration(synth: Synth) 
 
 
 def test_every_metric_the_functions_emit_is_charted(synth: Synth) -> None:
-    """Each ``metrics.add_metric`` name in functions/ is on the dashboard, and the dashboard charts no other."""
+    """Each ``metrics.add_metric`` name in functions/ and the layer is on the dashboard, and it charts no other."""
     emitted = set()
-    for handler in FUNCTIONS_DIR.glob("*/handler.py"):
-        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', handler.read_text()))
+    sources = [*FUNCTIONS_DIR.glob("*/handler.py"), *(FUNCTIONS_DIR.parent / "layers").rglob("*.py")]
+    for source in sources:
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', source.read_text()))
     assert emitted == set(FUNCTION_METRICS)
     # The dashboard body is a JSON string inside the template: each metric appears as "Chat","<name>".
     body = json.dumps(next(iter(tt.of_type(synth, "AWS::CloudWatch::Dashboard").values()))["Properties"])
@@ -727,3 +740,59 @@ def test_the_guard_may_only_modify_this_database(synth: Synth) -> None:
     assert granted.pop("rds:ModifyDBInstance") == [instance_arn]
     assert set(granted) == {"logs:CreateLogStream", "logs:PutLogEvents"}
     assert not synth.resources[role_id]["Properties"].get("ManagedPolicyArns")
+
+
+# ---------------------------------------------------------------- large rooms (the fan-out queue)
+
+
+def test_the_fanout_queue_is_encrypted_with_a_dead_letter_queue_the_alarms_watch(synth: Synth) -> None:
+    """The queue and its dead-letter queue are encrypted and TLS-only; a job moves there after 5 receives; an
+    alarm fires on one dead letter; the visibility timeout is six times the worker's timeout."""
+    queue = synth.resources[synth.logical_id(synth.stack.fanout.queue)]["Properties"]
+    dead_id = synth.logical_id(synth.stack.fanout.dead_letters)
+    assert queue["SqsManagedSseEnabled"] is True
+    assert synth.resources[dead_id]["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dead_id, "Arn"]}, "maxReceiveCount": 5}
+    worker_timeout = synth.resources[synth.function_id("fanout")]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] == 6 * worker_timeout
+    policies = [p["Properties"] for p in tt.of_type(synth, "AWS::SQS::QueuePolicy").values()]
+    assert (
+        all(
+            any(
+                s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                for s in p["PolicyDocument"]["Statement"]
+            )
+            for p in policies
+        )
+        and len(policies) == 2
+    )
+    alarms = [a["Properties"] for a in tt.of_type(synth, "AWS::CloudWatch::Alarm").values()]
+    dead_letter_alarms = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible" and a.get("Namespace") == "AWS/SQS"
+    ]
+    assert len(dead_letter_alarms) == 1 and dead_letter_alarms[0]["Threshold"] == 1
+
+
+def test_the_worker_reads_the_queue_reporting_failures_one_by_one(synth: Synth) -> None:
+    """The worker's SQS event source reports batch item failures, with the configured batch size and
+    concurrency; the worker runs outside the VPC."""
+    (mapping,) = tt.of_type(synth, "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert properties["FunctionName"] == {"Ref": synth.function_id("fanout")}
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.fanout.queue), "Arn"]}
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BatchSize"] == 10 and properties["ScalingConfig"] == {"MaximumConcurrency": 16}
+    assert "VpcConfig" not in synth.resources[synth.function_id("fanout")]["Properties"]
+
+
+def test_only_the_functions_that_post_to_rooms_may_queue_jobs(synth: Synth) -> None:
+    """message, rest and the worker (its retries) may send to the queue; the worker alone may receive."""
+    senders = {f for f in synth.stack.functions if "sqs:SendMessage" in tt.allowed(synth, f, "sqs:")}
+    receivers = {f for f in synth.stack.functions if "sqs:ReceiveMessage" in tt.allowed(synth, f, "sqs:")}
+    assert senders == {"message", "rest", "fanout"} and receivers == {"fanout"}
+    for folder in ("message", "rest"):
+        variables = tt.environment(synth, folder)
+        assert variables["FANOUT_LARGE_ROOM"] == "1000"
+        assert variables["FANOUT_QUEUE_URL"] == {"Ref": synth.logical_id(synth.stack.fanout.queue)}

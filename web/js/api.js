@@ -12,9 +12,11 @@ export class ApiError extends Error {
 
 export class Api {
   /** @param {string} baseUrl e.g. http://127.0.0.1:8080/api  @param {() => string|null} getToken */
-  constructor(baseUrl, getToken = () => null) {
+  constructor(baseUrl, getToken = () => null, onUnauthorized = () => {}) {
     this.baseUrl = baseUrl;
     this.getToken = getToken;
+    /** Called when a signed-in request answers 401: the token expired or the account is gone. */
+    this.onUnauthorized = onUnauthorized;
   }
 
   async request(method, path, body) {
@@ -44,6 +46,7 @@ export class Api {
     if (!response.ok) {
       const message = (data && typeof data.message === "string" && data.message) || `Request failed (HTTP ${response.status})`;
       const fieldErrors = Array.isArray(data?.errors) ? data.errors : [];
+      if (response.status === 401 && token) this.onUnauthorized();
       throw new ApiError(response.status, message, fieldErrors);
     }
     return data;
@@ -93,4 +96,56 @@ export class Api {
     const query = new URLSearchParams({ q, limit: String(limit), offset: String(offset) });
     return this.request("GET", `/nicknames?${query}`);
   }
+  /** One page of the sidebar ({conversations, next}), most recent activity first. */
+  conversations({ cursor = null } = {}) {
+    const query = new URLSearchParams();
+    if (cursor) query.set("cursor", cursor);
+    const suffix = query.size ? `?${query}` : "";
+    return this.request("GET", `/conversations${suffix}`);
+  }
+  groupMembers(groupId, { cursor = null } = {}) {
+    const query = new URLSearchParams();
+    if (cursor) query.set("cursor", cursor);
+    const suffix = query.size ? `?${query}` : "";
+    return this.request("GET", `/groups/${encodeURIComponent(groupId)}/members${suffix}`);
+  }
+  /** {name?, description?} (owner only). */
+  updateGroup(groupId, changes) {
+    return this.request("PATCH", `/groups/${encodeURIComponent(groupId)}`, changes);
+  }
+  deleteGroup(groupId) {
+    return this.request("DELETE", `/groups/${encodeURIComponent(groupId)}`);
+  }
+  transferGroup(groupId, username) {
+    return this.request("POST", `/groups/${encodeURIComponent(groupId)}/owner`, { username });
+  }
+  /** {id, upload: {url, fields}}: a presigned S3 POST for one file. */
+  createAttachment(roomId, { name, size, type }) {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/attachments`, { name, size, type });
+  }
+  /** {url, expiresAt}: a presigned GET, valid a few minutes. */
+  attachment(id) {
+    return this.request("GET", `/attachments/${encodeURIComponent(id)}`);
+  }
+  /** One page of message search results ({results: [{message, room}], next}); `before` = the previous page's next. */
+  search(q, { roomId = null, before = null } = {}) {
+    const query = new URLSearchParams({ q });
+    if (roomId) query.set("roomId", String(roomId));
+    if (before) query.set("before", before);
+    return this.request("GET", `/search?${query}`);
+  }
+}
+
+/** Post a file straight to S3 with a presigned POST ({url, fields}); rejects with an ApiError. */
+export async function uploadToS3(upload, file) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(upload.fields ?? {})) form.append(name, value);
+  form.append("file", file);
+  let response;
+  try {
+    response = await fetch(upload.url, { method: "POST", body: form });
+  } catch {
+    throw new ApiError(0, "The upload could not reach the storage service.");
+  }
+  if (!response.ok) throw new ApiError(response.status, `The upload was refused (HTTP ${response.status}).`);
 }

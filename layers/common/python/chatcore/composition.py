@@ -20,6 +20,7 @@ from psycopg import sql
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.files import FileBucket
 from chatcore.aws.management import SignedManagementClient
+from chatcore.aws.queue import FanoutQueue
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.postgres.database import Database
 from chatcore.postgres.migrate import apply_migrations
@@ -28,6 +29,7 @@ from chatcore.service.accounts import AccountService
 from chatcore.service.api import ApiServices
 from chatcore.service.attachments import AttachmentService
 from chatcore.service.chat import ChatService
+from chatcore.service.delivery import FanoutWorker, RoomDelivery
 from chatcore.service.directory import DirectoryService
 from chatcore.service.fanout import Fanout
 from chatcore.service.gate import ConnectionGate
@@ -43,6 +45,7 @@ from chatcore.tokens import TokenService
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 
 # ---------------------------------------------------------------- secrets and clients
@@ -139,6 +142,13 @@ def management_client(settings: Settings) -> SignedManagementClient:
     return SignedManagementClient(client, credentials, max_attempts=5, connect_timeout=2, read_timeout=5)
 
 
+def sqs_client(settings: Settings) -> SQSClient:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2))
+
+
 def s3_client(settings: Settings, endpoint_url: str | None = None) -> S3Client:
     import boto3
     from botocore.config import Config
@@ -174,9 +184,19 @@ def build_tokens(settings: Settings) -> TokenService:
 
 
 def build_live_updates(settings: Settings) -> LiveUpdates:
-    """What brings membership changes to open connections: DynamoDB and the Management API."""
+    """What brings membership changes to open connections: DynamoDB, the Management API (and SQS for large
+    rooms)."""
     fanout = build_fanout(settings)
-    return LiveUpdates(fanout.registry, fanout)
+    return LiveUpdates(fanout.registry, fanout, build_delivery(settings, fanout))
+
+
+def build_jobs(settings: Settings) -> FanoutQueue | None:
+    """The fan-out queue, when the deployment has one (``FANOUT_QUEUE_URL``)."""
+    return FanoutQueue(sqs_client(settings), settings.fanout_queue_url) if settings.fanout_queue_url else None
+
+
+def build_delivery(settings: Settings, fanout: Fanout) -> RoomDelivery:
+    return RoomDelivery(fanout.registry, fanout, build_jobs(settings), large_room=settings.fanout_large_room)
 
 
 def build_fanout(settings: Settings) -> Fanout:
@@ -211,12 +231,21 @@ def build_chat_service(settings: Settings | None = None) -> ChatService:
         fanout=fanout,
         limits=settings.rate_limits,
         files=build_files(settings),
+        delivery=build_delivery(settings, fanout),
     )
 
 
 def build_disconnect(settings: Settings | None = None) -> Fanout:
     """``$disconnect``: forgetting the connection needs DynamoDB and the Management API only."""
     return build_fanout(settings or Settings.from_env())
+
+
+def build_fanout_worker(settings: Settings | None = None) -> FanoutWorker:
+    """The fan-out worker: DynamoDB, the Management API and SQS (to queue failed posts again); no database."""
+    settings = settings or Settings.from_env()
+    fanout = build_fanout(settings)
+    jobs = FanoutQueue(sqs_client(settings), settings.require("fanout_queue_url"))
+    return FanoutWorker(fanout.registry, fanout, jobs, posts_per_second=settings.fanout_posts_per_second)
 
 
 def build_pruner(settings: Settings | None = None) -> Pruner:

@@ -61,3 +61,7 @@ class RegistryUnavailable(Unavailable):
 
 class FilesUnavailable(Unavailable):
     """S3 (the attachment bucket) failed after its client's retries."""
+
+
+class QueueUnavailable(Unavailable):
+    """SQS (the fan-out queue) failed after its client's retries."""

@@ -7,6 +7,7 @@ A *room* is any conversation; its ``kind`` says whether it is a group or a direc
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -58,6 +59,9 @@ class RoomRow:
     created_by: int | None
     created_at: datetime
     description: str = ""
+    shards: int = 1
+    """The registry shards the room's connections are spread over (migration 0009): readers read them all."""
+    member_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,3 +250,43 @@ class RemovedConnection:
     """True when this was the user's last open connection (the user is now offline)."""
     audience: list[int] = field(default_factory=list)
     """The users to tell that this user went offline (when this was the user's last connection)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutJob:
+    """One page of a large room's delivery, as the fan-out queue carries it: the encoded frame and either a
+    shard of the room to read or the connections to try again."""
+
+    room_id: int
+    frame: str
+    """The frame exactly as posted (JSON text): the worker needs no database."""
+    shard: int | None = None
+    connection_ids: tuple[str, ...] = ()
+    attempt: int = 0
+    unsubscribe: bool = False
+    """The room is gone: also take the shard's connections out of it."""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "room": self.room_id,
+                "frame": self.frame,
+                "shard": self.shard,
+                "connections": list(self.connection_ids),
+                "attempt": self.attempt,
+                "unsubscribe": self.unsubscribe,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FanoutJob:
+        data = json.loads(text)
+        return cls(
+            room_id=int(data["room"]),
+            frame=str(data["frame"]),
+            shard=None if data.get("shard") is None else int(data["shard"]),
+            connection_ids=tuple(str(c) for c in data.get("connections", ())),
+            attempt=int(data.get("attempt", 0)),
+            unsubscribe=bool(data.get("unsubscribe", False)),
+        )

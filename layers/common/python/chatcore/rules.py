@@ -76,6 +76,11 @@ PRESENCE_ROOM_SIZE = 100
 PRESENCE_CONTACTS = 1000
 """At most this many users hear one user's ``presence``; larger audiences see it in member lists."""
 
+LARGE_ROOM = 1000
+"""Rooms of more members are *large* (``FANOUT_LARGE_ROOM`` changes it): their deliveries go through the
+fan-out queue, and they get no typing indicators and no read receipts but the reader's own tabs (each would
+be a fan-out to the whole room)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:

@@ -14,7 +14,8 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chatcore.aws.broadcaster import DEFAULT_MAX_WORKERS
-from chatcore.rules import RateLimits
+from chatcore.rules import LARGE_ROOM, RateLimits
+from chatcore.service.delivery import DEFAULT_POSTS_PER_SECOND
 from chatcore.tokens import DEFAULT_TOKEN_TTL_SECONDS
 
 DEFAULT_PRUNE_STALE_AFTER_SECONDS = 300.0
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     attachments_public_endpoint: str | None = None
     """``ATTACHMENTS_PUBLIC_ENDPOINT``: the local stack only: the S3 endpoint as browsers reach it (the stack's
     ``/_s3``), for the URLs it signs; in AWS the URLs name the bucket's own endpoint."""
+    fanout_queue_url: str | None = None
+    """``FANOUT_QUEUE_URL``: the SQS queue of large rooms' deliveries; without it every room is posted directly."""
+    fanout_large_room: int = Field(default=LARGE_ROOM, gt=0)
+    """``FANOUT_LARGE_ROOM``: rooms of more members go through the queue (and get no typing or read receipts)."""
+    fanout_posts_per_second: int = Field(default=DEFAULT_POSTS_PER_SECOND, gt=0)
+    """``FANOUT_POSTS_PER_SECOND``: the Management API posts a second all fan-out workers share."""
     token_secret: str | None = None
     """``TOKEN_SECRET``: the token signing key itself (the local stack); in AWS its secret's ARN."""
     token_secret_arn: str | None = None

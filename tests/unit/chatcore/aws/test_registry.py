@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 from chatcore.aws.registry import (
-    BY_ROOM_INDEX,
-    BY_VIEW_INDEX,
     CONNECTION_SK,
     DEFAULT_ITEM_TTL_SECONDS,
     TTL_ATTRIBUTE,
     ConnectionRegistry,
+    shard_of,
     table_definition,
 )
 from chatcore.errors import LimitExceeded, RegistryUnavailable
@@ -35,14 +34,10 @@ class Clock:
 
 
 def _items(dynamodb: Any, connection_id: str) -> list[str]:
-    """The sort keys stored under one connection id."""
-    response = dynamodb.query(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": connection_id}},
-        ConsistentRead=True,
-    )
-    return sorted(item["sk"]["S"] for item in response["Items"])
+    """Every stored item of one connection, as ``pk/sk``: its own item and its room and viewer entries."""
+    items = dynamodb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    keys = [(i["pk"]["S"], i["sk"]["S"]) for i in items]
+    return sorted(f"{pk}/{sk}" for pk, sk in keys if connection_id in (pk, sk))
 
 
 def test_connection_is_stored_read_and_touched(dynamodb: Any) -> None:
@@ -97,7 +92,7 @@ def test_count_frame_of_an_unknown_or_expired_connection_gives_none(dynamodb: An
     assert registry.count_frame("c1", "ping")[0] is None
 
 
-def test_subscriptions_are_listed_by_room_through_the_index(registry: ConnectionRegistry) -> None:
+def test_subscriptions_are_listed_by_room(registry: ConnectionRegistry) -> None:
     """room_connections lists exactly the live subscribers of a room; unsubscribe removes one."""
     a = registry.add_connection("a1", 1, "alice").record
     b = registry.add_connection("b1", 2, "bob").record
@@ -136,7 +131,7 @@ def test_expired_items_are_ignored_on_read(dynamodb: Any) -> None:
     assert stored_connection(registry, "fresh") == fresh
     assert [c.connection_id for c in registry.room_connections(10)] == ["fresh"]
     assert registry.room_connection_ids(10) == ["fresh"]
-    assert "#conn" in _items(dynamodb, "old")  # still stored: only reads filter it
+    assert "old/#conn" in _items(dynamodb, "old")  # still stored: only reads filter it
 
 
 def test_remove_connection_deletes_everything_and_reports_it(registry: ConnectionRegistry, dynamodb: Any) -> None:
@@ -155,16 +150,16 @@ def test_remove_connection_deletes_everything_and_reports_it(registry: Connectio
     assert registry.remove_connection("a1") == RemovedConnection(user_id=None, username=None, room_ids=[])
 
 
-def test_orphan_subscriptions_are_still_attributed_and_removed(registry: ConnectionRegistry, dynamodb: Any) -> None:
-    """Subscriptions left without their connection item (a race) still report the user and rooms."""
+def test_a_subscription_racing_the_connections_removal_leaves_nothing_behind(
+    registry: ConnectionRegistry, dynamodb: Any
+) -> None:
+    """Subscribing a connection removed a moment before (its item gone) takes its room entries back out, so no
+    message posts to it afterwards."""
     record = registry.add_connection("a1", 1, "alice").record
-    registry.subscribe(record, 5)
-    registry.subscribe(record, 6)
-    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "a1"}, "sk": {"S": CONNECTION_SK}})
-
-    removed = registry.remove_connection("a1")
-    assert removed == RemovedConnection(user_id=1, username="alice", room_ids=[5, 6], last_of_user=True)
+    registry.remove_connection("a1")
+    registry.subscribe_rooms(record, {5: 1, 6: 4})
     assert _items(dynamodb, "a1") == []
+    assert registry.room_connection_ids(5) == [] and registry.room_connection_ids(6, 4) == []
 
 
 def test_removing_a_connection_with_many_rooms_deletes_in_batches(registry: ConnectionRegistry, dynamodb: Any) -> None:
@@ -203,27 +198,17 @@ def test_stale_connections_pages_through_every_quiet_connection(dynamodb: Any) -
     assert start_key is None
 
 
-def test_table_definition_declares_the_keys_and_indexes(dynamodb: Any) -> None:
-    """The table is keyed by (pk, sk), has the by_room index (projecting what it is read for) and TTL on expires_at."""
+def test_table_definition_declares_the_keys_and_no_index(dynamodb: Any) -> None:
+    """The table is keyed by (pk, sk) with TTL on expires_at and has no index: every read is an item or a partition."""
     definition = table_definition("t")
     assert definition["TableName"] == "t"
     assert definition["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    indexes = {i["IndexName"]: i for i in definition["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {BY_ROOM_INDEX, BY_VIEW_INDEX}
-    assert [k["AttributeName"] for k in indexes[BY_ROOM_INDEX]["KeySchema"]] == ["room_key", "pk"]
-    assert [k["AttributeName"] for k in indexes[BY_VIEW_INDEX]["KeySchema"]] == ["view_key", "pk"]
-    # Only what room lookups read (and filter on) is projected.
-    for index in indexes.values():
-        assert index["Projection"] == {
-            "ProjectionType": "INCLUDE",
-            "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE],
-        }
-
+    assert "GlobalSecondaryIndexes" not in definition
     described = dynamodb.describe_table(TableName=TABLE)["Table"]
-    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {BY_ROOM_INDEX, BY_VIEW_INDEX}
+    assert not described.get("GlobalSecondaryIndexes")
     ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", TTL_ATTRIBUTE)
 
@@ -256,7 +241,7 @@ def test_unprocessed_deletes_are_resent_with_growing_pauses_then_reported(
     if raises:
         with pytest.raises(RegistryUnavailable, match="2 items still unprocessed after 8 rounds"):
             registry.remove_connection("c1")
-        assert _items(dynamodb, "c1") == ["#conn", "room#10"]  # nothing was deleted, and the caller knows
+        assert _items(dynamodb, "c1") == ["c1/#conn", "room#10#0/c1"]  # nothing was deleted, and the caller knows
     else:
         assert registry.remove_connection("c1").room_ids == [10]
         assert _items(dynamodb, "c1") == []
@@ -316,8 +301,8 @@ def test_viewers_are_the_subscriptions_looking_at_the_room(registry: ConnectionR
     """view/unview mark a subscription as looking; room_viewers lists only those, room_connections all."""
     a = registry.add_connection("a1", 1, "alice").record
     b = registry.add_connection("b1", 2, "bob").record
-    registry.subscribe_rooms(a, [10, 11])
-    registry.subscribe_rooms(b, [10])
+    registry.subscribe_rooms(a, {10: 1, 11: 1})
+    registry.subscribe_rooms(b, {10: 1})
     assert registry.view("a1", 10) and registry.view("b1", 10)
     assert registry.view("b1", 11) is False  # not subscribed: nothing to mark
     assert sorted(c.connection_id for c in registry.room_viewers(10)) == ["a1", "b1"]
@@ -330,10 +315,69 @@ def test_a_users_connections_follow_a_membership(registry: ConnectionRegistry) -
     """subscribe_user/unsubscribe_user reach every open tab of a user; unsubscribe_room empties a room."""
     for tab in ("a1", "a2"):
         registry.add_connection(tab, 1, "alice")
-    registry.subscribe_rooms(registry.add_connection("b1", 2, "bob").record, [5])
+    registry.subscribe_rooms(registry.add_connection("b1", 2, "bob").record, {5: 1})
     assert registry.subscribe_user(1, "alice", 5) == ["a1", "a2"]
     assert sorted(c.connection_id for c in registry.room_connections(5)) == ["a1", "a2", "b1"]
     assert registry.unsubscribe_user(1, 5) == ["a1", "a2"]
     assert [c.connection_id for c in registry.room_connections(5)] == ["b1"]
     assert registry.unsubscribe_room(5) == ["b1"] and registry.room_connections(5) == []
     assert registry.users_connections([1, 2, 3]) == {1: ["a1", "a2"], 2: ["b1"]}
+
+
+class CountingClient:
+    """moto's DynamoDB client, counting the calls made through it by operation."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.exceptions = real.exceptions
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._real, name)
+
+        def counted(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(**kwargs)
+
+        return counted
+
+
+def test_a_message_to_a_small_room_reads_one_partition_with_one_query(dynamodb: Any) -> None:
+    """The broadcast lookup of a one-shard room is one Query call, however many connections it has."""
+    counting = CountingClient(dynamodb)
+    registry = ConnectionRegistry(counting, TABLE)  # type: ignore[arg-type]
+    for n in range(60):
+        registry.subscribe_rooms(registry.add_connection(f"c{n}", n, f"user{n}").record, {9: 1})
+    counting.calls.clear()
+    assert len(registry.room_connection_ids(9)) == 60
+    assert counting.calls == ["query"]
+
+
+def test_a_large_rooms_connections_are_spread_over_its_shards(registry: ConnectionRegistry) -> None:
+    """With 8 shards every connection is in exactly one shard, the shards together are the room, and no shard
+    holds them all (no hot partition)."""
+    ids = [f"conn-{n}" for n in range(200)]
+    for n, connection_id in enumerate(ids):
+        registry.subscribe_rooms(registry.add_connection(connection_id, n, f"u{n}").record, {7: 8})
+    shards = [registry.shard_connection_ids(7, shard) for shard in range(8)]
+    assert sorted(c for shard in shards for c in shard) == sorted(ids)
+    assert max(len(shard) for shard in shards) < 60 and min(len(shard) for shard in shards) > 0
+    assert sorted(registry.room_connection_ids(7, 8)) == sorted(ids)
+    assert all(shard_of(c, 8) == k for k, shard in enumerate(shards) for c in shard)
+
+
+def test_a_connection_subscribed_before_the_room_grew_is_still_found_viewed_and_removed(
+    registry: ConnectionRegistry, dynamodb: Any
+) -> None:
+    """Subscribed while the room had one shard, the connection is still read, can view the room and is removed
+    cleanly once the room has 16."""
+    old = registry.add_connection("old", 1, "alice").record
+    registry.subscribe_rooms(old, {3: 1})
+    new = registry.add_connection("new", 2, "bob").record
+    registry.subscribe_rooms(new, {3: 16})
+    assert sorted(registry.room_connection_ids(3, 16)) == ["new", "old"]
+    assert registry.view("old", 3, 16) is True
+    assert [c.connection_id for c in registry.room_viewers(3)] == ["old"]
+    assert registry.remove_connection("old").room_ids == [3]
+    assert _items(dynamodb, "old") == []
+    assert registry.room_connection_ids(3, 16) == ["new"] and registry.room_viewers(3) == []

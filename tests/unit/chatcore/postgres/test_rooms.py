@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import psycopg
 from chatcore.postgres.database import Database
@@ -20,11 +21,12 @@ def test_group_creator_is_owner_and_members_join_as_members(store: ChatStore, us
     group = store.create_group("general", private=False, created_by=alice.id)
     assert (group.name, group.private, group.kind, group.created_by) == ("general", False, "group", alice.id)
     assert store.room_and_role(group.id, alice.id) == (group, "owner")
+    assert group.member_count == 1
     assert store.room_and_role(group.id, bob.id)[1] is None
 
     assert store.add_member(group.id, bob.id) is True
     assert store.add_member(group.id, bob.id) is False
-    assert store.room_and_role(group.id, bob.id) == (group, "member")
+    assert store.room_and_role(group.id, bob.id) == (replace(group, member_count=2), "member")
     members = store.list_members(group.id)
     assert [(m.username, m.role, m.last_read_message_id) for m in members] == [
         ("alice", "owner", 0),
@@ -154,3 +156,22 @@ def test_unread_counts_stop_at_one_hundred(store: ChatStore) -> None:
     for n in range(3):
         store.save_message(direct.id, alice.id, f"d{n}", None)
     assert [d.unread for d in store.direct_page(bob.id)[0]] == [3]
+
+
+def test_member_count_follows_memberships_and_shards_only_grow(store: ChatStore, user: Callable[..., UserRow]) -> None:
+    """The trigger counts members; past 2,000 the room gets a second registry shard, which it keeps when
+    members leave (readers must still read the shard connections were written to)."""
+    owner = user("owner")
+    group = store.create_group("big", private=False, created_by=owner.id)
+    store._db.execute(
+        "INSERT INTO users (username, password_hash) SELECT 'm' || n, %s FROM generate_series(1, 2000) n", (HASH,)
+    )
+    store._db.execute(
+        "INSERT INTO room_members (user_id, room_id) SELECT id, %s FROM users WHERE username LIKE 'm%%'", (group.id,)
+    )
+    grown, _role = store.room_and_role(group.id, owner.id)
+    assert grown is not None and (grown.member_count, grown.shards) == (2001, 2)
+    store._db.execute("DELETE FROM room_members WHERE room_id = %s AND user_id <> %s", (group.id, owner.id))
+    shrunk, _role = store.room_and_role(group.id, owner.id)
+    assert shrunk is not None and (shrunk.member_count, shrunk.shards) == (1, 2)
+    assert store.member_rooms(owner.id, limit=10) == {group.id: 2}

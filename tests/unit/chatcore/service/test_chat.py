@@ -24,7 +24,7 @@ from chatcore.tokens import Identity, TokenService
 
 from tests.conftest import BUCKET, TABLE, ManagementFake, delivered
 from tests.helpers.events import route_of
-from tests.helpers.records import stored_connection
+from tests.helpers.records import opened_a_minute_ago, stored_connection
 
 
 def _mid_window() -> float:
@@ -259,6 +259,7 @@ def test_gone_recipient_is_removed_and_the_others_still_receive(
     for cid in conns:
         room.new(cid)
     management.gone.add("b1")
+    opened_a_minute_ago(registry, "b1")
 
     room.send("a1", {"type": "message", "roomId": group.id, "text": "still there?"})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any, cast
 
@@ -17,16 +18,31 @@ from tests.conftest import TABLE, ManagementFake, delivered
 from tests.helpers.records import stored_connection
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class CountingRegistry(ConnectionRegistry):
-    """The real registry, counting how often each connection is removed."""
+    """The real registry on a settable clock, counting how often each connection is removed."""
 
     def __init__(self, client: Any, table: str) -> None:
-        super().__init__(client, table)
+        self.clock = Clock()
+        super().__init__(client, table, clock=self.clock)
         self.removals: Counter[str] = Counter()
 
-    def remove_connection(self, connection_id: str) -> RemovedConnection:
-        self.removals[connection_id] += 1
-        return super().remove_connection(connection_id)
+    def remove_connection(self, connection_id: str, *, min_age_seconds: float = 0) -> RemovedConnection:
+        removed = super().remove_connection(connection_id, min_age_seconds=min_age_seconds)
+        if removed.user_id is not None:
+            self.removals[connection_id] += 1
+        return removed
+
+    def a_minute_later(self) -> None:
+        """Past the grace in which a 410 does not remove a new connection."""
+        self.clock.now += 60
 
 
 @pytest.fixture
@@ -93,6 +109,7 @@ def test_dead_connections_found_while_announcing_are_forgotten_once_each(
     for connection_id, user_id, name in [("a1", 1, "alice"), ("b1", 2, "bob"), ("c1", 3, "carol"), ("d1", 4, "dave")]:
         _join(counting, connection_id, user_id, name, 7, contacts=everyone)
     management.gone = {"b1", "c1"}
+    counting.a_minute_later()
 
     fanout.forget_connections(["a1", "a1"])
 
@@ -109,6 +126,7 @@ def test_send_to_a_gone_connection_forgets_it(
     _join(counting, "a1", 1, "alice", 3, contacts=(2,))
     _join(counting, "b1", 2, "bob", 3, contacts=(1,))
     management.gone = {"a1"}
+    counting.a_minute_later()
     assert fanout.send("a1", PongOut(ts=1)) is Delivery.GONE
     assert stored_connection(counting, "a1") is None
     assert _offline("b1") == ["alice"]
@@ -123,12 +141,28 @@ def test_broadcast_forgets_the_gone_after_trying_everyone(
     for connection_id, user_id, name in [("a1", 1, "alice"), ("b1", 2, "bob"), ("c1", 3, "carol")]:
         _join(counting, connection_id, user_id, name, 3, contacts=(1, 2, 3))
     management.gone = {"b1"}
+    counting.a_minute_later()
     result = fanout.broadcast(["a1", "b1", "c1"], PongOut(ts=5))
     assert (sorted(result.delivered), result.gone) == (["a1", "c1"], ["b1"])
     assert counting.removals == Counter({"b1": 1})
     for live in ("a1", "c1"):
         assert [f["type"] for f in delivered(live)] == ["pong", "presence"]
         assert _offline(live) == ["bob"]
+
+
+def test_a_410_to_a_connection_still_opening_keeps_it(
+    fanout: Fanout, counting: CountingRegistry, management: ManagementFake
+) -> None:
+    """API Gateway answers 410 to a connection still in $connect: a post that meets a just-registered
+    connection so does not remove it, while closing it on purpose ($disconnect) does."""
+    _join(counting, "new", 1, "alice", 3, contacts=(2,))
+    _join(counting, "b1", 2, "bob", 3, contacts=(1,))
+    management.gone = {"new"}
+    assert fanout.broadcast(["new", "b1"], PongOut(ts=1)).gone == ["new"]
+    assert stored_connection(counting, "new") is not None and _offline("b1") == []
+    assert sorted(counting.room_connection_ids(3)) == ["b1", "new"]
+    fanout.forget_connections(["new"])
+    assert stored_connection(counting, "new") is None and _offline("b1") == ["alice"]
 
 
 def test_presence_reaches_every_open_connection_of_the_audience(fanout: Fanout, counting: CountingRegistry) -> None:

@@ -1,17 +1,23 @@
 """The DynamoDB connection registry: who is connected, as whom, and to which rooms.
 
-One table. Every item's partition key ``pk`` is the connection id:
+One table, keyed ``pk`` + ``sk``, no secondary index (every read is a GetItem or a Query of one partition):
 
-* the connection item (``sk = "#conn"``): user id, username, connected-at, last-seen, the rate-limit
-  counters of the current window, and the TTL;
-* one subscription item per room of the connection's user (``sk = "room#<id>"``), written at ``$connect``
-  and kept current as memberships change, with ``room_key`` (``ROOM#<id>``) for the ``by_room`` index, so
-  a room's audience is one Query, never a Scan; while the connection looks at the room (``join``) the item
-  also carries ``view_key`` (``VIEW#<id>``) for the sparse ``by_view`` index (typing, read receipts);
+* the connection item (``pk`` = the connection id, ``sk = "#conn"``): user id, username, connected-at,
+  last-seen, the rate-limit counters of the current window, the TTL, and which room partitions hold it
+  (``subs``: ``"<room>:<shard>"`` tokens; ``views``: the rooms it looks at), so ``$disconnect`` deletes
+  exactly its items without a database;
+* a room's connections (``pk = "room#<id>#<shard>"``, ``sk`` = the connection id, with the user): written
+  at ``$connect`` for every room of the user and kept current as memberships change. A room is spread over
+  ``shards`` partitions (a power of two kept in PostgreSQL, see migration 0009), a connection in shard
+  ``crc32(id) % shards``: a message to a small room is one Query of one partition; a large one is read shard
+  by shard and is never one hot partition;
+* a room's viewers (``pk = "view#<id>"``, ``sk`` = the connection id): the connections looking at the room
+  (``join``), for typing and read receipts;
 * one item per connected user (``pk = "user#<id>"``, ``sk = "#conns"``) holding the set of that user's
   connection ids: one read answers "which tabs does this user have open", and adding to or deleting from
   the set is atomic, which caps a user's open connections and tells exactly one closer it was the last;
-* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs.
+* one bookkeeping item (``pk = "#prune"``) where the prune sweep keeps its place between runs, and one
+  counter per second (``pk = "#budget"``) of the posts the fan-out workers share.
 
 Items carry ``expires_at`` (the table's TTL attribute) a little past API Gateway's two-hour connection
 limit. DynamoDB deletes expired items late, so every read ignores items whose TTL has passed. Errors of
@@ -24,7 +30,8 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,11 +45,9 @@ if TYPE_CHECKING:
 
 CONNECTION_SK = "#conn"
 USER_SK = "#conns"
-ROOM_SK_PREFIX = "room#"
-BY_ROOM_INDEX = "by_room"
-BY_VIEW_INDEX = "by_view"
 TTL_ATTRIBUTE = "expires_at"
 _PRUNE_KEY = {"pk": {"S": "#prune"}, "sk": {"S": "#cursor"}}
+_BUDGET_PK = "#budget"
 _BATCH_WRITE_ROUNDS = 8
 
 # API Gateway closes every connection after 2 hours; items live 10 minutes past that.
@@ -54,39 +59,17 @@ T = TypeVar("T")
 
 def table_definition(table_name: str) -> dict[str, Any]:
     """``CreateTable`` arguments for the registry table (the local stack and the tests; the CDK app
-    declares the same keys and index from these constants)."""
+    declares the same keys from these constants)."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "room_key", "AttributeType": "S"},
-            {"AttributeName": "view_key", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": BY_ROOM_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "room_key", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"},
-                ],
-                # What room lookups read: the connection (the key) and whose it is.
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE]},
-            },
-            {
-                # Sparse: only subscriptions whose connection is looking at the room (``join``) carry view_key.
-                "IndexName": BY_VIEW_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "view_key", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["user_id", "username", TTL_ATTRIBUTE]},
-            },
         ],
     }
 
@@ -100,16 +83,32 @@ def create_table(client: DynamoDBClient, table_name: str) -> None:
     )
 
 
-def _room_key(room_id: int) -> str:
-    return f"ROOM#{room_id}"
+def shard_of(connection_id: str, shards: int) -> int:
+    """The shard of a room's ``shards`` that holds ``connection_id`` (stable across processes and versions)."""
+    return zlib.crc32(connection_id.encode()) % shards
 
 
-def _view_key(room_id: int) -> str:
-    return f"VIEW#{room_id}"
+def _shard_pk(room_id: int, shard: int) -> str:
+    return f"room#{room_id}#{shard}"
 
 
-def _subscription_key(connection_id: str, room_id: int) -> dict[str, Any]:
-    return {"pk": {"S": connection_id}, "sk": {"S": f"{ROOM_SK_PREFIX}{room_id}"}}
+def _view_pk(room_id: int) -> str:
+    return f"view#{room_id}"
+
+
+def _token(room_id: int, shard: int) -> str:
+    return f"{room_id}:{shard}"
+
+
+def _candidate_tokens(connection_id: str, room_id: int, shards: int) -> list[str]:
+    """Every token a subscription of ``connection_id`` to the room can have: its shard under each power of two
+    up to ``shards`` (the count only grows, so it was written under one of them)."""
+    tokens = []
+    count = 1
+    while count <= shards:
+        tokens.append(_token(room_id, shard_of(connection_id, count)))
+        count *= 2
+    return sorted(set(tokens))
 
 
 def _user_key(user_id: int) -> dict[str, Any]:
@@ -285,12 +284,15 @@ class ConnectionRegistry:
                     found[int(item["pk"]["S"].removeprefix("user#"))] = sorted(item["conns"]["SS"])
         return found
 
-    def _batch_get(self, keys: list[dict[str, Any]], projection: str) -> list[dict[str, Any]]:
+    def _batch_get(
+        self, keys: list[dict[str, Any]], projection: str, names: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """BatchGetItem of up to 100 keys, resending what DynamoDB left unprocessed."""
         items: list[dict[str, Any]] = []
-        pending: dict[str, Any] = {
-            self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": projection}
-        }
+        request: dict[str, Any] = {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": projection}
+        if names:
+            request["ExpressionAttributeNames"] = names
+        pending: dict[str, Any] = {self._table: request}
         for round_number in range(1, _BATCH_WRITE_ROUNDS + 1):
             response = self._client.batch_get_item(RequestItems=pending)
             items += response["Responses"].get(self._table, [])
@@ -361,47 +363,53 @@ class ConnectionRegistry:
         return True
 
     @_translated
-    def remove_connection(self, connection_id: str) -> RemovedConnection:
-        """Delete the connection and all its subscriptions; report what it was."""
-        items = list(
-            self._query(
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": connection_id}},
-                ConsistentRead=True,
-            )
-        )
-        user_id: int | None = None
-        username: str | None = None
-        room_ids: list[int] = []
+    def remove_connection(self, connection_id: str, *, min_age_seconds: float = 0) -> RemovedConnection:
+        """Delete the connection with its room and viewer items; report what it was.
+
+        ``min_age_seconds``: keep a connection registered less than that long ago (a post that found it gone
+        may have met it still in ``$connect``, when API Gateway answers 410 too). One GetItem (the connection
+        item lists its room partitions), one BatchWriteItem per 25 items, and one UpdateItem of the user's set.
+        """
+        nothing = RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=[])
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+            ConsistentRead=True,
+            ProjectionExpression="user_id, username, connected_at, subs, #views",
+            ExpressionAttributeNames={"#views": "views"},
+        ).get("Item")
+        if item is None:
+            return nothing
+        if min_age_seconds and int(item["connected_at"]["N"]) > self._now_ms() - min_age_seconds * 1000:
+            return nothing
+        user_id, username = int(item["user_id"]["N"]), item["username"]["S"]
+        tokens = item.get("subs", {}).get("SS", [])
+        viewed = [int(v) for v in item.get("views", {}).get("NS", [])]
+        keys = [(_shard_pk(*_parse_token(t)), connection_id) for t in tokens]
+        keys += [(_view_pk(room_id), connection_id) for room_id in viewed]
+        keys.append((connection_id, CONNECTION_SK))
+        self._delete_keys(keys)
         audience: list[int] = []
-        for item in items:
-            # Subscription items carry the user too, so orphans left by a race are still attributed.
-            user_id, username = int(item["user_id"]["N"]), item["username"]["S"]
-            sk = item["sk"]["S"]
-            if sk.startswith(ROOM_SK_PREFIX):
-                room_ids.append(int(sk.removeprefix(ROOM_SK_PREFIX)))
-        self._delete_keys([(connection_id, item["sk"]["S"]) for item in items])
-        last_of_user = False
-        if user_id is not None:
-            # Atomic on the user's one item: of two tabs closing at once, exactly one sees the set empty.
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=_user_key(user_id),
-                UpdateExpression="DELETE conns :c",
-                ExpressionAttributeValues={":c": {"SS": [connection_id]}},
-                ReturnValues="ALL_NEW",
-            )
-            remaining = response.get("Attributes", {})
-            last_of_user = "conns" not in remaining
-            if last_of_user and "audience" in remaining:
-                audience = sorted(int(u) for u in remaining["audience"]["NS"])
-            if last_of_user:  # the empty set's item goes too, unless a new connection came in meanwhile
-                with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-                    self._client.delete_item(
-                        TableName=self._table, Key=_user_key(user_id), ConditionExpression="attribute_not_exists(conns)"
-                    )
+        # Atomic on the user's one item: of two tabs closing at once, exactly one sees the set empty.
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=_user_key(user_id),
+            UpdateExpression="DELETE conns :c",
+            ExpressionAttributeValues={":c": {"SS": [connection_id]}},
+            ReturnValues="ALL_NEW",
+        )
+        remaining = response.get("Attributes", {})
+        last_of_user = "conns" not in remaining
+        if last_of_user and "audience" in remaining:
+            audience = sorted(int(u) for u in remaining["audience"]["NS"])
+        if last_of_user:  # the empty set's item goes too, unless a new connection came in meanwhile
+            with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                self._client.delete_item(
+                    TableName=self._table, Key=_user_key(user_id), ConditionExpression="attribute_not_exists(conns)"
+                )
+        room_ids = sorted({_parse_token(t)[0] for t in tokens})
         return RemovedConnection(
-            user_id=user_id, username=username, room_ids=sorted(room_ids), last_of_user=last_of_user, audience=audience
+            user_id=user_id, username=username, room_ids=room_ids, last_of_user=last_of_user, audience=audience
         )
 
     @_translated
@@ -441,154 +449,258 @@ class ConnectionRegistry:
 
     # ------------------------------------------------------------ rooms
 
-    @_translated
-    def subscribe(self, record: ConnectionRecord, room_id: int) -> None:
-        """Subscribe one connection to one room (see :meth:`subscribe_rooms` for many)."""
-        self.subscribe_rooms(record, [room_id])
+    def _room_item(
+        self, room_id: int, shard: int, connection_id: str, user_id: int, username: str, expires: int
+    ) -> Any:
+        return {
+            "PutRequest": {
+                "Item": {
+                    "pk": {"S": _shard_pk(room_id, shard)},
+                    "sk": {"S": connection_id},
+                    "user_id": {"N": str(user_id)},
+                    "username": {"S": username},
+                    TTL_ATTRIBUTE: {"N": str(expires)},
+                }
+            }
+        }
 
     @_translated
-    def subscribe_rooms(self, record: ConnectionRecord, room_ids: Iterable[int]) -> None:
-        """Subscribe the connection to every room of ``room_ids``: BatchWriteItem, 25 rooms a call."""
-        now = str(self._now_ms())
+    def subscribe(self, record: ConnectionRecord, room_id: int, shards: int = 1) -> None:
+        """Subscribe one connection to one room (see :meth:`subscribe_rooms` for many)."""
+        self.subscribe_rooms(record, {room_id: shards})
+
+    @_translated
+    def subscribe_rooms(self, record: ConnectionRecord, rooms: Mapping[int, int]) -> None:
+        """Put the connection into each room's partitions (``rooms``: room id to its shard count), 25 rooms a
+        BatchWriteItem, and list them on the connection item (one UpdateItem)."""
+        if not rooms:
+            return
+        placed = {room_id: shard_of(record.connection_id, shards) for room_id, shards in rooms.items()}
         self._batch_write(
             [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            **_subscription_key(record.connection_id, room_id),
-                            "room_key": {"S": _room_key(room_id)},
-                            "user_id": {"N": str(record.user_id)},
-                            "username": {"S": record.username},
-                            "joined_at": {"N": now},
-                            TTL_ATTRIBUTE: {"N": str(record.expires_at)},
-                        }
-                    }
-                }
-                for room_id in sorted(set(room_ids))
+                self._room_item(
+                    room_id, shard, record.connection_id, record.user_id, record.username, record.expires_at
+                )
+                for room_id, shard in sorted(placed.items())
             ]
         )
+        self._note_subscriptions(record.connection_id, [_token(r, s) for r, s in placed.items()])
+
+    def _note_subscriptions(self, connection_id: str, tokens: list[str]) -> None:
+        """List the room partitions on the connection item; if the connection was removed meanwhile, take its
+        new room items back out (else every message to those rooms would post to a gone connection)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+                UpdateExpression="ADD subs :t",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": {"SS": sorted(tokens)}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            self._delete_keys([(_shard_pk(*_parse_token(t)), connection_id) for t in tokens])
 
     @_translated
-    def subscribe_user(self, user_id: int, username: str, room_id: int) -> list[str]:
+    def subscribe_user(self, user_id: int, username: str, room_id: int, shards: int = 1) -> list[str]:
         """Subscribe every open connection of ``user_id`` to ``room_id`` (a new membership); their ids."""
         connection_ids = self.user_connection_ids(user_id)
-        expires = str(int(self._clock()) + self._ttl)
-        now = str(self._now_ms())
+        expires = int(self._clock()) + self._ttl
         self._batch_write(
-            [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            **_subscription_key(connection_id, room_id),
-                            "room_key": {"S": _room_key(room_id)},
-                            "user_id": {"N": str(user_id)},
-                            "username": {"S": username},
-                            "joined_at": {"N": now},
-                            TTL_ATTRIBUTE: {"N": expires},
-                        }
-                    }
-                }
-                for connection_id in connection_ids
-            ]
+            [self._room_item(room_id, shard_of(c, shards), c, user_id, username, expires) for c in connection_ids]
         )
+        for connection_id in connection_ids:
+            self._note_subscriptions(connection_id, [_token(room_id, shard_of(connection_id, shards))])
         return connection_ids
 
     @_translated
     def unsubscribe_user(self, user_id: int, room_id: int) -> list[str]:
-        """End every subscription of ``user_id``'s open connections to ``room_id``; their ids."""
+        """End every subscription of ``user_id``'s open connections to ``room_id`` (and their viewing); their ids."""
         connection_ids = self.user_connection_ids(user_id)
-        self._batch_write([{"DeleteRequest": {"Key": _subscription_key(c, room_id)}} for c in connection_ids])
+        self._unsubscribe(connection_ids, room_id)
         return connection_ids
 
     @_translated
-    def unsubscribe_room(self, room_id: int) -> list[str]:
-        """End every subscription to ``room_id`` (the room is gone); the connections that had one."""
-        connection_ids = self.room_connection_ids(room_id)
-        self._batch_write([{"DeleteRequest": {"Key": _subscription_key(c, room_id)}} for c in connection_ids])
-        return connection_ids
+    def unsubscribe(self, connection_id: str, room_id: int) -> bool:
+        """Remove one subscription; False if the connection was not subscribed to the room."""
+        return bool(self._unsubscribe([connection_id], room_id))
+
+    def _unsubscribe(self, connection_ids: list[str], room_id: int) -> list[str]:
+        """Take the connections out of the room's partitions and viewers; the ones that were in it."""
+        keys = [{"pk": {"S": c}, "sk": {"S": CONNECTION_SK}} for c in connection_ids]
+        records = self._batch_get(keys, "pk, subs, #views", names={"#views": "views"}) if keys else []
+        prefix = f"{room_id}:"
+        deletes: list[tuple[str, str]] = []
+        found: list[str] = []
+        for item in records:
+            connection_id = item["pk"]["S"]
+            tokens = [t for t in item.get("subs", {}).get("SS", []) if t.startswith(prefix)]
+            viewing = str(room_id) in item.get("views", {}).get("NS", [])
+            if not tokens and not viewing:
+                continue
+            found.append(connection_id)
+            deletes += [(_shard_pk(*_parse_token(t)), connection_id) for t in tokens]
+            if viewing:
+                deletes.append((_view_pk(room_id), connection_id))
+            update: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": {"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+                "UpdateExpression": "DELETE "
+                + ", ".join(part for part, wanted in (("subs :t", tokens), ("#views :v", viewing)) if wanted),
+                "ExpressionAttributeValues": {
+                    **({":t": {"SS": tokens}} if tokens else {}),
+                    **({":v": {"NS": [str(room_id)]}} if viewing else {}),
+                },
+            }
+            if viewing:
+                update["ExpressionAttributeNames"] = {"#views": "views"}
+            self._client.update_item(**update)
+        self._delete_keys(deletes)
+        return sorted(found)
 
     @_translated
-    def view(self, connection_id: str, room_id: int) -> bool:
+    def unsubscribe_room(self, room_id: int, shards: int = 1) -> list[str]:
+        """End every subscription to ``room_id`` (the room is gone); the connections that had one. The
+        connection items keep a stale token, which their removal ignores."""
+        items = [
+            (_shard_pk(room_id, shard), i["sk"]["S"])
+            for shard in range(shards)
+            for i in self._partition(_shard_pk(room_id, shard), "sk")
+        ]
+        viewers = [(_view_pk(room_id), i["sk"]["S"]) for i in self._partition(_view_pk(room_id), "sk")]
+        self._delete_keys(items + viewers)
+        return sorted({connection_id for _pk, connection_id in items})
+
+    @_translated
+    def view(self, connection_id: str, room_id: int, shards: int = 1) -> bool:
         """Mark the connection as looking at the room (``join``); False if it is not subscribed to it."""
+        tokens = _candidate_tokens(connection_id, room_id, shards)
+        condition = " OR ".join(f"contains(subs, :t{n})" for n in range(len(tokens)))
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
-                Key=_subscription_key(connection_id, room_id),
-                UpdateExpression="SET view_key = :v",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":v": {"S": _view_key(room_id)}},
+                Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+                UpdateExpression="ADD #views :v",
+                ConditionExpression=f"attribute_exists(pk) AND ({condition})",
+                ExpressionAttributeNames={"#views": "views"},
+                ExpressionAttributeValues={
+                    ":v": {"NS": [str(room_id)]},
+                    **{f":t{n}": {"S": t} for n, t in enumerate(tokens)},
+                },
+                ReturnValues="ALL_NEW",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
+        record = response["Attributes"]
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _view_pk(room_id)},
+                "sk": {"S": connection_id},
+                "user_id": record["user_id"],
+                "username": record["username"],
+                TTL_ATTRIBUTE: record[TTL_ATTRIBUTE],
+            },
+        )
         return True
 
     @_translated
     def unview(self, connection_id: str, room_id: int) -> bool:
         """The connection stops looking at the room (``leave``); False if it was not looking."""
-        try:
+        response = self._client.delete_item(
+            TableName=self._table,
+            Key={"pk": {"S": _view_pk(room_id)}, "sk": {"S": connection_id}},
+            ReturnValues="ALL_OLD",
+        )
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
-                Key=_subscription_key(connection_id, room_id),
-                UpdateExpression="REMOVE view_key",
-                ConditionExpression="attribute_exists(view_key)",
+                Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
+                UpdateExpression="DELETE #views :v",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#views": "views"},
+                ExpressionAttributeValues={":v": {"NS": [str(room_id)]}},
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    @_translated
-    def unsubscribe(self, connection_id: str, room_id: int) -> bool:
-        """Remove one subscription; False if the connection was not subscribed to the room."""
-        response = self._client.delete_item(
-            TableName=self._table, Key=_subscription_key(connection_id, room_id), ReturnValues="ALL_OLD"
-        )
         return "Attributes" in response
 
     @_translated
     def room_viewers(self, room_id: int) -> list[RoomConnection]:
-        """Every live connection looking at ``room_id``, with its user: one Query on the sparse ``by_view`` index."""
-        items = self._query(
-            IndexName=BY_VIEW_INDEX,
-            KeyConditionExpression="view_key = :v",
-            FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
-            ExpressionAttributeValues={":v": {"S": _view_key(room_id)}, ":now": {"N": str(int(self._clock()))}},
-            ProjectionExpression="pk, user_id, username",
-        )
+        """Every live connection looking at ``room_id``, with its user: one Query of the room's viewer partition."""
+        return [_room_connection(i) for i in self._partition(_view_pk(room_id), "sk, user_id, username")]
+
+    @_translated
+    def room_connections(self, room_id: int, shards: int = 1) -> list[RoomConnection]:
+        """Every live connection subscribed to ``room_id``, with its user: one Query per shard."""
         return [
-            RoomConnection(connection_id=i["pk"]["S"], user_id=int(i["user_id"]["N"]), username=i["username"]["S"])
-            for i in items
+            _room_connection(item)
+            for shard in range(shards)
+            for item in self._partition(_shard_pk(room_id, shard), "sk, user_id, username")
         ]
 
     @_translated
-    def room_connections(self, room_id: int) -> list[RoomConnection]:
-        """Every live connection subscribed to ``room_id``, with its user: one Query on the ``by_room`` index."""
-        return [
-            RoomConnection(
-                connection_id=item["pk"]["S"],
-                user_id=int(item["user_id"]["N"]),
-                username=item["username"]["S"],
-            )
-            for item in self._room_items(room_id, "pk, user_id, username")
-        ]
+    def room_connection_ids(self, room_id: int, shards: int = 1) -> list[str]:
+        """The ids of every live connection subscribed to ``room_id``: all a message broadcast needs (one Query
+        of one partition for a room of one shard; the key alone is read)."""
+        return [item["sk"]["S"] for shard in range(shards) for item in self._partition(_shard_pk(room_id, shard), "sk")]
 
     @_translated
-    def room_connection_ids(self, room_id: int) -> list[str]:
-        """The ids of every live connection subscribed to ``room_id``: all a message broadcast needs.
+    def shard_connection_ids(self, room_id: int, shard: int) -> list[str]:
+        """The live connections of one shard of the room (a fan-out worker's page)."""
+        return [item["sk"]["S"] for item in self._partition(_shard_pk(room_id, shard), "sk")]
 
-        Projecting the key alone keeps the answer small on the hottest path (and halves moto's work).
+    @_translated
+    def unsubscribe_shard(self, room_id: int, shard: int) -> list[str]:
+        """Empty one shard of a deleted room (a fan-out worker's share of :meth:`unsubscribe_room`); its
+        connections."""
+        connection_ids = [item["sk"]["S"] for item in self._partition(_shard_pk(room_id, shard), "sk")]
+        keys = [(_shard_pk(room_id, shard), c) for c in connection_ids]
+        if shard == 0:  # one of the jobs takes the viewers too
+            keys += [(_view_pk(room_id), i["sk"]["S"]) for i in self._partition(_view_pk(room_id), "sk")]
+        self._delete_keys(keys)
+        return connection_ids
+
+    # ------------------------------------------------------------ the shared posting budget
+
+    @_translated
+    def reserve_posts(self, wanted: int, per_second: int) -> int:
+        """Take up to ``wanted`` posts from this second's budget of ``per_second``, shared by every fan-out
+        worker through one counter item per second; how many were granted (0: wait for the next second).
+
+        One conditional UpdateItem when the budget has room for all, two or three when it has room for part.
         """
-        return [item["pk"]["S"] for item in self._room_items(room_id, "pk")]
+        second = int(self._clock())
+        key = {"pk": {"S": _BUDGET_PK}, "sk": {"S": str(second)}}
 
-    def _room_items(self, room_id: int, projection: str) -> list[dict[str, Any]]:
+        def take(count: int) -> bool:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=f"ADD used :n SET {TTL_ATTRIBUTE} = :exp",
+                    ConditionExpression="attribute_not_exists(used) OR used <= :room",
+                    ExpressionAttributeValues={
+                        ":n": {"N": str(count)},
+                        ":room": {"N": str(per_second - count)},
+                        ":exp": {"N": str(second + 120)},
+                    },
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+
+        wanted = min(wanted, per_second)
+        if wanted <= 0 or take(wanted):
+            return max(wanted, 0)
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item", {})
+        left = per_second - int(item.get("used", {}).get("N", "0"))
+        return left if left > 0 and take(left) else 0
+
+    def _partition(self, pk: str, projection: str) -> Iterator[dict[str, Any]]:
         # Expired items are dropped by the query itself, so only the projected attributes travel back.
-        return list(
-            self._query(
-                IndexName=BY_ROOM_INDEX,
-                KeyConditionExpression="room_key = :r",
-                FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
-                ExpressionAttributeValues={":r": {"S": _room_key(room_id)}, ":now": {"N": str(int(self._clock()))}},
-                ProjectionExpression=projection,
-            )
+        return self._query(
+            KeyConditionExpression="pk = :pk",
+            FilterExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":now": {"N": str(int(self._clock()))}},
+            ProjectionExpression=projection,
         )
 
     # ------------------------------------------------------------ plumbing
@@ -624,6 +736,17 @@ class ConnectionRegistry:
             else:
                 left = sum(len(v) for v in pending.values())
                 raise RegistryUnavailable(f"{left} items still unprocessed after {_BATCH_WRITE_ROUNDS} rounds")
+
+
+def _parse_token(token: str) -> tuple[int, int]:
+    room, _, shard = token.partition(":")
+    return int(room), int(shard)
+
+
+def _room_connection(item: dict[str, Any]) -> RoomConnection:
+    return RoomConnection(
+        connection_id=item["sk"]["S"], user_id=int(item["user_id"]["N"]), username=item["username"]["S"]
+    )
 
 
 def connection_record(item: dict[str, Any]) -> ConnectionRecord:

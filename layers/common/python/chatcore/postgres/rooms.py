@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -11,7 +12,7 @@ from chatcore.postgres.database import Database
 from chatcore.rows import Conversation, DirectSummary, MemberRow, Role, RoomKind, RoomRow, RoomSummary
 from chatcore.rules import direct_key
 
-_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at, description"
+_ROOM_COLUMNS = "id, name, private, kind, created_by, created_at, description, shards, member_count"
 
 # Unread messages of one user (%(u)s) in room r, counted up to 100 so a long-quiet reader costs no more
 # than a busy one.
@@ -66,7 +67,7 @@ class RoomQueries:
                     "INSERT INTO room_members (user_id, room_id, role) VALUES (%s, %s, 'owner')",
                     (created_by, room.id),
                 )
-            return room
+            return replace(room, member_count=1)  # the trigger counted the owner after RETURNING
 
         # Not retried: a commit lost with the connection would create the group twice.
         return self._db.transaction(work, idempotent=False)
@@ -74,14 +75,15 @@ class RoomQueries:
     def room_and_role(self, room_id: int, user_id: int) -> tuple[RoomRow | None, Role | None]:
         """The room and the user's role in it (None when not a member), in one round trip."""
         rows = self._db.values(
-            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, r.description, m.role"
+            "SELECT r.id, r.name, r.private, r.kind, r.created_by, r.created_at, r.description, r.shards,"
+            " r.member_count, m.role"
             " FROM rooms r LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = %s"
             " WHERE r.id = %s",
             (user_id, room_id),
         )
         if not rows:
             return None, None
-        return RoomRow(*rows[0][:7]), rows[0][7]
+        return RoomRow(*rows[0][:9]), rows[0][9]
 
     def groups_page(
         self, user_id: int, *, mine: bool = False, after: tuple[str, int] | None = None, limit: int = 50
@@ -180,7 +182,7 @@ class RoomQueries:
                         " VALUES (%s, %s, 'member'), (%s, %s, 'member') ON CONFLICT DO NOTHING",
                         (user_id, room.id, other_id, room.id),
                     )
-                    return room
+                    return replace(room, member_count=2)
                 cur.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE direct_key = %s", (key,))  # noqa: S608
                 existing = cur.fetchone()
                 assert existing is not None
@@ -222,12 +224,15 @@ class RoomQueries:
 
     # ------------------------------------------------------------ the app: sidebar, live subscriptions, owners
 
-    def member_room_ids(self, user_id: int, *, limit: int) -> list[int]:
-        """The rooms ``user_id`` belongs to (at most ``limit``, the most recently joined first)."""
+    def member_rooms(self, user_id: int, *, limit: int) -> dict[int, int]:
+        """The rooms ``user_id`` belongs to (at most ``limit``, the most recently joined first), each with its
+        registry shard count."""
         rows = self._db.values(
-            "SELECT room_id FROM room_members WHERE user_id = %s ORDER BY joined_at DESC LIMIT %s", (user_id, limit)
+            "SELECT m.room_id, r.shards FROM room_members m JOIN rooms r ON r.id = m.room_id"
+            " WHERE m.user_id = %s ORDER BY m.joined_at DESC LIMIT %s",
+            (user_id, limit),
         )
-        return [int(r[0]) for r in rows]
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def membership_count(self, user_id: int) -> int:
         return int(self._db.values("SELECT count(*) FROM room_members WHERE user_id = %s", (user_id,))[0][0])

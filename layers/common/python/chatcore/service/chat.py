@@ -11,7 +11,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chatcore.errors import FilesUnavailable, InvalidInput, RegistryUnavailable, StoreUnavailable
+from chatcore.errors import (
+    FilesUnavailable,
+    InvalidInput,
+    QueueUnavailable,
+    RegistryUnavailable,
+    StoreUnavailable,
+)
 from chatcore.fields import (
     DEFAULT_HISTORY_LIMIT,
     MAX_DB_ID,
@@ -57,6 +63,7 @@ from chatcore.protocol import (
 from chatcore.rows import ConnectionRecord, MessageRow, Role, RoomRow
 from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
 from chatcore.service.attachments import object_key
+from chatcore.service.delivery import RoomDelivery
 from chatcore.service.fanout import Fanout
 from chatcore.service.live import LiveUpdates, members_if_small
 from chatcore.service.views import (
@@ -116,12 +123,14 @@ class ChatService:
         limits: RateLimits | None = None,
         clock: Callable[[], float] = time.time,
         files: Files | None = None,
+        delivery: RoomDelivery | None = None,
     ) -> None:
         self._store = store
         self._files = files
         self._registry = registry
         self._fanout = fanout
-        self._live = LiveUpdates(registry, fanout)
+        self._delivery = delivery or RoomDelivery(registry, fanout)
+        self._live = LiveUpdates(registry, fanout, self._delivery)
         self._limits = limits or RateLimits()
         self._clock = clock
 
@@ -250,11 +259,13 @@ class ChatService:
                 raise _Reject(ErrorCode.FORBIDDEN, f"You are in {MAX_MEMBERSHIPS} rooms already; leave one first")
             if self._store.add_member(room.id, record.user_id):
                 small = members_if_small(self._store, room.id)
-                self._live.member_added(room_view(room), record.user_id, record.username, member_ids=small)
-        if not self._registry.view(record.connection_id, room.id):
+                self._live.member_added(
+                    room_view(room), record.user_id, record.username, shards=room.shards, member_ids=small
+                )
+        if not self._registry.view(record.connection_id, room.id, room.shards):
             # Subscribed at $connect to the rooms it had then; a membership younger than that joins here.
-            self._registry.subscribe(record, room.id)
-            self._registry.view(record.connection_id, room.id)
+            self._registry.subscribe(record, room.id, room.shards)
+            self._registry.view(record.connection_id, room.id, room.shards)
         rows, more_members = self._store.members_page(room.id, after=None, limit=MEMBER_PAGE_SIZE)
         online = set(self._registry.users_connections(m.id for m in rows))
         members, cut = first_that_fit(member_views(rows, online), _MEMBERS_BUDGET)
@@ -314,15 +325,14 @@ class ChatService:
             self._send(record.connection_id, out)
             return
         try:
-            recipients = self._registry.room_connection_ids(room.id)
-        except RegistryUnavailable:
+            # The sender hears its own message even if not joined (and first, when the room is large).
+            self._delivery.to_room(room, out, also=[record.connection_id])
+        except (RegistryUnavailable, QueueUnavailable):
             # Stored, so never "save_failed" (a resend would only be acknowledged, never broadcast): the
             # sender learns it is saved, and the room gets it when its clients catch up with ``since``.
-            logger.exception("room lookup failed after the message was stored; only its sender was told")
+            logger.exception("room delivery failed after the message was stored; only its sender was told")
             self._send(record.connection_id, out)
             return
-        recipients.append(record.connection_id)  # the sender hears its own message even if not joined
-        self._broadcast(recipients, out)
         self._notify_mentions(record, saved.message, already=())
 
     def _mentioned(self, room_id: int, text: str) -> list[int]:
@@ -382,7 +392,7 @@ class ChatService:
         edited = self._store.edit_message(room.id, message.id, frame.text, self._mentioned(room.id, frame.text))
         if edited is None:  # deleted in between
             raise _Reject(ErrorCode.MESSAGE_NOT_FOUND)
-        self._to_room(record, room.id, MessageEditedOut(room_id=room.id, message=message_view(edited)))
+        self._to_room(record, room, MessageEditedOut(room_id=room.id, message=message_view(edited)))
         self._notify_mentions(record, edited, already=message.mentions)
 
     def _delete(self, record: ConnectionRecord, frame: DeleteFrame) -> None:
@@ -401,7 +411,7 @@ class ChatService:
                 # The rows are gone, so nobody can get a URL for them; the objects stay until someone removes them.
                 logger.exception("deleting a message's files failed", extra={"files": file_ids})
         out = MessageDeletedOut(room_id=room.id, message_id=tombstone.id, message=message_view(tombstone))
-        self._to_room(record, room.id, out)
+        self._to_room(record, room, out)
 
     def _react(self, record: ConnectionRecord, frame: ReactFrame) -> None:
         """Toggle the caller's reaction; the room gets the message's reactions as they now are."""
@@ -412,13 +422,11 @@ class ChatService:
         out = ReactionOut(
             room_id=room.id, message_id=reacted.id, rev=reacted.rev, reactions=reaction_views(reacted.reactions)
         )
-        self._to_room(record, room.id, out)
+        self._to_room(record, room, out)
 
-    def _to_room(self, record: ConnectionRecord, room_id: int, frame: ServerFrame) -> None:
+    def _to_room(self, record: ConnectionRecord, room: RoomRow, frame: ServerFrame) -> None:
         """Every connection that hears the room, and the sender's (which may not have joined it)."""
-        recipients = self._registry.room_connection_ids(room_id)
-        recipients.append(record.connection_id)
-        self._broadcast(recipients, frame)
+        self._delivery.to_room(room, frame, also=[record.connection_id])
 
     def _leave(self, record: ConnectionRecord, frame: LeaveFrame) -> None:
         """The connection stops looking at the room (it still hears its messages while the user is a member)."""
@@ -444,6 +452,8 @@ class ChatService:
 
     def _typing(self, record: ConnectionRecord, frame: TypingFrame) -> None:
         room, _role = self._room_for(record, frame.room_id, write=True)
+        if self._delivery.is_large(room):
+            return  # a large room shows no typing: each indicator would reach every viewer
         others = [c.connection_id for c in self._registry.room_viewers(room.id) if c.user_id != record.user_id]
         self._broadcast(others, TypingOut(room_id=room.id, user=record.username))
 
@@ -452,8 +462,9 @@ class ChatService:
         marker = self._store.mark_read(room.id, record.user_id, frame.message_id)
         if marker is None:
             raise _Reject(ErrorCode.FORBIDDEN, "Join the room first")
-        # The room's viewers see the receipt; every tab of the reader clears its unread count.
-        viewers = [c.connection_id for c in self._registry.room_viewers(room.id)]
+        # The room's viewers see the receipt (not in a large room); every tab of the reader clears its unread count.
+        large = self._delivery.is_large(room)
+        viewers = [] if large else [c.connection_id for c in self._registry.room_viewers(room.id)]
         own = self._registry.user_connection_ids(record.user_id)
         self._broadcast(viewers + own, ReadOut(room_id=room.id, user=record.username, message_id=marker))
 

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from chatcore.ports import BroadcastResult, Connections, Delivery, Poster
 from chatcore.protocol import PresenceOut, ServerFrame, encode
 
+GONE_GRACE_SECONDS = 30.0
+"""How long after registering a connection a 410 does not remove it (``$connect`` may still be running)."""
+
 
 class Fanout:
     """Sends frames through a :class:`~chatcore.ports.Poster` and forgets connections found gone.
@@ -23,14 +26,18 @@ class Fanout:
         """Post one frame to one connection; a gone connection is forgotten."""
         outcome = self.broadcaster.send(connection_id, encode(frame))
         if outcome is Delivery.GONE:
-            self.forget_connections([connection_id])
+            self.forget_connections([connection_id], found_gone=True)
         return outcome
 
     def broadcast(self, connection_ids: Iterable[str], frame: ServerFrame) -> BroadcastResult:
         """Post one frame to many connections; the gone ones are forgotten after everyone was tried."""
-        result = self.broadcaster.broadcast(connection_ids, encode(frame))
+        return self.broadcast_encoded(connection_ids, encode(frame))
+
+    def broadcast_encoded(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult:
+        """:meth:`broadcast` of a frame encoded already (a fan-out job carries it so)."""
+        result = self.broadcaster.broadcast(connection_ids, data)
         if result.gone:
-            self.forget_connections(result.gone)
+            self.forget_connections(result.gone, found_gone=True)
         return result
 
     def presence(self, username: str, online: bool, audience: Iterable[int]) -> None:
@@ -39,8 +46,13 @@ class Fanout:
         if connections:
             self.broadcast(connections, PresenceOut(user=username, online=online))
 
-    def forget_connections(self, connection_ids: Iterable[str]) -> None:
-        """Delete connections (closed, or found gone) and, for a user's last one, announce them offline.
+    def forget_connections(self, connection_ids: Iterable[str], *, found_gone: bool = False) -> None:
+        """Delete connections (closed, or ``found_gone`` by a post) and, for a user's last one, announce them
+        offline.
+
+        A connection found gone less than :data:`GONE_GRACE_SECONDS` after it registered is kept: API
+        Gateway answers 410 to posts to a connection still in ``$connect`` too (a contact's presence can race
+        a new tab's opening); if it really is gone, the prune sweep finds it later.
 
         The offline ``presence`` goes to the audience kept with the connection at ``$connect`` and only
         when no other connection of the user is open (the registry's removal is atomic on the user's item,
@@ -48,13 +60,15 @@ class Fanout:
         they are forgotten the same way, each once.
         """
         pending = list(connection_ids)
+        first = set() if found_gone else set(pending)  # closed on purpose: removed whatever their age
         seen: set[str] = set()
         while pending:
             connection_id = pending.pop()
             if connection_id in seen:
                 continue
             seen.add(connection_id)
-            removed = self.registry.remove_connection(connection_id)
+            grace = GONE_GRACE_SECONDS if found_gone or connection_id not in first else 0.0
+            removed = self.registry.remove_connection(connection_id, min_age_seconds=grace)
             if removed.username is None or not removed.last_of_user or not removed.audience:
                 continue
             connections = [c for ids in self.registry.users_connections(removed.audience).values() for c in ids]

@@ -51,7 +51,7 @@ class ConnectionGate:
         user = self._store.get_user(identity.user_id)
         if user is None or user.username != identity.username:
             raise Unauthorized("user no longer exists")
-        rooms = self._store.member_room_ids(user.id, limit=MAX_MEMBERSHIPS)
+        rooms = self._store.member_rooms(user.id, limit=MAX_MEMBERSHIPS)
         contacts = self._store.presence_contacts(user.id, max_room_size=PRESENCE_ROOM_SIZE, limit=PRESENCE_CONTACTS)
         admitted = self._registry.add_connection(
             connection_id, user.id, user.username, max_per_user=self._max_connections, audience=contacts

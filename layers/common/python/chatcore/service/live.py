@@ -21,7 +21,9 @@ from chatcore.protocol import (
     UserInfo,
     UserUpdatedOut,
 )
+from chatcore.rows import RoomRow
 from chatcore.rules import PRESENCE_ROOM_SIZE
+from chatcore.service.delivery import RoomDelivery
 from chatcore.service.fanout import Fanout
 
 ANNOUNCE_UP_TO = PRESENCE_ROOM_SIZE
@@ -36,18 +38,21 @@ def members_if_small(rooms: Rooms, room_id: int) -> list[int] | None:
 
 
 class LiveUpdates:
-    def __init__(self, registry: Connections, fanout: Fanout) -> None:
+    def __init__(self, registry: Connections, fanout: Fanout, delivery: RoomDelivery | None = None) -> None:
         self._registry = registry
         self._fanout = fanout
+        self._delivery = delivery or RoomDelivery(registry, fanout)
 
-    def member_added(self, room: RoomInfo, user_id: int, username: str, *, member_ids: list[int] | None = None) -> None:
+    def member_added(
+        self, room: RoomInfo, user_id: int, username: str, *, shards: int, member_ids: list[int] | None = None
+    ) -> None:
         """``user_id`` is now a member: subscribe their connections and tell them; in a small room (``member_ids``
         given) also tell the room, and make the new member and the members each other's presence contacts."""
         try:
-            connections = self._registry.subscribe_user(user_id, username, room.id)
+            connections = self._registry.subscribe_user(user_id, username, room.id, shards)
             self._fanout.broadcast(connections, RoomAddedOut(room_id=room.id, room=room))
             if member_ids is not None and len(member_ids) <= ANNOUNCE_UP_TO:
-                others = [c for c in self._registry.room_connection_ids(room.id) if c not in set(connections)]
+                others = [c for c in self._registry.room_connection_ids(room.id, shards) if c not in set(connections)]
                 self._fanout.broadcast(others, MemberJoinedOut(room_id=room.id, user=username))
                 self._registry.add_to_audience(user_id, member_ids)
                 for member in self._registry.users_connections(m for m in member_ids if m != user_id):
@@ -55,7 +60,9 @@ class LiveUpdates:
         except Exception:
             logger.exception("could not bring the new member's connections into the room", extra={"room_id": room.id})
 
-    def member_removed(self, room_id: int, user_id: int, username: str, *, reason: str, member_count: int) -> None:
+    def member_removed(
+        self, room_id: int, user_id: int, username: str, *, reason: str, member_count: int, shards: int
+    ) -> None:
         """``user_id`` is no longer a member: end their subscriptions, tell them and (small rooms) the room."""
         try:
             connections = self._registry.unsubscribe_user(user_id, room_id)
@@ -63,27 +70,24 @@ class LiveUpdates:
             self._fanout.broadcast(connections, removed)
             if member_count <= ANNOUNCE_UP_TO:
                 self._fanout.broadcast(
-                    self._registry.room_connection_ids(room_id), MemberLeftOut(room_id=room_id, user=username)
+                    self._registry.room_connection_ids(room_id, shards), MemberLeftOut(room_id=room_id, user=username)
                 )
         except Exception:
             logger.exception("could not take the removed member's connections out", extra={"room_id": room_id})
 
-    def room_updated(self, room: RoomInfo) -> None:
+    def room_updated(self, room: RoomRow, info: RoomInfo) -> None:
         """The room's name or description changed: tell every member's connections."""
         try:
-            self._fanout.broadcast(
-                self._registry.room_connection_ids(room.id), RoomUpdatedOut(room_id=room.id, room=room)
-            )
+            self._delivery.to_room(room, RoomUpdatedOut(room_id=room.id, room=info))
         except Exception:
             logger.exception("could not announce the room's change", extra={"room_id": room.id})
 
-    def room_deleted(self, room_id: int) -> None:
+    def room_deleted(self, room: RoomRow) -> None:
         """The room is gone: end every subscription to it and tell those connections."""
         try:
-            connections = self._registry.unsubscribe_room(room_id)
-            self._fanout.broadcast(connections, RoomRemovedOut(room_id=room_id, reason="deleted"))
+            self._delivery.to_room(room, RoomRemovedOut(room_id=room.id, reason="deleted"), unsubscribe=True)
         except Exception:
-            logger.exception("could not announce the room's deletion", extra={"room_id": room_id})
+            logger.exception("could not announce the room's deletion", extra={"room_id": room.id})
 
     def close_user(self, user_id: int) -> int:
         """Close every open connection of ``user_id`` (the account is gone); how many there were."""

@@ -153,7 +153,11 @@ class RoomService:
         self._store.unban(room_id, user.id)
         if (live := self._live()) is not None:
             live.member_added(
-                room_view(room), user.id, user.username, member_ids=members_if_small(self._store, room_id)
+                room_view(room),
+                user.id,
+                user.username,
+                shards=room.shards,
+                member_ids=members_if_small(self._store, room_id),
             )
         return MemberRow(
             id=user.id, username=user.username, nickname=user.nickname, role="member", last_read_message_id=0
@@ -181,6 +185,7 @@ class RoomService:
                 target.username,
                 reason="left" if leaving else "removed",
                 member_count=self._member_count(room_id),
+                shards=room.shards,
             )
 
     def update_group(self, caller: Identity, room_id: int, *, name: str | None, description: str | None) -> RoomRow:
@@ -190,7 +195,7 @@ class RoomService:
         if updated is None:  # deleted in between
             raise NotFound("group not found")
         if (live := self._live()) is not None:
-            live.room_updated(room_view(updated))
+            live.room_updated(updated, room_view(updated))
         return updated
 
     def delete_group(self, caller: Identity, room_id: int) -> None:
@@ -198,7 +203,7 @@ class RoomService:
         room = self._owned(caller, room_id)
         self._store.delete_room(room.id)
         if (live := self._live()) is not None:
-            live.room_deleted(room.id)
+            live.room_deleted(room)
 
     def hand_over(self, caller: Identity, room_id: int, username: str) -> None:
         """The owner makes another member the owner, and stays a member (so may then leave)."""
@@ -255,7 +260,7 @@ class RoomService:
             me = self._user(caller.username)
             for member, seen in ((me, other), (other, me)):  # each side sees the other in ``room.other``
                 info = room_view(room, user_view(seen.id, seen.username, seen.nickname))
-                live.member_added(info, member.id, member.username, member_ids=[me.id, other.id])
+                live.member_added(info, member.id, member.username, shards=room.shards, member_ids=[me.id, other.id])
         return DirectChat(room=room, other=other)
 
     def direct_chats(
