@@ -3,7 +3,8 @@
 Reads the synthesized CloudFormation template of the CDK app (cached; synthesized when ``infra/`` changed:
 :mod:`chat_local.template`) for the routes, the functions and the stages; starts what the template needs
 locally -- an embedded PostgreSQL (or uses ``DATABASE_URL``) when a function reads a database secret,
-moto's DynamoDB with the template's tables -- and the API Gateway emulator serving the WebSocket API at
+moto's DynamoDB, S3 and SQS with the template's tables, buckets and queues, and a poller per SQS event
+source mapping (:mod:`chat_local.event_sources`) -- and the API Gateway emulator serving the WebSocket API at
 ``/ws``, the HTTP API at ``/api``, the Management API at ``/{stage}/@connections/{id}`` and the web UI at
 ``/``; prints ``ready: http://HOST:PORT`` once it accepts connections, and stops everything cleanly on
 Ctrl-C or SIGTERM.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -28,6 +30,7 @@ from botocore.credentials import Credentials
 
 from chat_local import template as templates
 from chat_local.dynamodb import MotoDynamoDB
+from chat_local.event_sources import SqsEventSource
 from chat_local.events import schedule_event
 from chat_local.gateway import WEB_DIR, Gateway, GatewayConfig
 from chat_local.pool import FunctionPool, Functions
@@ -35,11 +38,12 @@ from chat_local.postgres import EmbeddedPostgres
 from chat_local.s3front import PREFIX as S3_PREFIX
 from chat_local.s3front import S3Front
 from chat_local.sigv4 import REGION, stack_credentials
-from chat_local.spec import LocalSpec, ScheduleSpec, TableSpec
-from chat_local.stand_ins import Locals, function_environment, needs_database
+from chat_local.spec import LocalSpec, QueueSpec, ScheduleSpec, TableSpec
+from chat_local.stand_ins import LocalQueue, Locals, function_environment, needs_database
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger("local_stack")
 
@@ -217,6 +221,7 @@ async def serve(args: argparse.Namespace) -> None:
     dynamodb = MotoDynamoDB()
     runner: web.AppRunner | None = None
     gateway: Gateway | None = None
+    pollers: list[SqsEventSource] = []
     try:
         spec = await asyncio.to_thread(_load_spec, args)
         database_url = os.environ.get("DATABASE_URL")
@@ -242,8 +247,9 @@ async def serve(args: argparse.Namespace) -> None:
         credentials = stack_credentials(os.environ)
         endpoint: str | None = None
         s3_front: S3Front | None = None
-        if spec.tables or spec.buckets:
-            started = _step("moto: starting (DynamoDB and S3)")
+        queues: dict[str, LocalQueue] = {}
+        if spec.tables or spec.buckets or spec.queues:
+            started = _step("moto: starting (DynamoDB, S3 and SQS)")
             endpoint = dynamodb.start()  # main thread, as above
             await asyncio.to_thread(_create_tables, endpoint, credentials, list(spec.tables.values()))
             s3 = _s3_client(endpoint, credentials)
@@ -251,10 +257,15 @@ async def serve(args: argparse.Namespace) -> None:
                 await asyncio.to_thread(s3.create_bucket, Bucket=bucket.name)
             if spec.buckets:
                 s3_front = S3Front(s3, credentials, REGION)
+            queues = await asyncio.to_thread(
+                _create_queues, _sqs_client(endpoint, credentials), list(spec.queues.values())
+            )
+            # tests/helpers/stack.py finds the endpoint in this line ("ready at http://...").
             log.info(
-                "moto: tables %s, buckets %s ready at %s (%d ms)",
+                "moto: tables %s, buckets %s, queues %s ready at %s (%d ms)",
                 ", ".join(t.name for t in spec.tables.values()) or "none",
                 ", ".join(b.name for b in spec.buckets.values()) or "none",
+                ", ".join(_queue_label(q) for q in spec.queues.values()) or "none",
                 endpoint,
                 (time.monotonic() - started) * 1000,
             )
@@ -290,6 +301,7 @@ async def serve(args: argparse.Namespace) -> None:
             database_url=database_url,
             table_names={t.logical_id: t.name for t in spec.tables.values()},
             bucket_names={b.logical_id: b.name for b in spec.buckets.values()},
+            queues=queues,
             public_s3_endpoint=public_url + S3_PREFIX,
             verbose=args.verbose,
             extra={"PRUNE_STALE_AFTER_SECONDS": str(args.prune_stale_after)},
@@ -306,12 +318,18 @@ async def serve(args: argparse.Namespace) -> None:
         gateway.attach(Functions(pools))
         for schedule in spec.schedules:
             _schedule(gateway, spec, schedule, args.prune_interval)
+        if endpoint is not None:
+            pollers = _event_sources(spec, pools, queues, _sqs_client(endpoint, credentials), args.max_containers)
+            for poller in pollers:
+                poller.start()
         print(f"ready: http://{args.host}:{port}", flush=True)
         await stop.wait()
         log.info("stopping")
     finally:
         if runner is not None:
             await runner.cleanup()
+        for poller in pollers:
+            await poller.stop()
         if gateway is not None:
             await gateway.stop()
         dynamodb.stop()
@@ -335,6 +353,77 @@ def _schedule(gateway: Gateway, spec: LocalSpec, schedule: ScheduleSpec, interva
         return invocation.result
 
     gateway.add_timer(every, run, pool.spec.label)
+
+
+def _event_sources(
+    spec: LocalSpec, pools: dict[str, FunctionPool], queues: dict[str, LocalQueue], client: SQSClient, cap: int
+) -> list[SqsEventSource]:
+    """A poller per enabled SQS event source mapping, as concurrent as the mapping, the function or the cap allow."""
+    pollers = []
+    for source in spec.event_sources:
+        function = spec.function(source.function)
+        queue = spec.queues[source.queue]
+        if not source.enabled:
+            log.info("sqs        %s <- %s: the mapping is disabled", function.label, queue.name)
+            continue
+        limits = [source.maximum_concurrency, function.reserved_concurrency or cap]
+        concurrency = min(limit for limit in limits if limit is not None)
+        poller = SqsEventSource(
+            source, queue, queues[source.queue], pools[function.label], client, region=REGION, concurrency=concurrency
+        )
+        log.info(
+            "sqs        %s: batches of %d, %d at once%s",
+            poller.name,
+            source.batch_size,
+            concurrency,
+            ", partial batch failures (ReportBatchItemFailures)" if source.report_batch_item_failures else "",
+        )
+        pollers.append(poller)
+    return pollers
+
+
+def _queue_label(queue: QueueSpec) -> str:
+    if queue.dead_letter_queue is None:
+        return queue.name
+    return f"{queue.name} (dead letters after {queue.max_receive_count} receives)"
+
+
+def _sqs_client(endpoint: str, credentials: Credentials) -> SQSClient:
+    import boto3
+
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+    )
+
+
+def _create_queues(client: SQSClient, queues: list[QueueSpec]) -> dict[str, LocalQueue]:
+    """The template's queues in moto's SQS, then each one's redrive policy to its dead-letter queue."""
+    created: dict[str, LocalQueue] = {}
+    for queue in queues:
+        attributes = {
+            "VisibilityTimeout": str(queue.visibility_timeout),
+            "MessageRetentionPeriod": str(queue.retention),
+            "DelaySeconds": str(queue.delay),
+        }
+        if queue.fifo:
+            attributes["FifoQueue"] = "true"
+            attributes["ContentBasedDeduplication"] = str(queue.content_based_deduplication).lower()
+        url = client.create_queue(QueueName=queue.name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        created[queue.logical_id] = LocalQueue(url=url, arn=arn, name=queue.name)
+    for queue in queues:
+        if queue.dead_letter_queue is not None:
+            target = created[queue.dead_letter_queue].arn
+            policy = {"deadLetterTargetArn": target, "maxReceiveCount": queue.max_receive_count}
+            client.set_queue_attributes(
+                QueueUrl=created[queue.logical_id].url, Attributes={"RedrivePolicy": json.dumps(policy)}
+            )
+    return created
 
 
 def _s3_client(endpoint: str, credentials: Credentials) -> S3Client:

@@ -4,7 +4,8 @@
 API (its route selection expression, each route's integration, timeout and route response, the stage's name
 and throttling), the HTTP API, each Lambda function reachable from them or from a schedule (its code folder,
 handler, layers, environment as CloudFormation values, timeout, memory and reserved concurrency), the
-DynamoDB tables, the S3 buckets the functions name and the schedules. Nothing here is chat-specific: any
+DynamoDB tables, the S3 buckets the functions name, the schedules, the SQS queues and the Lambda event
+source mappings that poll them (with the functions they invoke). Nothing here is chat-specific: any
 template of Lambda-proxy APIs reads the same way. Environment values that point at AWS resources are mapped
 to the local stand-ins later, in one place (:mod:`chat_local.stand_ins`).
 
@@ -26,6 +27,11 @@ DEFAULT_FUNCTION_MEMORY_MB = 128
 DEFAULT_INTEGRATION_TIMEOUT = 29.0
 #: An HTTP API's Lambda integration: 30 s at most.
 DEFAULT_HTTP_INTEGRATION_TIMEOUT = 30.0
+#: SQS's defaults for a queue (``VisibilityTimeout``, ``MessageRetentionPeriod``) and Lambda's for an SQS
+#: event source mapping (``BatchSize``).
+DEFAULT_VISIBILITY_TIMEOUT = 30
+DEFAULT_RETENTION = 4 * 24 * 3600
+DEFAULT_SQS_BATCH_SIZE = 10
 #: ``aws:asset:path``: where CDK records an asset's source (absolute when asset staging is disabled).
 ASSET_PATH = "aws:asset:path"
 
@@ -133,6 +139,40 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """An ``AWS::SQS::Queue``: created in the local SQS (moto) with these settings."""
+
+    logical_id: str
+    name: str
+    visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT
+    retention: int = DEFAULT_RETENTION
+    delay: int = 0
+    fifo: bool = False
+    content_based_deduplication: bool = False
+    dead_letter_queue: str | None = None
+    """The logical id of the queue ``RedrivePolicy.deadLetterTargetArn`` names."""
+    max_receive_count: int | None = None
+    """``RedrivePolicy.maxReceiveCount``: receives after which SQS moves a message to the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class EventSourceSpec:
+    """An ``AWS::Lambda::EventSourceMapping`` from an SQS queue of the template to a function."""
+
+    logical_id: str
+    function: str
+    queue: str
+    batch_size: int = DEFAULT_SQS_BATCH_SIZE
+    batching_window: float = 0.0
+    """``MaximumBatchingWindowInSeconds``: how long a batch may be gathered before the function is invoked."""
+    report_batch_item_failures: bool = False
+    """``FunctionResponseTypes`` has ``ReportBatchItemFailures``: the function's ``batchItemFailures`` count."""
+    maximum_concurrency: int | None = None
+    """``ScalingConfig.MaximumConcurrency``: concurrent invocations this mapping makes at most."""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class LocalSpec:
     """Everything the local stack serves, from one template."""
 
@@ -145,6 +185,8 @@ class LocalSpec:
     tables: dict[str, TableSpec]
     schedules: tuple[ScheduleSpec, ...]
     buckets: dict[str, BucketSpec] = field(default_factory=dict)
+    queues: dict[str, QueueSpec] = field(default_factory=dict)
+    event_sources: tuple[EventSourceSpec, ...] = ()
     source: str = ""
     """Where the template came from (shown at start)."""
 
@@ -316,6 +358,17 @@ def read_template(template: dict[str, Any], *, stack_name: str, base_dir: Path, 
                 )
             )
 
+    queues = {
+        logical_id: _queue_spec(logical_id, queue, resources, stack_name)
+        for logical_id, queue in sorted(of_type("AWS::SQS::Queue").items())
+    }
+    event_sources: list[EventSourceSpec] = []
+    for logical_id, mapping in sorted(of_type("AWS::Lambda::EventSourceMapping").items()):
+        event_source = _event_source_spec(logical_id, mapping, resources)
+        if event_source is not None:
+            wanted_functions.add(event_source.function)
+            event_sources.append(event_source)
+
     functions: dict[str, FunctionSpec] = {}
     for logical_id in sorted(wanted_functions):
         functions[logical_id] = _function_spec(logical_id, resources, stack_name, base_dir)
@@ -349,7 +402,54 @@ def read_template(template: dict[str, Any], *, stack_name: str, base_dir: Path, 
         tables=tables,
         schedules=tuple(schedules),
         buckets=buckets,
+        queues=queues,
+        event_sources=tuple(event_sources),
         source=source,
+    )
+
+
+def _queue_spec(logical_id: str, queue: dict[str, Any], resources: dict[str, Any], stack_name: str) -> QueueSpec:
+    props = queue.get("Properties", {})
+    fifo = bool(props.get("FifoQueue", False))
+    # CloudFormation names a queue without QueueName <stack>-<logical id>-<random>; a FIFO queue's ends in .fifo.
+    name = str(props.get("QueueName") or f"{stack_name}-{logical_id}"[: 75 if fifo else 80] + (".fifo" if fifo else ""))
+    redrive = props.get("RedrivePolicy") or {}
+    dead_letter = _ref_of_type(redrive.get("deadLetterTargetArn"), resources, "AWS::SQS::Queue") if redrive else None
+    if redrive and dead_letter is None:
+        raise TemplateError(f"queue {logical_id}: its dead-letter queue is not a queue of the template")
+    return QueueSpec(
+        logical_id=logical_id,
+        name=name,
+        visibility_timeout=int(props.get("VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT)),
+        retention=int(props.get("MessageRetentionPeriod", DEFAULT_RETENTION)),
+        delay=int(props.get("DelaySeconds", 0)),
+        fifo=fifo,
+        content_based_deduplication=bool(props.get("ContentBasedDeduplication", False)),
+        dead_letter_queue=dead_letter,
+        max_receive_count=int(redrive["maxReceiveCount"]) if redrive.get("maxReceiveCount") is not None else None,
+    )
+
+
+def _event_source_spec(logical_id: str, mapping: dict[str, Any], resources: dict[str, Any]) -> EventSourceSpec | None:
+    """The mapping, if it polls an SQS queue of the template (streams and Kafka are not emulated: None)."""
+    props = mapping.get("Properties", {})
+    queue = _ref_of_type(props.get("EventSourceArn"), resources, "AWS::SQS::Queue")
+    if queue is None:
+        return None
+    function = _ref_of_type(props.get("FunctionName"), resources, "AWS::Lambda::Function")
+    if function is None:
+        target = props.get("FunctionName")
+        raise TemplateError(f"event source mapping {logical_id} invokes {target!r}, not a function of the template")
+    scaling = props.get("ScalingConfig") or {}
+    return EventSourceSpec(
+        logical_id=logical_id,
+        function=function,
+        queue=queue,
+        batch_size=int(props.get("BatchSize", DEFAULT_SQS_BATCH_SIZE)),
+        batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
+        enabled=bool(props.get("Enabled", True)),
     )
 
 

@@ -10,6 +10,8 @@ variable / points at    in AWS                               locally
 ======================  ===================================  ==============================================
 DynamoDB table (Ref)    the table's name                     the same table in moto's DynamoDB (its name)
 S3 bucket (Ref)         the bucket's name                    the same bucket in moto's S3 (its name)
+SQS queue (Ref)         the queue's URL                      the same queue in moto's SQS (its URL there)
+SQS queue (Arn, name)   ``arn:aws:sqs:...``, its name        the local queue's ARN, its name
 WebSocket API URL       ``https://{api}.execute-api...``     ``http://HOST:PORT/{stage}`` (this gateway)
 ``DATABASE_SECRET_ARN`` the database user's secret           ``DATABASE_URL``: the embedded PostgreSQL
 ``DATABASE_HOST``       RDS Proxy's endpoint                 dropped: ``DATABASE_URL`` carries the host
@@ -18,9 +20,10 @@ WebSocket API URL       ``https://{api}.execute-api...``     ``http://HOST:PORT/
 ``POWERTOOLS_LOG_LEVEL`` ``INFO``                            ``WARNING`` (``INFO`` with ``--verbose``)
 ======================  ===================================  ==============================================
 
-Added to every function: the AWS SDK's endpoints for DynamoDB and S3 (``AWS_ENDPOINT_URL_DYNAMODB``,
-``AWS_ENDPOINT_URL_S3``: moto), the stack's credentials and region (the Management API verifies signatures
-by them), and ``POWERTOOLS_METRICS_DISABLED`` / ``POWERTOOLS_TRACE_DISABLED`` (no CloudWatch or X-Ray here).
+Added to every function: the AWS SDK's endpoints for DynamoDB, S3 and SQS (``AWS_ENDPOINT_URL_DYNAMODB``,
+``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_SQS``: moto's one server), the stack's credentials and region (the
+Management API verifies signatures by them), and ``POWERTOOLS_METRICS_DISABLED`` /
+``POWERTOOLS_TRACE_DISABLED`` (no CloudWatch or X-Ray here).
 A function whose environment names a bucket also gets ``ATTACHMENTS_PUBLIC_ENDPOINT``: where browsers reach
 S3 locally (the gateway's ``/_s3``, which checks presigned requests as S3 does), so the URLs it presigns
 work from a browser; in AWS presigned URLs point at S3 itself and the variable is unset. A value that points
@@ -46,6 +49,15 @@ class StandInError(ValueError):
 
 
 @dataclass(frozen=True)
+class LocalQueue:
+    """A queue in the local SQS: what ``Ref`` (its URL) and ``Fn::GetAtt`` (``Arn``, ``QueueName``) give."""
+
+    url: str
+    arn: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Locals:
     """Where the local stand-ins are."""
 
@@ -62,6 +74,8 @@ class Locals:
     """The local table's name by the template's logical id."""
     bucket_names: dict[str, str] = field(default_factory=dict)
     """The local bucket's name by the template's logical id."""
+    queues: dict[str, LocalQueue] = field(default_factory=dict)
+    """The local queue by the template's logical id."""
     public_s3_endpoint: str | None = None
     """Where browsers reach the local S3 (``http://HOST:PORT/_s3``)."""
     verbose: bool = False
@@ -122,6 +136,13 @@ def _local_value(name: str, value: Any, spec: LocalSpec, locals_: Locals) -> dic
         if locals_.public_s3_endpoint:
             environment["ATTACHMENTS_PUBLIC_ENDPOINT"] = locals_.public_s3_endpoint
         return environment
+    if kinds == {"AWS::SQS::Queue"} and len(pointed) == 1 and pointed[0][0] in locals_.queues:
+        queue = locals_.queues[pointed[0][0]]
+        attribute = next(references(value))[1]
+        by_attribute = {None: queue.url, "QueueUrl": queue.url, "Arn": queue.arn, "QueueName": queue.name}
+        whole = "{" + pointed[0][0] + (f".{attribute}" if attribute else "") + "}"
+        if attribute in by_attribute and _flatten(value) == whole:  # the value is the reference, nothing around it
+            return {name: by_attribute[attribute]}
     if kinds == {"AWS::ApiGatewayV2::Api"} and (match := _EXECUTE_API.match(_flatten(value))):
         return {name: locals_.gateway_url + (match["path"] or "")}
     if kinds <= {"AWS::RDS::DBProxy", "AWS::RDS::DBInstance", "AWS::RDS::DBCluster"} and kinds:
@@ -152,9 +173,10 @@ def function_environment(spec: LocalSpec, function: FunctionSpec, locals_: Local
         }
     )
     environment.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if locals_.verbose else "WARNING")
-    if locals_.dynamodb_endpoint:  # moto's one server: DynamoDB and S3
+    if locals_.dynamodb_endpoint:  # moto's one server: DynamoDB, S3 and SQS
         environment["AWS_ENDPOINT_URL_DYNAMODB"] = locals_.dynamodb_endpoint
         environment["AWS_ENDPOINT_URL_S3"] = locals_.dynamodb_endpoint
+        environment["AWS_ENDPOINT_URL_SQS"] = locals_.dynamodb_endpoint
     return environment
 
 

@@ -40,7 +40,7 @@ from chat_local.synth import AppCommandError, app_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = Path(__file__).with_name("template_snapshot.json")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped when what is cached changes shape: older entries are then ignored."""
 #: The context every local synth adds to cdk.json's: no cdk-nag (its findings change nothing in the
 #: template), no validation plugin, no bundling (the local stack runs each asset's source), no staging
@@ -73,6 +73,8 @@ KEPT_TYPES = frozenset(
         "AWS::DynamoDB::Table",
         "AWS::S3::Bucket",
         "AWS::Events::Rule",
+        "AWS::SQS::Queue",
+        "AWS::Lambda::EventSourceMapping",
     }
 )
 
