@@ -223,7 +223,8 @@ class SqsEventSource:
             return batch
         deadline = time.monotonic() + self.source.batching_window
         while len(batch) < self.source.batch_size and (left := deadline - time.monotonic()) > 0:
-            batch += self._receive(self.source.batch_size - len(batch), min(self._wait, max(int(left), 0)))
+            # Long polls of a second (the least ReceiveMessage waits): the window may be overrun by less than one.
+            batch += self._receive(self.source.batch_size - len(batch), 1 if left < self._wait else self._wait)
         return batch
 
     async def _run(self, messages: list[dict[str, Any]]) -> None:

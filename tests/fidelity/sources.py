@@ -90,3 +90,35 @@ def shape(value: Any, template: Any) -> Any:
         return {key: shape(item, template.get(key, "")) for key, item in value.items()}
     names = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict", type(None): "null"}
     return names[type(value)]
+
+
+SQS = LAMBDA + "with-sqs.html"
+"""Lambda's "Using Lambda with Amazon SQS": the event, polling and batching, deletion after success."""
+BATCH_FAILURES = LAMBDA + "services-sqs-errorhandling.html#services-sqs-batchfailurereporting"
+"""Lambda's "Reporting batch item failures" (ReportBatchItemFailures)."""
+DEAD_LETTERS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
+"""SQS's "Using dead-letter queues": a message received maxReceiveCount times moves to the dead-letter queue."""
+
+#: A record of Lambda's SQS event: the example of "Using Lambda with Amazon SQS", with
+#: ``md5OfMessageAttributes`` as in aws-lambda-go's captured ``events/testdata/sqs-event.json`` (a message
+#: with attributes).
+SQS_RECORD: dict[str, Any] = {
+    "messageId": "str",
+    "receiptHandle": "str",
+    "body": "str",
+    "attributes": {
+        "ApproximateReceiveCount": "str",
+        "SentTimestamp": "str",
+        "SenderId": "str",
+        "ApproximateFirstReceiveTimestamp": "str",
+    },
+    "messageAttributes": "dict",
+    "md5OfBody": "str",
+    "md5OfMessageAttributes": "str",
+    "eventSource": "str",
+    "eventSourceARN": "str",
+    "awsRegion": "str",
+}
+#: A message attribute in the record (lower camel case, unlike ReceiveMessage's answer).
+SQS_STRING_ATTRIBUTE = {"stringValue": "str", "stringListValues": "list", "binaryListValues": "list", "dataType": "str"}
+SQS_BINARY_ATTRIBUTE = {"binaryValue": "str", "stringListValues": "list", "binaryListValues": "list", "dataType": "str"}

@@ -17,12 +17,17 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
 
 FUNCTIONS = Path(__file__).resolve().parent / "functions"
 STAGE = "probe"
 #: The routes' own throttles (the stage's RouteSettings): burst 2 for ``limited``, 10 new connections.
 LIMITED = {"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 1}
 CONNECT_LIMIT = {"ThrottlingBurstLimit": 10, "ThrottlingRateLimit": 10}
+#: The jobs queue: a record not deleted is received again after 2 s, and moved to the dead letters after 2.
+JOBS_VISIBILITY = 2
+JOBS_MAX_RECEIVES = 2
 
 
 class ProbeStack(Stack):
@@ -81,6 +86,27 @@ class ProbeStack(Stack):
         route("hang", function("slow", timeout=Duration.seconds(10)), timeout=Duration.seconds(1))
         route("hog", function("hog", memory_size=128, timeout=Duration.seconds(10)))
         route("single", function("single", reserved_concurrent_executions=1, timeout=Duration.seconds(5)), reply=True)
+
+        # An SQS queue with a dead-letter queue, and a worker its event source mapping invokes.
+        dead_letters = sqs.Queue(self, "DeadLetters", retention_period=Duration.days(1))
+        jobs = sqs.Queue(
+            self,
+            "Jobs",
+            visibility_timeout=Duration.seconds(JOBS_VISIBILITY),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=JOBS_MAX_RECEIVES),
+        )
+        worker = function("sqsworker", timeout=Duration.seconds(JOBS_VISIBILITY))
+        worker.add_environment("JOBS_QUEUE_URL", jobs.queue_url)
+        worker.add_environment("DEAD_LETTERS_ARN", dead_letters.queue_arn)
+        worker.add_event_source(
+            event_sources.SqsEventSource(
+                jobs,
+                batch_size=10,
+                max_batching_window=Duration.seconds(1),
+                report_batch_item_failures=True,
+                max_concurrency=2,
+            )
+        )
 
 
 app = App()
