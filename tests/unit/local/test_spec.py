@@ -106,3 +106,65 @@ def test_what_the_local_stack_cannot_run_is_named(tmp_path: Path) -> None:
         read_template(missing, stack_name="s", base_dir=tmp_path)
     with pytest.raises(TemplateError, match="no API Gateway"):
         read_template({"Resources": {}}, stack_name="s", base_dir=tmp_path)
+
+
+def test_queues_and_their_event_source_mappings_come_from_the_template(tmp_path: Path) -> None:
+    """A queue's visibility timeout and redrive policy; an SQS mapping's batch, window, response types, scaling;
+    its function is run though no route names it (a worker only the queue invokes)."""
+    worker = {
+        "Type": "AWS::Lambda::Function",
+        "Metadata": {"aws:asset:path": str(tmp_path)},
+        "Properties": {"Handler": "worker.handler", "Runtime": "python3.12", "Timeout": 60},
+    }
+    queues = {
+        "Worker": worker,
+        "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}},
+        "Jobs": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "VisibilityTimeout": 360,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dead", "Arn"]}, "maxReceiveCount": 5},
+            },
+        },
+        "Mapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Jobs", "Arn"]},
+                "FunctionName": {"Ref": "Worker"},
+                "BatchSize": 7,
+                "MaximumBatchingWindowInSeconds": 2,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": 16},
+            },
+        },
+        "StreamMapping": {  # not SQS: not emulated, and not in the way
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Table", "StreamArn"]}, "FunctionName": {"Ref": "Fn"}},
+        },
+    }
+    spec = read_template(template(tmp_path, **queues), stack_name="s", base_dir=tmp_path)
+    jobs, dead = spec.queues["Jobs"], spec.queues["Dead"]
+    assert (jobs.name, jobs.visibility_timeout, jobs.dead_letter_queue, jobs.max_receive_count) == (
+        "s-Jobs",
+        360,
+        "Dead",
+        5,
+    )
+    assert (dead.visibility_timeout, dead.retention, dead.dead_letter_queue) == (
+        30,
+        1209600,
+        None,
+    )  # SQS's default 30 s
+    (mapping,) = spec.event_sources
+    assert (mapping.function, mapping.queue, mapping.batch_size, mapping.batching_window) == ("Worker", "Jobs", 7, 2.0)
+    assert mapping.report_batch_item_failures and mapping.maximum_concurrency == 16 and mapping.enabled
+    assert spec.functions["Worker"].timeout == 60.0
+    bare = {
+        **queues,
+        "Mapping": {
+            **queues["Mapping"],
+            "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Jobs", "Arn"]}, "FunctionName": {"Ref": "Worker"}},
+        },
+    }
+    (defaults,) = read_template(template(tmp_path, **bare), stack_name="s", base_dir=tmp_path).event_sources
+    assert (defaults.batch_size, defaults.report_batch_item_failures, defaults.maximum_concurrency) == (10, False, None)

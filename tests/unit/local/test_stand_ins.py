@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 from chat_local.spec import FunctionSpec, LocalSpec
-from chat_local.stand_ins import Locals, StandInError, function_environment
+from chat_local.stand_ins import LocalQueue, Locals, StandInError, function_environment
 
 TYPES = {
     "Table": "AWS::DynamoDB::Table",
@@ -16,6 +16,7 @@ TYPES = {
     "Proxy": "AWS::RDS::DBProxy",
     "Queue": "AWS::SQS::Queue",
     "Bucket": "AWS::S3::Bucket",
+    "Topic": "AWS::SNS::Topic",
 }
 LOCAL = Locals(
     region="us-east-1",
@@ -27,6 +28,11 @@ LOCAL = Locals(
     database_url="postgresql://local",
     table_names={"Table": "stack-Table"},
     bucket_names={"Bucket": "stack-bucket"},
+    queues={
+        "Queue": LocalQueue(
+            "http://127.0.0.1:8/000000000000/stack-Queue", "arn:aws:sqs:us-east-1:0:stack-Queue", "stack-Queue"
+        )
+    },
     public_s3_endpoint="http://127.0.0.1:9/_s3",
 )
 
@@ -62,6 +68,9 @@ def test_each_kind_of_aws_value_has_its_stand_in() -> None:
             "TOKEN_SECRET_ARN": {"Ref": "Secret"},
             "ALLOWED_ORIGINS": {"Fn::Join": ["", ["https://", {"Fn::GetAtt": ["Distribution", "DomainName"]}]]},
             "FILES": {"Ref": "Bucket"},
+            "JOBS_URL": {"Ref": "Queue"},
+            "JOBS_ARN": {"Fn::GetAtt": ["Queue", "Arn"]},
+            "JOBS_NAME": {"Fn::GetAtt": ["Queue", "QueueName"]},
             "PLAIN": "as is",
         }
     )
@@ -72,14 +81,17 @@ def test_each_kind_of_aws_value_has_its_stand_in() -> None:
     assert mapped["TOKEN_SECRET"] == "signing-key" and "TOKEN_SECRET_ARN" not in mapped
     assert mapped["ALLOWED_ORIGINS"] == "http://127.0.0.1:9"
     assert mapped["FILES"] == "stack-bucket" and mapped["ATTACHMENTS_PUBLIC_ENDPOINT"] == "http://127.0.0.1:9/_s3"
+    assert mapped["JOBS_URL"] == "http://127.0.0.1:8/000000000000/stack-Queue"
+    assert (mapped["JOBS_ARN"], mapped["JOBS_NAME"]) == ("arn:aws:sqs:us-east-1:0:stack-Queue", "stack-Queue")
     assert mapped["PLAIN"] == "as is"
     assert mapped["AWS_ENDPOINT_URL_DYNAMODB"] == mapped["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:8"
+    assert mapped["AWS_ENDPOINT_URL_SQS"] == "http://127.0.0.1:8"
     assert (mapped["AWS_ACCESS_KEY_ID"], mapped["AWS_SECRET_ACCESS_KEY"]) == ("id", "secret")
 
 
 def test_a_value_with_no_stand_in_stops_the_start_naming_it() -> None:
-    """An SQS queue (no stand-in): StandInError names the function, the variable and the resource type."""
+    """An SNS topic (no stand-in): StandInError names the function, the variable and the resource type."""
     with pytest.raises(
-        StandInError, match=r"function fn: environment variable JOBS points at Queue \(AWS::SQS::Queue\)"
+        StandInError, match=r"function fn: environment variable ALERTS points at Topic \(AWS::SNS::Topic\)"
     ):
-        environment({"JOBS": {"Ref": "Queue"}})
+        environment({"ALERTS": {"Ref": "Topic"}})
