@@ -66,7 +66,8 @@ def test_batch_item_failures_are_read_as_lambda_reads_them() -> None:
         Invocation("r", result={"batchItemFailures": [{"itemIdentifier": "b"}]}), IDS, report_failures=True
     )
     assert (partial.delete, partial.retry) == (("a", "c"), ("b",))
-    for success in (None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}):
+    successes: list[Any] = [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}]
+    for success in successes:
         assert batch_outcome(Invocation("r", result=success), IDS, report_failures=True).delete == IDS
     for bad in ([{"itemIdentifier": ""}], [{"itemIdentifier": None}], [{"id": "a"}], [{"itemIdentifier": "z"}], "a"):
         whole = batch_outcome(Invocation("r", result={"batchItemFailures": bad}), IDS, report_failures=True)
