@@ -1,6 +1,6 @@
 """SQS event sources: chat-local polls the template's queues as Lambda's event source mapping does.
 
-The probe app's ``Jobs`` queue (visibility 2 s, dead letters after 2 receives) feeds ``sqsworker`` (batches of
+The probe app's ``Jobs`` queue (visibility 3 s, dead letters after 2 receives) feeds ``sqsworker`` (batches of
 10 gathered for up to 1 s, partial batch failures, 2 at once); the chat's fan-out queue feeds ``fanout``.
 """
 
@@ -24,7 +24,7 @@ from tests.helpers.clients import Api, ChatClient
 from tests.helpers.stack import StackProcess, wait_until
 
 #: The probe app's queue settings (tests/fidelity/probe_app/app.py).
-VISIBILITY = 2
+VISIBILITY = 3
 MAX_RECEIVES = 2
 
 
@@ -133,6 +133,30 @@ def test_a_record_failing_max_receive_count_times_lands_in_the_dead_letter_queue
     assert found[0]["Body"] == body
     receives = [r["record"]["attributes"]["ApproximateReceiveCount"] for r in _receives(probe_stack, key)]
     assert receives == ["1", "2"]  # the function saw it maxReceiveCount times, then SQS moved it
+
+
+def test_batches_are_of_batch_size_and_no_more_run_at_once_than_maximum_concurrency(probe_stack: StackProcess) -> None:
+    """25 messages are received in batches of at most BatchSize (10), and at most ScalingConfig's
+    MaximumConcurrency (2) batches run at once ("Using Lambda with Amazon SQS": scaling and concurrency)."""
+    url, _ = _queue(probe_stack, "Jobs")
+    key = uuid.uuid4().hex
+    sqs = probe_stack.aws_client("sqs")
+    for start in range(0, 25, 10):
+        entries = [
+            {"Id": str(n), "MessageBody": json.dumps({"key": key, "n": n, "sleep": 1.2})}
+            for n in range(start, min(start + 10, 25))
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    seen = _wait_for_receives(probe_stack, key, 25, timeout=60.0)
+    assert sorted(json.loads(item["record"]["body"])["n"] for item in seen) == list(range(25))  # each once
+    spans = {tuple(sorted(item["batch"])): tuple(item["span"]) for item in seen}
+    assert all(len(batch) <= 10 for batch in spans) and len(spans) >= 3
+    edges = sorted([(start, 1) for start, _ in spans.values()] + [(end, -1) for _, end in spans.values()])
+    running = at_once = 0
+    for _, change in sorted(edges, key=lambda edge: (edge[0], edge[1])):
+        running += change
+        at_once = max(at_once, running)
+    assert at_once == 2  # two at once (the cap), never three
 
 
 # ---------------------------------------------------------------- the chat's fan-out queue

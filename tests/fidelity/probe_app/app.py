@@ -25,8 +25,8 @@ STAGE = "probe"
 #: The routes' own throttles (the stage's RouteSettings): burst 2 for ``limited``, 10 new connections.
 LIMITED = {"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 1}
 CONNECT_LIMIT = {"ThrottlingBurstLimit": 10, "ThrottlingRateLimit": 10}
-#: The jobs queue: a record not deleted is received again after 2 s, and moved to the dead letters after 2.
-JOBS_VISIBILITY = 2
+#: The jobs queue: a record not deleted is received again after 3 s, and moved to the dead letters after 2.
+JOBS_VISIBILITY = 3
 JOBS_MAX_RECEIVES = 2
 
 

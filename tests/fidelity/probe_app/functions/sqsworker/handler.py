@@ -1,6 +1,7 @@
 """SQS worker: records every record it gets (``sqs#<key>``), and reports as failed those whose body asks.
 
-A body is JSON: ``key`` (the test's), ``failTimes`` (fail the first n receives; -1: every one).
+A body is JSON: ``key`` (the test's), ``failTimes`` (fail the first n receives; -1: every one), ``sleep``
+(seconds the batch takes, first).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import boto3
 
+    started = time.time()
+    time.sleep(max(float(json.loads(record["body"]).get("sleep", 0)) for record in event["Records"]))
+    ended = time.time()
     client = boto3.client("dynamodb")
     batch = [record["messageId"] for record in event["Records"]]
     failures = []
@@ -24,6 +28,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "record": record,
             "batch": batch,
             "at": time.time(),
+            "span": [started, ended],
             "environment": {name: os.environ[name] for name in ("JOBS_QUEUE_URL", "DEAD_LETTERS_ARN")},
         }
         client.put_item(
