@@ -12,7 +12,7 @@ from botocore.credentials import Credentials
 from chat_local import template as templates
 from chat_local.sigv4 import REGION
 from chat_local.spec import LocalSpec, references
-from chat_local.stand_ins import Locals, function_environment
+from chat_local.stand_ins import LocalQueue, Locals, function_environment
 from chatcore.protocol import CLIENT_FRAME_TYPES
 
 from tests.fidelity.conftest import PROBE_APP
@@ -52,8 +52,12 @@ def test_the_chat_stack_serves_the_routes_and_functions_of_its_template(stack: S
 
 def test_no_environment_value_of_a_function_still_points_at_aws() -> None:
     """Lambda environment variables from the template: every value that names an AWS resource (a table, a secret,
-    the callback URL, the proxy) is mapped to its local stand-in, in chat_local/stand_ins.py."""
+    the callback URL, the proxy, a queue) is mapped to its local stand-in, in chat_local/stand_ins.py."""
     spec = chat_template().spec()
+    queues = {
+        logical_id: LocalQueue(f"http://127.0.0.1:2/000000000000/{q.name}", f"local:{q.name}", q.name)
+        for logical_id, q in spec.queues.items()
+    }
     local = Locals(
         region=REGION,
         credentials=Credentials("local", "local"),
@@ -64,7 +68,9 @@ def test_no_environment_value_of_a_function_still_points_at_aws() -> None:
         database_url="postgresql://local/chat",
         table_names={logical_id: table.name for logical_id, table in spec.tables.items()},
         bucket_names={logical_id: bucket.name for logical_id, bucket in spec.buckets.items()},
+        queues=queues,
     )
+    queued = 0
     for function in spec.functions.values():
         environment = function_environment(spec, function, local)
         text = json.dumps(environment)
@@ -72,6 +78,10 @@ def test_no_environment_value_of_a_function_still_points_at_aws() -> None:
             assert aws not in text, (function.label, aws, environment)
         if "MANAGEMENT_API_URL" in function.environment:
             assert environment["MANAGEMENT_API_URL"] == f"http://127.0.0.1:1/{spec.websocket.stage}"  # type: ignore[union-attr]
+        if "FANOUT_QUEUE_URL" in function.environment:
+            assert environment["FANOUT_QUEUE_URL"] in {q.url for q in queues.values()}
+            queued += 1
+    assert queued == 3  # message, rest and fanout send jobs to the fan-out queue
 
 
 def test_the_committed_snapshot_serves_what_the_app_synthesizes() -> None:
