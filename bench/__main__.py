@@ -24,12 +24,20 @@ BENCHMARKS = {
     "coldstart": "bench.coldstart",
     "history": "bench.history",
     "sizes": "bench.sizes",
+    "profile": "bench.profile",
 }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under 2 minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=(
+            "smaller sizes and fewer repeats, under 2 minutes (cold start: 3 rounds without warm-up, ours and the"
+            " baseline only, package sizes from the installed packages)"
+        ),
+    )
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument(
         "--out",

@@ -50,6 +50,14 @@ COST_ROOM_SIZES = (2, 10)
 """Rooms timed for the cost model besides the big one."""
 #: The handler is timed for the cost model at a pace the local stack keeps up with in every room size.
 COST_INTERVAL = 0.5
+#: The capacity sweep: messages a second into a room of this many connections, rising until p99 passes
+#: the limit (or a delivery is lost); each rate is held for the seconds given.
+SWEEP_ROOM = 50
+SWEEP_RATES = (10, 20, 30, 40, 50, 60, 80, 100)
+QUICK_SWEEP_RATES = (10, 30)
+SWEEP_SECONDS = 8.0
+QUICK_SWEEP_SECONDS = 2.0
+SWEEP_P99_MS = 500.0
 _HANDLER_LOG = re.compile(r"\s(message|\$default|join)\s+\S+ (\d{3}) \((\d+) ms\)")
 
 
@@ -306,11 +314,35 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
             await asyncio.sleep(0.5)  # the emulator logs an invocation after its last post was answered
             by_size[str(size)] = handler_durations(log_path, mark).get("message", [])
             paced_runs[str(size)] = paced
+        result["sweep"] = await _sweep(api, users[0]["token"], load, quick=count < 100)
         result["dynamodb_query_ms"] = await asyncio.to_thread(_stand_in_query_ms, log_path, room_id)
         result["handler_ms_by_room_size"] = by_size
         result["paced"] = paced_runs
         await load.close()
     return result
+
+
+async def _sweep(api: str, token: str, load: Load, *, quick: bool) -> list[dict[str, Any]]:
+    """Messages a second into a room of :data:`SWEEP_ROOM` connections, rising until p99 passes
+    :data:`SWEEP_P99_MS` or a delivery is lost; one row per rate held."""
+    members = load.clients[:SWEEP_ROOM]
+    room = create_room(api, token, "bench sweep")
+    await load.join(room, members)
+    await asyncio.sleep(0.5)  # the member_joined announcements settle
+    rows = []
+    for rate in QUICK_SWEEP_RATES if quick else SWEEP_RATES:
+        count = int(rate * (QUICK_SWEEP_SECONDS if quick else SWEEP_SECONDS))
+        run = await load.send_schedule(room, count, members, len(members), f"sweep {rate}/s", 1.0 / rate)
+        rows.append({"rate": rate, **{k: v for k, v in run.items() if k != "latencies_ms"}})
+        progress(f"e2e sweep: {rate} messages/s into {len(members)}: p99 {run['p99_ms']:.0f} ms, lost {run['lost']}")
+        if run["p99_ms"] > SWEEP_P99_MS or run["lost"]:
+            break
+    return rows
+
+
+def sweep_capacity(rows: list[dict[str, Any]]) -> float:
+    """The highest rate the sweep held with p99 within :data:`SWEEP_P99_MS` and nothing lost (0 if none)."""
+    return max((r["rate"] for r in rows if r["p99_ms"] <= SWEEP_P99_MS and not r["lost"]), default=0.0)
 
 
 async def _baseline(count: int, clients: int, warmup: int) -> dict[str, Any]:
@@ -399,6 +431,23 @@ def _section(
         ],
         handler_rows,
     )
+    sweep = ours.get("sweep", [])
+    capacity = sweep_capacity(sweep)
+    sweep_table = md_table(
+        ["messages/s offered", "sent in s", "deliveries", "lost", "p50 ms", "p99 ms", "max ms"],
+        [
+            [
+                r["rate"],
+                fmt(r["send_seconds"]),
+                f"{r['delivered']:,} / {r['expected']:,}",
+                r["lost"],
+                fmt(r["p50_ms"]),
+                fmt(r["p99_ms"]),
+                fmt(r["max_ms"]),
+            ]
+            for r in sweep
+        ],
+    )
     query_ms = ours.get("dynamodb_query_ms", float("nan"))
     errors = ours.get("errors") or {}
     markdown = "\n\n".join(
@@ -421,6 +470,11 @@ def _section(
             f" {clients} connections: the `message` handler's duration as the emulator logged it (used by the"
             " cost model in section 5) and the latency the clients saw:",
             handler_table,
+            f"The capacity sweep: messages a second into a room of {SWEEP_ROOM} connections (senders in turn),"
+            f" each rate held for {SWEEP_SECONDS:.0f} s ({QUICK_SWEEP_SECONDS:.0f} s with --quick), rising until"
+            f" p99 passes {SWEEP_P99_MS:.0f} ms or a delivery is lost. **Capacity: {capacity:.0f} messages/s**"
+            f" ({capacity * SWEEP_ROOM:,.0f} deliveries/s).",
+            sweep_table,
             *[f"![{p}]({p})" for p in plots],
         ]
     )
@@ -430,6 +484,13 @@ def _section(
     }
     targets = [
         Target("end to end: deliveries lost", "0", str(ours["lost"]), ours["lost"] == 0),
+        Target("end to end: p99 vs the baseline server's", "≤ 10x", f"{ratio:.1f}x", ratio <= 10),
+        Target(
+            f"capacity: messages/s into a room of {SWEEP_ROOM} with p99 ≤ {SWEEP_P99_MS:.0f} ms",
+            "≥ 30",
+            f"{capacity:.0f}",
+            capacity >= 30,
+        ),
     ]
     return Section(
         name="e2e",
@@ -475,4 +536,22 @@ def _plot(ours: dict[str, Any], baseline: dict[str, Any], out_dir: Path, clients
     fig.tight_layout()
     fig.savefig(out_dir / "e2e.png", dpi=110)
     plt.close(fig)
-    return ["e2e.png"]
+    plots = ["e2e.png"]
+    sweep = ours.get("sweep", [])
+    if sweep:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        rates = [r["rate"] for r in sweep]
+        ax.plot(rates, [r["p99_ms"] for r in sweep], marker="o", label="p99")
+        ax.plot(rates, [r["p50_ms"] for r in sweep], marker="o", label="p50")
+        ax.axhline(SWEEP_P99_MS, color="grey", linestyle="--", label=f"{SWEEP_P99_MS:.0f} ms")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"messages per second into a room of {SWEEP_ROOM}")
+        ax.set_ylabel("send-to-receive latency (ms)")
+        ax.set_title("Capacity of the local stack")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="upper left")
+        fig.tight_layout()
+        fig.savefig(out_dir / "capacity.png", dpi=110)
+        plt.close(fig)
+        plots.append("capacity.png")
+    return plots

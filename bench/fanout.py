@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from chat_local.processes import ReadyProcess
 from chat_local.sigv4 import REGION, SERVICE, stack_credentials
-from chatcore.aws.broadcaster import DEFAULT_MAX_WORKERS
+from chatcore.rules import DEFAULT_MAX_WORKERS
 
 from bench.common import (
     REPO_ROOT,

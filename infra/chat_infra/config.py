@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_logs as logs
-from chatcore.rules import LARGE_ROOM
-from chatcore.service.delivery import DEFAULT_POSTS_PER_SECOND
+from chatcore.rules import DEFAULT_POSTS_PER_SECOND, LARGE_ROOM
 from constructs import Node
 
 from infra.chat_infra.paths import REPO_ROOT

@@ -3,49 +3,43 @@
 Each function's handler calls one ``build_*`` here on its first invocation and caches the result for the
 warm container; nothing here runs at import time. The same code runs in AWS and in the local stack: only
 the environment differs (service endpoints through boto3's ``AWS_ENDPOINT_URL_*`` variables, a
-``DATABASE_URL`` instead of a secret, a ``TOKEN_SECRET`` instead of its ARN). Each builder builds only
-what its function uses, so no function holds a client or a secret it has no need for.
+``DATABASE_URL`` instead of a secret, a ``TOKEN_SECRET`` instead of its ARN). Each builder builds, and
+imports, only what its function uses, so no function holds a client or a secret it has no need for, nor
+loads code it never runs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import psycopg
-from psycopg import sql
-
-from chatcore.aws.broadcaster import Broadcaster
-from chatcore.aws.files import FileBucket
-from chatcore.aws.management import SignedManagementClient
-from chatcore.aws.queue import FanoutQueue
-from chatcore.aws.registry import ConnectionRegistry
-from chatcore.postgres.database import Database
-from chatcore.postgres.migrate import apply_migrations
-from chatcore.postgres.store import ChatStore
-from chatcore.service.accounts import AccountService
-from chatcore.service.api import ApiServices
-from chatcore.service.attachments import AttachmentService
-from chatcore.service.chat import ChatService
-from chatcore.service.delivery import FanoutWorker, RoomDelivery
-from chatcore.service.directory import DirectoryService
-from chatcore.service.fanout import Fanout
-from chatcore.service.gate import ConnectionGate
-from chatcore.service.live import LiveUpdates
-from chatcore.service.profiles import ProfileService
-from chatcore.service.prune import Pruner
-from chatcore.service.rooms import RoomService
-from chatcore.service.search import SearchService
-from chatcore.service.tags import TagService
+from chatcore.ports import Files, UploadForm
 from chatcore.settings import ConfigurationError, Settings
-from chatcore.tokens import TokenService
 
+# The parts are imported by the builders that use them, not here: every handler imports this module, and each
+# function's cold start then loads only its own parts (``$disconnect`` never loads psycopg, ``$connect`` never
+# the password hasher or the REST API's services).
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+    from chatcore.aws.files import FileBucket
+    from chatcore.aws.management import SignedManagementClient
+    from chatcore.aws.queue import FanoutQueue
+    from chatcore.aws.registry import ConnectionRegistry
+    from chatcore.postgres.store import ChatStore
+    from chatcore.service.api import ApiServices
+    from chatcore.service.chat import ChatService
+    from chatcore.service.delivery import FanoutWorker, RoomDelivery
+    from chatcore.service.fanout import Fanout
+    from chatcore.service.gate import ConnectionGate
+    from chatcore.service.live import LiveUpdates
+    from chatcore.service.prune import Pruner
+    from chatcore.tokens import TokenService
 
 
 # ---------------------------------------------------------------- secrets and clients
@@ -92,6 +86,9 @@ def set_app_role_password(conninfo: str, username: str, password: str) -> None:
     Only the SCRAM-SHA-256 verifier, computed here by libpq, is sent to the server, so the password itself
     never appears in a statement the server could log; name and verifier are quoted by ``psycopg.sql``.
     """
+    import psycopg
+    from psycopg import sql
+
     if username != APP_ROLE:
         raise ConfigurationError(f"the application secret names {username!r}, but the migrations create {APP_ROLE}")
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -131,6 +128,8 @@ def management_client(settings: Settings) -> SignedManagementClient:
         read_timeout=5,
         tcp_keepalive=True,
     )
+    from chatcore.aws.management import SignedManagementClient
+
     endpoint = settings.require("management_api_url")
     client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
     # The default session boto3.client just used: the fast path signs with the client's own credentials.
@@ -161,46 +160,97 @@ def s3_client(settings: Settings, endpoint_url: str | None = None) -> S3Client:
 
 
 def build_store(settings: Settings) -> ChatStore:
+    from chatcore.postgres.database import Database
+    from chatcore.postgres.store import ChatStore
+
     return ChatStore(Database(lambda: database_conninfo(settings)))
 
 
 def build_registry(settings: Settings) -> ConnectionRegistry:
+    from chatcore.aws.registry import ConnectionRegistry
+
     return ConnectionRegistry(dynamodb_client(settings), settings.require("connections_table"))
 
 
-def build_files(settings: Settings) -> FileBucket | None:
+class FilesOnFirstUse:
+    """The attachment bucket, its S3 clients created by the first call that needs them: most invocations (every
+    frame but a message with files, every REST call but the attachment routes) never do, and a client costs a
+    cold start tens of milliseconds (S3's service model, s3transfer)."""
+
+    def __init__(self, build: Callable[[], Files]) -> None:
+        self._build = build
+        self._files: Files | None = None
+
+    def _bucket(self) -> Files:
+        if self._files is None:
+            self._files = self._build()
+        return self._files
+
+    def upload_form(self, key: str, *, size: int, content_type: str, expires_in: int) -> UploadForm:
+        return self._bucket().upload_form(key, size=size, content_type=content_type, expires_in=expires_in)
+
+    def download_url(self, key: str, *, name: str, content_type: str, inline: bool, expires_in: int) -> str:
+        return self._bucket().download_url(
+            key, name=name, content_type=content_type, inline=inline, expires_in=expires_in
+        )
+
+    def mark_sent(self, key: str) -> bool:
+        return self._bucket().mark_sent(key)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        self._bucket().delete(keys)
+
+
+def build_files(settings: Settings) -> Files | None:
     """The attachment bucket, when the deployment has one (``ATTACHMENTS_BUCKET``)."""
-    if not settings.attachments_bucket:
+    bucket = settings.attachments_bucket
+    if not bucket:
         return None
-    client = s3_client(settings)
-    public = settings.attachments_public_endpoint
-    return FileBucket(client, settings.attachments_bucket, signer=s3_client(settings, public) if public else None)
+
+    def build() -> FileBucket:
+        from chatcore.aws.files import FileBucket
+
+        public = settings.attachments_public_endpoint
+        return FileBucket(s3_client(settings), bucket, signer=s3_client(settings, public) if public else None)
+
+    return FilesOnFirstUse(build)
 
 
 def build_tokens(settings: Settings) -> TokenService:
     """Tokens signed and verified with the key set of the signing secret, read again on every use (a cache
     hit within Powertools' five minutes), so a rotated key reaches a warm container within five minutes."""
+    from chatcore.tokens import TokenService
+
     return TokenService(lambda: token_secret(settings), ttl_seconds=settings.token_ttl_seconds)
 
 
 def build_live_updates(settings: Settings) -> LiveUpdates:
     """What brings membership changes to open connections: DynamoDB, the Management API (and SQS for large
     rooms)."""
+    from chatcore.service.live import LiveUpdates
+
     fanout = build_fanout(settings)
     return LiveUpdates(fanout.registry, fanout, build_delivery(settings, fanout))
 
 
 def build_jobs(settings: Settings) -> FanoutQueue | None:
     """The fan-out queue, when the deployment has one (``FANOUT_QUEUE_URL``)."""
+    from chatcore.aws.queue import FanoutQueue
+
     return FanoutQueue(sqs_client(settings), settings.fanout_queue_url) if settings.fanout_queue_url else None
 
 
 def build_delivery(settings: Settings, fanout: Fanout) -> RoomDelivery:
+    from chatcore.service.delivery import RoomDelivery
+
     return RoomDelivery(fanout.registry, fanout, build_jobs(settings), large_room=settings.fanout_large_room)
 
 
 def build_fanout(settings: Settings) -> Fanout:
     """Delivery and dead-connection cleanup: DynamoDB and the Management API only."""
+    from chatcore.aws.broadcaster import Broadcaster
+    from chatcore.service.fanout import Fanout
+
     return Fanout(build_registry(settings), Broadcaster(management_client(settings), settings.broadcast_max_workers))
 
 
@@ -209,6 +259,8 @@ def build_fanout(settings: Settings) -> Fanout:
 
 def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
     """``$connect``: PostgreSQL, DynamoDB, the token key, and the Management API (to announce presence)."""
+    from chatcore.service.gate import ConnectionGate
+
     settings = settings or Settings.from_env()
     fanout = build_fanout(settings)
     return ConnectionGate(
@@ -223,6 +275,8 @@ def build_connection_gate(settings: Settings | None = None) -> ConnectionGate:
 
 def build_chat_service(settings: Settings | None = None) -> ChatService:
     """Every route after ``$connect``: PostgreSQL, DynamoDB and the Management API; no token key."""
+    from chatcore.service.chat import ChatService
+
     settings = settings or Settings.from_env()
     fanout = build_fanout(settings)
     return ChatService(
@@ -242,6 +296,9 @@ def build_disconnect(settings: Settings | None = None) -> Fanout:
 
 def build_fanout_worker(settings: Settings | None = None) -> FanoutWorker:
     """The fan-out worker: DynamoDB, the Management API and SQS (to queue failed posts again); no database."""
+    from chatcore.aws.queue import FanoutQueue
+    from chatcore.service.delivery import FanoutWorker
+
     settings = settings or Settings.from_env()
     fanout = build_fanout(settings)
     jobs = FanoutQueue(sqs_client(settings), settings.require("fanout_queue_url"))
@@ -250,6 +307,8 @@ def build_fanout_worker(settings: Settings | None = None) -> FanoutWorker:
 
 def build_pruner(settings: Settings | None = None) -> Pruner:
     """The prune schedule: DynamoDB and the Management API only."""
+    from chatcore.service.prune import Pruner
+
     settings = settings or Settings.from_env()
     return Pruner(build_fanout(settings), stale_after_seconds=settings.prune_stale_after_seconds)
 
@@ -257,6 +316,15 @@ def build_pruner(settings: Settings | None = None) -> Pruner:
 def build_api_services(settings: Settings | None = None) -> ApiServices:
     """The REST function: PostgreSQL and the token key, plus DynamoDB and the Management API (built on the
     first membership change) when the registry is configured, so open connections follow membership at once."""
+    from chatcore.service.accounts import AccountService
+    from chatcore.service.api import ApiServices
+    from chatcore.service.attachments import AttachmentService
+    from chatcore.service.directory import DirectoryService
+    from chatcore.service.profiles import ProfileService
+    from chatcore.service.rooms import RoomService
+    from chatcore.service.search import SearchService
+    from chatcore.service.tags import TagService
+
     settings = settings or Settings.from_env()
     store = build_store(settings)
     live = (
@@ -279,6 +347,8 @@ def run_migrations(settings: Settings | None = None) -> list[str]:
     With ``APP_DATABASE_SECRET_ARN`` (in AWS) it then gives the application role the password of that
     secret, on every run, so the role and its secret stay in step.
     """
+    from chatcore.postgres.migrate import apply_migrations
+
     settings = settings or Settings.from_env()
     conninfo = database_conninfo(settings)
     applied = apply_migrations(conninfo)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
@@ -75,8 +76,9 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
 
 
 class _Frame(BaseModel):
-    # Unknown fields (``sender``/``username`` that older clients send) are accepted and dropped.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # Unknown fields (``sender``/``username`` that older clients send) are accepted and dropped. Validators are
+    # built on first use (``defer_build``), not at import: only the message function parses client frames.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 # ---------------------------------------------------------------- client to server
@@ -176,14 +178,21 @@ CLIENT_FRAME_TYPES: frozenset[str] = frozenset(
     get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(ClientFrame)[0])
 )
 """Every client frame type: each is a route of the WebSocket API (the CDK app and the local gateway read it)."""
-_client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+@cache
+def _client_frame_adapter() -> TypeAdapter[ClientFrame]:
+    """Built by the first frame parsed (a cold start of every other function builds no client frame)."""
+    return TypeAdapter(ClientFrame)
 
 
 # ---------------------------------------------------------------- server to client
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    # Serializers are built when a frame of the kind is first sent (``defer_build``): a function sends a few of
+    # these kinds, and building all of them cost every cold start about 25 ms.
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, defer_build=True)
 
 
 class UserInfo(_Out):
@@ -497,7 +506,7 @@ def parse_client_frame(body: str | bytes | None) -> ClientFrame:
             data,
         )
     try:
-        return _client_frame_adapter.validate_python(data)
+        return _client_frame_adapter().validate_python(data)
     except ValidationError as exc:
         raise FrameError(ErrorCode.INVALID_MESSAGE, _describe(exc), data) from None
 

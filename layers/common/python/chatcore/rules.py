@@ -76,6 +76,13 @@ PRESENCE_ROOM_SIZE = 100
 PRESENCE_CONTACTS = 1000
 """At most this many users hear one user's ``presence``; larger audiences see it in member lists."""
 
+DEFAULT_MAX_WORKERS = 32
+"""Management API posts one function runs at once (``BROADCAST_MAX_WORKERS`` changes it)."""
+
+DEFAULT_POSTS_PER_SECOND = 5_000
+"""The budget all fan-out workers share: half of API Gateway's default account throttle (10,000 requests a
+second per region, shared by every API of the account), which leaves room for the rest of the chat."""
+
 LARGE_ROOM = 1000
 """Rooms of more members are *large* (``FANOUT_LARGE_ROOM`` changes it): their deliveries go through the
 fan-out queue, and they get no typing indicators and no read receipts but the reader's own tabs (each would

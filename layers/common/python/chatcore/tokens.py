@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from chatcore.errors import Unauthorized
 
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
@@ -120,6 +118,8 @@ class TokenService:
 
     def issue(self, identity: Identity) -> str:
         """A token for ``identity``, signed with the current key, that expires after the configured lifetime."""
+        import jwt  # here, not at import: the functions that never see a token (frames, $disconnect) skip it
+
         keys = self._current_keys()
         now = int(self._clock())
         claims = {
@@ -135,6 +135,8 @@ class TokenService:
         key that is not (or no longer) listed."""
         if not token:
             raise Unauthorized("missing token")
+        import jwt
+
         keys = self._current_keys()
         try:
             key_id = jwt.get_unverified_header(token).get("kid", DEFAULT_KEY_ID)

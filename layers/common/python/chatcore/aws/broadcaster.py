@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chatcore.observability import logger
 from chatcore.ports import BroadcastResult, Delivery
+from chatcore.rules import DEFAULT_MAX_WORKERS
 
 
 class ManagementApi(Protocol):
@@ -28,9 +29,6 @@ class ManagementApi(Protocol):
     def get_connection(self, *, ConnectionId: str) -> Any: ...
 
     def delete_connection(self, *, ConnectionId: str) -> Any: ...
-
-
-DEFAULT_MAX_WORKERS = 32
 
 
 class Broadcaster:

@@ -26,14 +26,11 @@ from chatcore.observability import logger, metrics
 from chatcore.ports import Connections, FanoutJobs
 from chatcore.protocol import ServerFrame, encode
 from chatcore.rows import FanoutJob, RoomRow
-from chatcore.rules import LARGE_ROOM
+from chatcore.rules import DEFAULT_POSTS_PER_SECOND, LARGE_ROOM
 from chatcore.service.fanout import Fanout
 
 FANOUT_ATTEMPTS = 5
 """Deliveries of one job's failed connections, the first included, before they are given up."""
-DEFAULT_POSTS_PER_SECOND = 5_000
-"""The budget all workers share: half of API Gateway's default account throttle (10,000 requests a second
-per region, shared by every API of the account), which leaves room for the rest of the chat."""
 _CHUNK = 250
 """Posts reserved from the budget at a time."""
 

@@ -1,0 +1,120 @@
+"""The cold-start harness measures what it says (no timing asserted): every function, ours and the baseline,
+in fresh interpreters against the stand-ins, each split into every phase, making the same requests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import coldstart
+from bench.common import save_json
+from bench.report import render
+
+
+@pytest.fixture(scope="module")
+def one_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    out = tmp_path_factory.mktemp("coldstart")
+    every = coldstart.VARIANTS + coldstart.EXTRA_VARIANTS
+    section = coldstart.run(quick=True, out_dir=out, work_dir=out / "work", repeats=1, variants=every)
+    return section, out
+
+
+def test_every_function_is_measured_for_ours_and_the_baseline_with_every_phase(one_round: tuple[Any, Path]) -> None:
+    section, _out = one_round
+    runs, summary = section.data["runs"], section.data["summary"]
+    assert set(runs) == set(coldstart.FUNCTIONS)
+    for name in coldstart.FUNCTIONS:
+        assert set(runs[name]) == set(coldstart.VARIANTS + coldstart.EXTRA_VARIANTS)
+        for variant in runs[name]:
+            (record,) = runs[name][variant]
+            assert set(record["cold_phases"]) == set(coldstart.PHASES)
+            assert set(record["init_phases"]) == set(coldstart.PHASES)
+            assert len(record["aws_calls"]) == coldstart.INVOCATIONS
+            row = summary[name][variant]
+            # init + first is their sum, and the phases add up to it (the harness's own time left out).
+            assert row["cold"] == pytest.approx(row["init"] + row["first"])
+            assert sum(row["cold_phases"].values()) == pytest.approx(row["cold"], rel=1e-6)
+            assert row["init"] > 0 and row["first"] > 0 and row["warm"] > 0
+
+
+def test_ours_and_the_baseline_make_the_same_requests(one_round: tuple[Any, Path]) -> None:
+    """The same DynamoDB operations and SQL statements per invocation, the same posts in all (ours posts through
+    ``http.client``, so only the stand-in counts them)."""
+    runs = one_round[0].data["runs"]
+    for name in coldstart.FUNCTIONS:
+        (ours,), (base,) = runs[name]["ours"], runs[name]["baseline"]
+
+        def dynamodb(record: dict[str, Any]) -> list[Counter[str]]:
+            return [Counter(c for c in calls if c.startswith("dynamodb.")) for calls in record["aws_calls"]]
+
+        assert dynamodb(ours) == dynamodb(base), name
+        assert ours["sql"] == base["sql"], name
+        assert ours["posts_per_invocation"] == base["posts_per_invocation"], name
+
+
+def test_targets_table_and_plot_reach_the_report(one_round: tuple[Any, Path]) -> None:
+    section, out = one_round
+    assert len(section.targets) == 2 * len(coldstart.FUNCTIONS)
+    assert all(t.measured.endswith("x") for t in section.targets)
+    assert (out / "coldstart.png").stat().st_size > 0
+    save_json(out / "data" / "coldstart.json", {**section.to_json(), "mode": "quick", "machine": {}})
+    report = render(out).read_text()
+    assert "## 3. Cold start" in report
+    for name in coldstart.FUNCTIONS:
+        assert f"| `{name}` ours |" in report and f"| `{name}` baseline |" in report
+    for label in coldstart.PHASE_LABELS.values():
+        assert label in report
+    for variant in coldstart.EXTRA_VARIANTS:
+        assert f"| `rest` {coldstart.VARIANT_LABELS[variant]} |" in report
+
+
+def _child(spec: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-P", str(coldstart.CHILD)],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_the_child_reports_init_and_each_invocation_by_phase(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "probe.py").write_text(
+        "import json\n\ndef handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps(event)}\n"
+    )
+    spec = {"name": "probe", "folder": str(tmp_path / "fn"), "module": "probe", "layer": str(tmp_path)}
+    report = _child({**spec, "events": [{"n": 1}, {"n": 2}]}, tmp_path)
+    assert set(report["init"]["phases"]) == set(coldstart.PHASES)
+    assert [i["status"] for i in report["invocations"]] == [200, 200]
+    assert all(set(i["phases"]) == set(coldstart.PHASES) for i in report["invocations"])
+
+
+def test_the_child_hides_what_lambda_would_not_have(tmp_path: Path) -> None:
+    """A site-packages module outside the layer and the runtime is refused (here: pytest itself)."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "probe.py").write_text(
+        "def handler(event, context):\n"
+        "    try:\n        import pytest  # noqa\n    except ModuleNotFoundError:\n"
+        "        return {'statusCode': 200, 'body': 'refused'}\n"
+        "    return {'statusCode': 500, 'body': 'imported'}\n"
+    )
+    spec = {"name": "probe", "folder": str(tmp_path / "fn"), "module": "probe", "layer": str(tmp_path), "events": [{}]}
+    report = _child({**spec, "importable": ["boto3"], "site_packages": coldstart._site_packages()}, tmp_path)
+    assert report["invocations"][0]["body"] == "refused"
+    assert "pytest" in report["refused"]
+
+
+def test_quick_runs_ours_and_the_baseline_only_and_the_full_run_adds_what_aws_adds() -> None:
+    assert coldstart.VARIANTS == ("ours", "baseline")
+    assert set(coldstart.VERSUS) <= set(coldstart.VARIANTS + coldstart.EXTRA_VARIANTS)
+    assert all(v in coldstart.VARIANT_LABELS for v in coldstart.VARIANTS + coldstart.EXTRA_VARIANTS)
