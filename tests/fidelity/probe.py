@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.helpers.clients import Api
@@ -24,14 +24,34 @@ def parse(raw: str | bytes) -> Frame:
         return raw if isinstance(raw, str) else raw.decode(errors="replace")
 
 
-class Probe:
-    """One connection to the probe app; frames are kept in arrival order until a test takes them."""
+#: How long a probe keeps trying an upgrade the $connect route's throttle refused (10 new connections a
+#: second in the probe app: quick tests open more), as a client backs off on 429.
+THROTTLED_RETRY_SECONDS = 10.0
 
-    def __init__(self, stack: StackProcess, mode: str = "ok", **connect_kwargs: Any) -> None:
+
+class Probe:
+    """One connection to the probe app; frames are kept in arrival order until a test takes them.
+
+    An upgrade refused with 429 (the probe app's $connect throttle) is tried again until
+    :data:`THROTTLED_RETRY_SECONDS` pass, unless ``retry_throttled`` is false (the throttling test's own).
+    """
+
+    def __init__(
+        self, stack: StackProcess, mode: str = "ok", *, retry_throttled: bool = True, **connect_kwargs: Any
+    ) -> None:
         connect_kwargs.setdefault("user_agent_header", f"probe/{uuid.uuid4().hex}")
         self.user_agent: str = connect_kwargs["user_agent_header"]
         self.stack = stack
-        self._connection = connect(f"{stack.ws_url}?mode={mode}", open_timeout=15, max_size=2**22, **connect_kwargs)
+        url = f"{stack.ws_url}?mode={mode}"
+        deadline = time.monotonic() + (THROTTLED_RETRY_SECONDS if retry_throttled else 0)
+        while True:
+            try:
+                self._connection = connect(url, open_timeout=15, max_size=2**22, **connect_kwargs)
+                break
+            except InvalidStatus as refused:
+                if refused.response.status_code != 429 or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)  # the bucket refills 10 a second: one more token is 0.1 s away
         self.socket: ClientConnection = self._connection.__enter__()
         self.frames: list[Frame] = []
         self.closed = False

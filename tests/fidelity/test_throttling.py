@@ -33,7 +33,7 @@ def test_connections_over_the_connect_routes_burst_get_429(probe_stack: StackPro
 
     def attempt(_index: int) -> Probe | int:
         try:
-            return Probe(probe_stack)
+            return Probe(probe_stack, retry_throttled=False)
         except InvalidStatus as refused:
             return refused.response.status_code
 
@@ -49,7 +49,7 @@ def test_connections_over_the_connect_routes_burst_get_429(probe_stack: StackPro
     deadline = time.monotonic() + 5  # the bucket refills (10 a second): connections pass again
     while True:
         try:
-            Probe(probe_stack).close()
+            Probe(probe_stack, retry_throttled=False).close()
             break
         except InvalidStatus:
             assert time.monotonic() < deadline
