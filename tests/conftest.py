@@ -210,6 +210,12 @@ def stack(tmp_root: Path, stack_database: str) -> Iterator[StackProcess]:
         "3600",
         "--prune-stale-after",
         "0",
+        # The REST fuzz test sends faster than the deployed HTTP stage's 50 requests a second (burst 100)
+        # allow: as a deployer would raise them, through the CDK context (the synth is cached).
+        "--context",
+        "httpThrottleRateLimit=2000",
+        "--context",
+        "httpThrottleBurstLimit=2000",
         env={"DATABASE_URL": stack_database},
         log_path=tmp_root / "stack.log",
     ).start()

@@ -16,15 +16,16 @@ ACCOUNT_ID = "000000000000"
 
 
 def new_connection_id() -> str:
-    """An id in API Gateway's style (for example ``L0SM9cOFvHcCIhw=``), from the URL-safe alphabet.
+    """An id in API Gateway's style (for example ``BFaT_fALIAMCKug=``: 11 bytes, the URL-safe alphabet).
 
     Clients put ids in URL paths (``/@connections/{id}``); boto3 encodes them, hand-written URLs may not.
     """
-    return base64.urlsafe_b64encode(os.urandom(10)).decode()
+    return base64.urlsafe_b64encode(os.urandom(11)).decode()
 
 
-def _request_id() -> str:
-    return base64.b64encode(os.urandom(6)).decode().rstrip("=") + "="
+def new_request_id() -> str:
+    """A WebSocket request id in API Gateway's style (``R1knPH17NjMFftw=``), also its ``extendedRequestId``."""
+    return base64.b64encode(os.urandom(11)).decode()
 
 
 def _request_time(epoch_ms: int) -> str:
@@ -47,19 +48,22 @@ class SocketInfo:
     stage: str
 
 
-def _ws_context(info: SocketInfo, route_key: str, event_type: str) -> dict[str, Any]:
+def _ws_context(info: SocketInfo, route_key: str, event_type: str, request_id: str | None = None) -> dict[str, Any]:
+    """The ``requestContext`` of a WebSocket event; ``requestId`` and ``extendedRequestId`` are one id, as in
+    the events API Gateway sends (aws-lambda-go's and Powertools' captured events)."""
     epoch = now_ms()
+    request_id = request_id or new_request_id()
     return {
         "routeKey": route_key,
         "eventType": event_type,
-        "extendedRequestId": _request_id(),
+        "extendedRequestId": request_id,
         "requestTime": _request_time(epoch),
         "messageDirection": "IN",
         "stage": info.stage,
         "connectedAt": info.connected_at,
         "requestTimeEpoch": epoch,
         "identity": {"userAgent": info.user_agent, "sourceIp": info.source_ip},
-        "requestId": _request_id(),
+        "requestId": request_id,
         "domainName": info.domain_name,
         "connectionId": info.connection_id,
         "apiId": API_ID,
@@ -75,11 +79,12 @@ def connect_event(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     multi_query: Mapping[str, list[str]],
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "headers": dict(headers),
         "multiValueHeaders": _multi(headers),
-        "requestContext": _ws_context(info, "$connect", "CONNECT"),
+        "requestContext": _ws_context(info, "$connect", "CONNECT", request_id),
         "isBase64Encoded": False,
     }
     if query:
@@ -88,9 +93,9 @@ def connect_event(
     return event
 
 
-def message_event(info: SocketInfo, route_key: str, body: str) -> dict[str, Any]:
-    context = _ws_context(info, route_key, "MESSAGE")
-    context["messageId"] = _request_id()
+def message_event(info: SocketInfo, route_key: str, body: str, request_id: str | None = None) -> dict[str, Any]:
+    context = _ws_context(info, route_key, "MESSAGE", request_id)
+    context["messageId"] = new_request_id()
     return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
 
@@ -117,8 +122,10 @@ def http_event(
     body: bytes,
     source_ip: str,
     domain_name: str,
+    route_key: str = "$default",
+    path_parameters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API payload-format-2.0 event for the ``$default`` route and stage."""
+    """An HTTP API payload-format-2.0 event for ``route_key`` (``$default`` or ``GET /x/{id}``) on ``$default``."""
     epoch = now_ms()
     lowered: dict[str, str] = {}
     cookies: list[str] = []
@@ -139,7 +146,7 @@ def http_event(
             text, is_base64 = base64.b64encode(body).decode(), True
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": raw_query,
         "headers": lowered,
@@ -156,7 +163,7 @@ def http_event(
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "time": _request_time(epoch),
             "timeEpoch": epoch,
@@ -165,6 +172,8 @@ def http_event(
     }
     if cookies:
         event["cookies"] = cookies
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
     if query:
         event["queryStringParameters"] = {k: ",".join(v) for k, v in query.items()}
     if text is not None:
@@ -172,7 +181,7 @@ def http_event(
     return event
 
 
-def schedule_event(rule_name: str) -> dict[str, Any]:
+def schedule_event(rule_name: str, region: str = "us-east-1") -> dict[str, Any]:
     """The event an EventBridge schedule rule delivers to its target."""
     return {
         "version": "0",
@@ -181,7 +190,7 @@ def schedule_event(rule_name: str) -> dict[str, Any]:
         "source": "aws.events",
         "account": ACCOUNT_ID,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT_ID}:rule/{rule_name}"],
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule_name}"],
         "detail": {},
     }

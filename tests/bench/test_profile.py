@@ -30,10 +30,7 @@ def test_container_pids_are_the_stacks_own_workers_of_that_function(tmp_path: Pa
     """A worker child of ours for functions/message is found; one for functions/rest is not; nor is another's."""
     code = tmp_path / "functions"
     argv = [sys.executable, "-c", "import sys; sys.stdin.read()", "-m", "chat_local.worker", "--code-dir"]
-    children = [
-        subprocess.Popen([*argv, str(code / name)], stdin=subprocess.PIPE)
-        for name in ("message", "rest")
-    ]
+    children = [subprocess.Popen([*argv, str(code / name)], stdin=subprocess.PIPE) for name in ("message", "rest")]
     try:
         found = profile.container_pids("message", os.getpid())
         assert found == [children[0].pid]

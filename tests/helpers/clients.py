@@ -15,6 +15,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 Frame = dict[str, Any]
+#: API Gateway's largest WebSocket frame: a longer message must be sent in several (fragmented) frames.
+FRAME_BYTES = 32 * 1024
 
 
 @dataclass
@@ -83,6 +85,12 @@ class ChatClient:
 
     def send(self, frame: Frame | str) -> None:
         self.socket.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def send_in_frames(self, message: Frame | str, frame_bytes: int = FRAME_BYTES) -> None:
+        """One message split into frames of at most ``frame_bytes`` (API Gateway takes 32 KB a frame)."""
+        data = (message if isinstance(message, str) else json.dumps(message)).encode()
+        pieces = [data[i : i + frame_bytes] for i in range(0, len(data), frame_bytes)]
+        self.socket.send(iter(pieces), text=True)  # an iterable goes as one fragmented message
 
     def _read(self, timeout: float) -> Frame | None:
         try:

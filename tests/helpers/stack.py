@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import Credentials
-from chat_local.cli import TABLE_NAME
 from chat_local.processes import ReadyProcess
 from chat_local.sigv4 import REGION, stack_credentials
 from chatcore.aws.registry import ConnectionRegistry
@@ -83,21 +82,32 @@ class StackProcess(ReadyProcess):
     def start(self, timeout: float = 90.0) -> StackProcess:
         return super().start(timeout)
 
-    def registry(self) -> ConnectionRegistry:
-        """The stack's connection registry, on the moto server its log names, for tests that change stored state."""
-        import boto3
-
+    @property
+    def moto_endpoint(self) -> str:
+        """The stack's moto server (DynamoDB, S3, SQS), as its log names it."""
         found = re.search(r"ready at (http://[\w.:]+)", self.log_path.read_text(errors="replace"))
         assert found, "the stack's log names no moto endpoint"
+        return found.group(1)
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on the stack's moto server, signed with the stack's credentials."""
+        import boto3
+
         signer = self.credentials
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=found.group(1),
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.moto_endpoint,
             region_name=REGION,
             aws_access_key_id=signer.access_key,
             aws_secret_access_key=signer.secret_key,
         )
-        return ConnectionRegistry(client, TABLE_NAME)
+
+    def registry(self) -> ConnectionRegistry:
+        """The stack's connection registry, on the moto server its log names, for tests that change stored state."""
+        client = self.aws_client("dynamodb")
+        # The table is named as the template names it (chat-local creates the template's tables): the chat's one.
+        (table,) = client.list_tables()["TableNames"]
+        return ConnectionRegistry(client, table)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]

@@ -133,9 +133,9 @@ def test_cors_allows_allowed_origins_and_the_public_url(plain_stack: StackProces
 def test_deeply_nested_json_is_routed_to_default(
     stack: StackProcess, api: Api, clients: list[ChatClient], frame: str
 ) -> None:
-    """A frame nested past the parser's depth reaches ``$default`` (an invalid_message error); the socket lives."""
+    """A message nested past the parser's depth reaches ``$default`` (an invalid_message error); the socket lives."""
     client = ChatClient(stack.ws_url, api.register("deep").token)
     clients.append(client)
-    client.send(frame)
+    client.send_in_frames(frame)  # over 32 KB: in several frames, as API Gateway requires
     assert client.expect("error")["code"] == "invalid_message"
     client.request({"type": "ping"}, "pong")

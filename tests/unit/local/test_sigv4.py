@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from botocore.credentials import Credentials
-from chat_local.cli import _function_environment
 from chat_local.sigv4 import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_SECRET_ACCESS_KEY,
@@ -18,6 +17,8 @@ from chat_local.sigv4 import (
     stack_credentials,
     verify,
 )
+from chat_local.spec import FunctionSpec, LocalSpec
+from chat_local.stand_ins import Locals, function_environment
 from chatcore.aws.management import SignedManagementClient
 
 from tests.helpers.signing import signed_headers
@@ -66,18 +67,17 @@ def test_credentials_come_from_the_environment_else_the_documented_defaults() ->
 
 
 def test_the_functions_get_the_credentials_and_region_the_gateway_verifies_with() -> None:
-    """``_function_environment`` hands the functions exactly the stack's credentials and signing region."""
-    environment = _function_environment(
+    """``function_environment`` hands the functions exactly the stack's credentials and signing region."""
+    function = FunctionSpec("Fn", "fn", "stack-Fn", "/tmp", "handler.handler", "python3.12", (), {"X": "1"})
+    spec = LocalSpec("stack", {"Fn": "AWS::Lambda::Function"}, {"Fn": function}, None, None, {}, ())
+    local = Locals(
+        region=REGION,
         credentials=Credentials("AKID", "s3cret", "tok"),
-        dynamodb_endpoint="http://127.0.0.1:1",
-        public_url="http://127.0.0.1:2",
-        database_url="postgresql://x",
-        management_url=URL,
+        gateway_url=URL,
+        web_origins=URL,
         token_secret="t" * 48,
-        allowed_origins=URL,
-        prune_stale_after=300,
-        verbose=False,
     )
+    environment = function_environment(spec, function, local)
     assert stack_credentials(environment).get_frozen_credentials()[:3] == ("AKID", "s3cret", "tok")
     assert environment["AWS_REGION"] == environment["AWS_DEFAULT_REGION"] == REGION
 

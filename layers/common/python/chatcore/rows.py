@@ -265,19 +265,21 @@ class FanoutJob:
     attempt: int = 0
     unsubscribe: bool = False
     """The room is gone: also take the shard's connections out of it."""
+    skip: tuple[str, ...] = ()
+    """Connections posted to already (the sender's own, first): not posted to again from the shard."""
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "room": self.room_id,
-                "frame": self.frame,
-                "shard": self.shard,
-                "connections": list(self.connection_ids),
-                "attempt": self.attempt,
-                "unsubscribe": self.unsubscribe,
-            },
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "room": self.room_id,
+            "frame": self.frame,
+            "shard": self.shard,
+            "connections": list(self.connection_ids),
+            "attempt": self.attempt,
+            "unsubscribe": self.unsubscribe,
+        }
+        if self.skip:
+            data["skip"] = list(self.skip)
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> FanoutJob:
@@ -289,4 +291,5 @@ class FanoutJob:
             connection_ids=tuple(str(c) for c in data.get("connections", ())),
             attempt=int(data.get("attempt", 0)),
             unsubscribe=bool(data.get("unsubscribe", False)),
+            skip=tuple(str(c) for c in data.get("skip", ())),
         )

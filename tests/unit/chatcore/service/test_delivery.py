@@ -144,6 +144,21 @@ def test_workers_together_post_every_connection_of_the_room_once(
     assert queue.taken() == []
 
 
+def test_a_senders_connection_in_a_large_room_gets_the_frame_once(
+    registry: ConnectionRegistry, fanout: Fanout, queue: Queue
+) -> None:
+    """The sender's connection, posted to at once, is in its shard too: the job skips it (no second copy)."""
+    room = _room(9, members=5000, shards=2)
+    ids = _connect(registry, 6, room)
+    RoomDelivery(registry, fanout, queue.jobs, large_room=1000).to_room(room, FRAME, also=[ids[0]])
+    jobs = [job for job, _ in queue.taken()]
+    assert {job.skip for job in jobs} == {(ids[0],)}
+    assert all(FanoutJob.from_json(job.to_json()) == job for job in jobs)
+    worker = FanoutWorker(registry, fanout, queue.jobs, posts_per_second=1000)
+    assert sum(worker.run(job) for job in jobs) == 5
+    assert [_got(c) for c in ids] == [1] * 6
+
+
 def test_the_shared_budget_makes_workers_wait_for_the_next_second(
     registry: ConnectionRegistry, fanout: Fanout, queue: Queue
 ) -> None:

@@ -62,8 +62,12 @@ class RoomDelivery:
             if also:
                 self._fanout.broadcast(also, frame)
             data = encode(frame).decode()
+            skip = tuple(dict.fromkeys(also))  # posted to just now: each connection gets the frame once
             self._jobs.enqueue(
-                [FanoutJob(room.id, data, shard=shard, unsubscribe=unsubscribe) for shard in range(room.shards)]
+                [
+                    FanoutJob(room.id, data, shard=shard, unsubscribe=unsubscribe, skip=skip)
+                    for shard in range(room.shards)
+                ]
             )
             return
         if unsubscribe:
@@ -105,6 +109,9 @@ class FanoutWorker:
             recipients = self._registry.shard_connection_ids(job.room_id, job.shard)
         else:
             recipients = []
+        if job.skip and not job.connection_ids:
+            skipped = set(job.skip)
+            recipients = [c for c in recipients if c not in skipped]
         data = job.frame.encode()
         delivered = 0
         failed: list[str] = []
