@@ -190,8 +190,48 @@ def test_live_messages_after_a_reconnect_do_not_hide_what_was_missed(page: Page)
         """,
     )
     assert result["leave"] == [{"type": "leave", "roomId": 7}]
-    assert result["join"] == {"type": "join", "roomId": 7, "since": 3, "sinceRev": 3}
+    # From where it was when m3 arrived live moments ago (an earlier message could still have been on its way).
+    assert result["join"] == {"type": "join", "roomId": 7, "since": 2, "sinceRev": 3}
     assert result["ids"] == [1, 2, 3, 4, 5]
+
+
+def test_a_message_overtaken_by_a_later_one_is_caught_up_after_a_drop(page: Page) -> None:
+    """m3 arrives live before m2 (frames are handled concurrently), the socket drops: the catch-up fetches m2."""
+    result = run(
+        page,
+        """
+        const c = h.connection(); c.start(); c.view(7);
+        const first = await h.nextSocket(1); first.open();
+        first.receive(h.joined([h.message(1, "bob", "m1")]));
+        first.receive({ type: "message", roomId: 7, message: h.message(3, "bob", "m3") });
+        first.drop();                                        // m2 was posted to the dying socket
+        const second = await h.nextSocket(2); second.open();
+        const join = second.frames("join").at(-1);
+        second.receive(h.joined([h.message(2, "bob", "m2"), h.message(3, "bob", "m3")]));
+        const room = c.roomState(7);
+        c.stop();
+        return { join, ids: room.log.ids };
+        """,
+    )
+    assert result["join"]["since"] == 1
+    assert result["ids"] == [1, 2, 3]
+
+
+def test_the_catch_up_point_moves_back_only_for_messages_heard_in_the_reorder_window(page: Page) -> None:
+    """A live message older than the window no longer holds the catch-up point back; a recent one does."""
+    result = page.evaluate(
+        """async () => {
+          const { catchUpFrom, REORDER_WINDOW_MS } = await import("/js/connection.js");
+          const now = 1_000_000;
+          const room = { syncedUpTo: 9, recentLive: [{ id: 5, at: now - REORDER_WINDOW_MS - 1, before: 4 },
+                                                     { id: 8, at: now - 10, before: 7 }] };
+          const recent = catchUpFrom(room, now);
+          const later = catchUpFrom(room, now + REORDER_WINDOW_MS + 1);
+          const never = catchUpFrom({ syncedUpTo: null, recentLive: [{ id: 3, at: now, before: 2 }] }, now);
+          return { recent, later, never, kept: room.recentLive.length };
+        }"""
+    )
+    assert result == {"recent": 7, "later": 9, "never": None, "kept": 0}
 
 
 def test_changes_made_while_away_come_back_with_the_catch_up_and_never_undo_newer_ones(page: Page) -> None:

@@ -53,6 +53,24 @@ const DEFAULTS = {
 // Errors about a message that retrying the same frame cannot fix.
 const PERMANENT_MESSAGE_ERRORS = new Set(["message_too_long", "forbidden", "invalid_message", "rate_limited", "room_not_found"]);
 
+/**
+ * API Gateway invokes the handler for each frame independently, so two messages sent close together may
+ * reach a client in either order (and one may still be on its way when the connection drops). A catch-up
+ * therefore starts before every message that arrived live in this window: a late earlier message is
+ * fetched, and what is already held merges by id. 29 s is API Gateway's integration timeout.
+ */
+export const REORDER_WINDOW_MS = 30_000;
+
+/** The id a catch-up of `room` asks for messages after: its synced point, moved back to where it was
+ * when the first message still within REORDER_WINDOW_MS arrived live. */
+export function catchUpFrom(room, now = Date.now()) {
+  room.recentLive = room.recentLive.filter((seen) => now - seen.at <= REORDER_WINDOW_MS);
+  let since = room.syncedUpTo ?? null;
+  if (since === null) return null;
+  for (const seen of room.recentLive) since = Math.min(since, seen.before);
+  return since;
+}
+
 /** What the connection knows of one room it has viewed (or heard messages of). */
 export class RoomState {
   constructor(id) {
@@ -69,6 +87,9 @@ export class RoomState {
     /** The log holds every message from `syncedUpTo` back to where it starts (live frames kept it whole). */
     this.synced = false;
     this.syncedUpTo = null;
+    /** Live messages of the last REORDER_WINDOW_MS, {id, at, before}: `before` is the synced point they
+     * arrived at, since an earlier message may still have been on its way. */
+    this.recentLive = [];
     /** Every change (edit, deletion, reaction) up to this revision is applied: the next join's `sinceRev`. */
     this.syncedRev = null;
     /** username -> newest message id that user has read */
@@ -375,7 +396,7 @@ export class ChatConnection extends EventTarget {
 
   #join(roomId) {
     const room = this.roomState(roomId);
-    const since = room.log.size ? (room.syncedUpTo ?? null) : null;
+    const since = room.log.size ? catchUpFrom(room) : null;
     const frame = { type: "join", roomId };
     if (since !== null) {
       frame.since = since;
@@ -510,7 +531,9 @@ export class ChatConnection extends EventTarget {
     this.#acknowledge([message]);
     const room = this.roomState(message.roomId);
     const added = room.log.merge([message]);
+    const before = room.syncedUpTo;
     if (room.synced && (room.syncedUpTo ?? 0) < message.id) room.syncedUpTo = message.id;
+    if (added.length && before !== null) room.recentLive.push({ id: message.id, at: Date.now(), before });
     this.#sawRev(room, message.rev);
     if (room.typing.delete(message.sender)) room.version += 1;
     if (added.length) {
