@@ -5,7 +5,7 @@ send :data:`RATE` messages a second in turn; after a warm-up, `py-spy <https://g
 samples the gateway process and the busiest ``message`` container process (each warm container is a
 process of its own) for :data:`SECONDS` seconds at 100 Hz, without pausing them (``--nonblocking``). It
 writes one SVG flame graph per process under ``bench/results/`` and a table of the hottest functions (share
-of samples in which the function is on the stack, and share in which it is the one running).
+of samples in which the function is the one running, and share in which it is on the stack).
 
 py-spy reads the other process's memory (ptrace rights: root, or ``kernel.yama.ptrace_scope`` 0); without
 them, or without py-spy, the section says so instead of failing the run. ``--quick`` does not profile.
@@ -74,7 +74,7 @@ def cpu_ticks(pid: int) -> int:
 
 def hot_functions(collapsed: str, top: int = TOP) -> list[tuple[str, float, float]]:
     """From py-spy's ``raw`` output (``frame;frame;... count`` lines, root first): the ``top`` functions by
-    share of samples on the stack, each with that share and its share as the running (leaf) frame."""
+    share of samples in which they are the running (leaf) frame, each with its share on the stack too."""
     on_stack: Counter[str] = Counter()
     running: Counter[str] = Counter()
     total = 0
@@ -92,9 +92,9 @@ def hot_functions(collapsed: str, top: int = TOP) -> list[tuple[str, float, floa
             on_stack[frame] += count
     if not total:
         return []
-    # A frame on every sample (the interpreter's entry points) says nothing: skip those above 98 %.
-    ranked = [(f, n) for f, n in on_stack.most_common() if n / total < 0.98]
-    return [(f, n / total, running[f] / total) for f, n in ranked[:top]]
+    # The frames that run most (self time) are the hot spots; ties go to the one more often on the stack.
+    ranked = sorted(on_stack, key=lambda f: (running[f], on_stack[f]), reverse=True)
+    return [(f, on_stack[f] / total, running[f] / total) for f in ranked[:top]]
 
 
 def _record(py_spy: str, pid: int, svg: Path, seconds: float) -> subprocess.Popen[str]:

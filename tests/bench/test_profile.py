@@ -17,13 +17,14 @@ not a stack line
 """
 
 
-def test_hot_functions_rank_by_share_on_the_stack_and_name_the_running_share() -> None:
-    """handle is on 9 of 10 samples and never the leaf; post runs in 6 of 10; the entry point is left out."""
-    hot = dict((frame, (share, leaf)) for frame, share, leaf in profile.hot_functions(COLLAPSED))
-    assert hot["handle (handler.py:5)"] == (0.9, 0.0)
-    assert hot["post (fanout.py:40)"] == (0.6, 0.6)
-    assert "<module> (worker.py:10)" not in hot  # on every sample: says nothing
-    assert next(iter(hot)) == "handle (handler.py:5)"
+def test_hot_functions_rank_by_running_share_and_give_the_share_on_the_stack() -> None:
+    """post runs in 6 of 10 samples, parse in 3, idle in 1; handle is on 9 of 10 stacks but never runs."""
+    hot = profile.hot_functions(COLLAPSED)
+    assert [frame for frame, _, _ in hot[:3]] == ["post (fanout.py:40)", "parse (protocol.py:7)", "idle (worker.py:20)"]
+    shares = {frame: (share, leaf) for frame, share, leaf in hot}
+    assert shares["post (fanout.py:40)"] == (0.6, 0.6)
+    assert shares["handle (handler.py:5)"] == (0.9, 0.0)
+    assert shares["<module> (worker.py:10)"] == (1.0, 0.0)
 
 
 def test_container_pids_are_the_stacks_own_workers_of_that_function(tmp_path: Path) -> None:
