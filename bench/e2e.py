@@ -333,6 +333,9 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
         result = await load.send_schedule(room_id, count, load.clients, clients, "ours")
         await asyncio.sleep(0.5)
         result["handler_ms"] = handler_durations(log_path, mark).get("message", [])
+        if count >= 100:  # the full run measures twice in a row: a target met once may be luck
+            second = await load.send_schedule(room_id, count, load.clients, clients, "ours, run 2")
+            result["second"] = {k: v for k, v in second.items() if k != "latencies_ms"}
         result["errors"] = load.errors()
         by_size: dict[str, list[int]] = {}
         paced_runs: dict[str, dict[str, Any]] = {}
@@ -423,7 +426,10 @@ def _section(
     warmup_seconds: float,
 ) -> Section:
     rows = []
-    for name, r in (("ours (local stack)", ours), ("baseline (`websockets` server)", baseline)):
+    runs = [("ours (local stack)", ours)]
+    if ours.get("second"):
+        runs.append(("ours, run 2 (right after)", ours["second"]))
+    for name, r in (*runs, ("baseline (`websockets` server)", baseline)):
         rows.append(
             [
                 name,
@@ -440,7 +446,8 @@ def _section(
     table = md_table(
         ["server", "messages", "deliveries", "lost", "duplicates", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows
     )
-    ratio = ours["p99_ms"] / baseline["p99_ms"] if baseline["p99_ms"] else float("nan")
+    worst_p99 = max(r["p99_ms"] for _, r in runs)
+    ratio = worst_p99 / baseline["p99_ms"] if baseline["p99_ms"] else float("nan")
     handler_rows = []
     for size, values in ours["handler_ms_by_room_size"].items():
         paced = ours.get("paced", {}).get(size, {})
@@ -531,7 +538,8 @@ def _section(
             f" is lost if not received {SETTLE_SECONDS:.0f} s after the last send (later ones count in the"
             " latencies).",
             table,
-            f"**Our p99 / baseline p99 = {ratio:.1f}x.** Error frames received by our clients: {errors or 'none'}.",
+            f"**Our p99 / baseline p99 = {ratio:.1f}x** (the worse of our runs)."
+            f" Error frames received by our clients: {errors or 'none'}.",
             "The baseline does in one process, in memory, what the serverless path does with a Lambda invocation"
             " per message (a DynamoDB update for the rate limit, PostgreSQL reads and an insert, a DynamoDB"
             " query for the room) and a Management API POST per recipient; locally all of it shares two cores"
@@ -559,7 +567,7 @@ def _section(
     }
     targets = [
         Target("end to end: deliveries lost", "0", str(ours["lost"]), ours["lost"] == 0),
-        Target("end to end: p99 vs the baseline server's", "≤ 10x", f"{ratio:.1f}x", ratio <= 10),
+        Target("end to end: p99 vs the baseline server's (every run)", "≤ 10x", f"{ratio:.1f}x", ratio <= 10),
         Target(
             f"capacity: messages/s into a room of {SWEEP_ROOM} with p99 ≤ {SWEEP_P99_MS:.0f} ms",
             "≥ 30",
