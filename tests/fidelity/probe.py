@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.helpers.clients import Api
+from tests.helpers.clients import Api, FrameQueue
 from tests.helpers.stack import StackProcess
 
 Frame = Any  # a JSON frame (dict), or the text of one that is not JSON
@@ -29,7 +28,7 @@ def parse(raw: str | bytes) -> Frame:
 THROTTLED_RETRY_SECONDS = 10.0
 
 
-class Probe:
+class Probe(FrameQueue[Frame]):
     """One connection to the probe app; frames are kept in arrival order until a test takes them.
 
     An upgrade refused with 429 (the probe app's $connect throttle) is tried again until
@@ -69,18 +68,6 @@ class Probe:
             return False
         self.frames.append(parse(raw))
         return True
-
-    def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 20.0, what: str = "frame") -> Frame:
-        """The first unconsumed frame ``predicate`` accepts; consumed. Fails on timeout or close."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for index, frame in enumerate(self.frames):
-                if predicate(frame):
-                    return self.frames.pop(index)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.closed:
-                raise AssertionError(f"no {what} within {timeout}s; received {self.frames}")
-            self._read(min(remaining, 0.5))
 
     def message(self, text: str, timeout: float = 20.0) -> Frame:
         """API Gateway's own frame ``{"message": text, "connectionId", "requestId"}``; consumed."""

@@ -9,12 +9,13 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 Frame = dict[str, Any]
+F = TypeVar("F")
 #: API Gateway's largest WebSocket frame: a longer message must be sent in several (fragmented) frames.
 FRAME_BYTES = 32 * 1024
 
@@ -66,7 +67,29 @@ class Api:
         return int(body["id"])
 
 
-class ChatClient:
+class FrameQueue(Generic[F]):
+    """Frames kept in arrival order until a test takes them; ``_read`` adds what one receive brought."""
+
+    frames: list[F]
+    closed: bool
+
+    def _read(self, timeout: float) -> object:
+        raise NotImplementedError
+
+    def wait_for(self, predicate: Callable[[F], bool], timeout: float = 20.0, what: str = "frame") -> F:
+        """The first unconsumed frame ``predicate`` accepts; consumed. Fails on timeout or close."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, frame in enumerate(self.frames):
+                if predicate(frame):
+                    return self.frames.pop(index)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed:
+                raise AssertionError(f"no {what} within {timeout}s; received {self.frames}")
+            self._read(min(remaining, 0.5))
+
+
+class ChatClient(FrameQueue[Frame]):
     """One WebSocket connection; frames are kept in arrival order until a test takes them."""
 
     def __init__(self, ws_url: str, token: str | None, **connect_kwargs: Any) -> None:
@@ -112,17 +135,6 @@ class ChatClient:
             timeout,
             f"{kind} {fields}",
         )
-
-    def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 20.0, what: str = "frame") -> Frame:
-        deadline = time.monotonic() + timeout
-        while True:
-            for index, frame in enumerate(self.frames):
-                if predicate(frame):
-                    return self.frames.pop(index)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.closed:
-                raise AssertionError(f"no {what} within {timeout}s; received {self.frames}")
-            self._read(min(remaining, 0.5))
 
     def request(self, frame: Frame, reply: str, timeout: float = 20.0) -> Frame:
         """Send ``frame`` and wait for the reply of type ``reply`` (or an error, which fails)."""

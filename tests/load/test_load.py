@@ -1,7 +1,7 @@
 """Load without loss, and faults in the middle of it: clients, rooms and messages over the local stack.
 
 The normal suite runs about 50 clients; the full run (200 clients in 4 rooms, 25 messages each)
-is ``LOAD_CLIENTS=200 LOAD_MESSAGES=25 uv run pytest tests/load -k exactly_once -s`` (about 15 minutes).
+is ``LOAD_CLIENTS=200 LOAD_MESSAGES=25 uv run pytest tests/load -k exactly_once -s`` (see the README).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ CLIENTS = int(os.environ.get("LOAD_CLIENTS", "48"))
 MESSAGES = int(os.environ.get("LOAD_MESSAGES", "8"))
 ROOMS = 4
 
-# The offered load stays under what the local stack absorbs on two cores (measured: about 10 messages a
-# second into 4 rooms of 50, moto's DynamoDB and the gateway each near a core): a queue that only grows
-# would measure the laptop, not the system. Up to 48 clients each sends every 1-6 s; a bigger crowd
-# sends proportionally less often, about 7.5 messages a second in all (the full run sends for ~11 min).
-PACE = 1.0 if CLIENTS <= 48 else CLIENTS / 26
+# The offered load stays under what the local stack absorbs on two cores (bench/results/RESULTS.md's
+# capacity sweep: 10 to 20 messages a second into a room of 50, with a container process per warm Lambda):
+# a queue that only grows would measure the laptop, not the system. Up to 48 clients each sends every
+# 1-6 s; a bigger crowd sends proportionally less often, about 15 messages a second in all (the full run
+# of 200 clients sends for about 6 minutes; it was 7.5 a second, 11 minutes, with handlers as threads).
+PACE = 1.0 if CLIENTS <= 48 else CLIENTS / 52
 INTERVAL = (1.0 * PACE, 6.0 * PACE)
 SENDING_SECONDS = MESSAGES * INTERVAL[1]
 DELIVERIES = CLIENTS * MESSAGES * CLIENTS / ROOMS
