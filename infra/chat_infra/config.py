@@ -120,6 +120,12 @@ class ChatConfig:
     seconds of work, and a batch of ten could outrun the worker's timeout and be retried whole."""
     fanout_max_concurrency: int = 16
     """Worker invocations at once (the SQS event source's maximum concurrency)."""
+    fanout_worker_timeout_seconds: int = 60
+    """The fan-out worker's timeout: one job (a shard of up to 2,000 posts, within the budget) must fit in it."""
+    fanout_visibility_timeout_seconds: int | None = None
+    """How long a job a worker received stays hidden before SQS delivers it again (so a worker that died
+    mid-job is retried after it). None: six times the worker's timeout, as Lambda's SQS event source
+    recommends; never shorter than the timeout (Lambda refuses such an event source)."""
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     rds_ca_bundle: str = "infra/certs/rds-global-bundle.pem"
@@ -137,6 +143,13 @@ class ChatConfig:
     def log_retention(self) -> logs.RetentionDays:
         """The shortest CloudWatch Logs retention period that keeps logs ``log_retention_days`` days."""
         return next((value for days, value in _RETENTION if days >= self.log_retention_days), _RETENTION[-1][1])
+
+    @property
+    def fanout_visibility_timeout(self) -> int:
+        """The fan-out queue's visibility timeout in seconds."""
+        if self.fanout_visibility_timeout_seconds is not None:
+            return self.fanout_visibility_timeout_seconds
+        return 6 * self.fanout_worker_timeout_seconds
 
     @property
     def rds_ca_bundle_path(self) -> Path:
@@ -191,6 +204,8 @@ class ChatConfig:
             "fanoutPostsPerSecond": ("fanout_posts_per_second", 1, 100_000),
             "fanoutBatchSize": ("fanout_batch_size", 1, 10),
             "fanoutMaxConcurrency": ("fanout_max_concurrency", 2, 1000),
+            "fanoutWorkerTimeoutSeconds": ("fanout_worker_timeout_seconds", 1, 900),
+            "fanoutVisibilityTimeoutSeconds": ("fanout_visibility_timeout_seconds", 1, 43_200),
             "proxyBorrowTimeoutSeconds": ("proxy_borrow_timeout_seconds", 1, 300),
             "proxyMaxConnectionsPercent": ("proxy_max_connections_percent", 2, 100),
         }
@@ -220,4 +235,6 @@ class ChatConfig:
         config = cls(**{**defaults.__dict__, **values})
         if config.db_max_allocated_storage_gb < config.db_allocated_storage_gb:
             raise ConfigError("context 'dbMaxAllocatedStorageGb' must not be below 'dbAllocatedStorageGb'")
+        if config.fanout_visibility_timeout < config.fanout_worker_timeout_seconds:
+            raise ConfigError("context 'fanoutVisibilityTimeoutSeconds' must not be below 'fanoutWorkerTimeoutSeconds'")
         return config

@@ -13,9 +13,10 @@ MAX_RECEIVES = 5
 
 class FanoutQueue(Construct):
     """Jobs live an hour at most (a chat frame older than that is better caught up with ``since``); the
-    visibility timeout is six times the worker's timeout, as Lambda's SQS event source wants."""
+    visibility timeout is the configuration's: by default six times the worker's timeout, as Lambda's SQS
+    event source recommends."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, worker_timeout: Duration) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, visibility_timeout: Duration) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
             self,
@@ -30,6 +31,6 @@ class FanoutQueue(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.hours(1),
-            visibility_timeout=Duration.seconds(worker_timeout.to_seconds() * 6),
+            visibility_timeout=visibility_timeout,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVES),
         )

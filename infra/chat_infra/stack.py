@@ -199,8 +199,10 @@ class ChatStack(Stack):
             self, "Attachments", web_origins=web_origins, access_log_bucket=access_logs.bucket
         )
         files_env = {"ATTACHMENTS_BUCKET": self.attachments.bucket.bucket_name}
-        worker_timeout = Duration.seconds(60)
-        self.fanout = FanoutQueue(self, "FanoutJobs", worker_timeout=worker_timeout)
+        worker_timeout = Duration.seconds(config.fanout_worker_timeout_seconds)
+        self.fanout = FanoutQueue(
+            self, "FanoutJobs", visibility_timeout=Duration.seconds(config.fanout_visibility_timeout)
+        )
         # The functions that post to whole rooms queue a large room's delivery instead.
         queue_env = {
             "FANOUT_QUEUE_URL": self.fanout.queue.queue_url,

@@ -62,6 +62,8 @@ def test_command_line_strings_are_parsed() -> None:
         {"reservedConcurrencyRest": "lots"},
         {"cloudFrontLogging": "sometimes"},
         {"rdsCaBundle": " "},
+        {"fanoutWorkerTimeoutSeconds": "901"},
+        {"fanoutWorkerTimeoutSeconds": "30", "fanoutVisibilityTimeoutSeconds": "29"},
     ],
 )
 def test_invalid_context_is_refused(context: dict[str, str]) -> None:
@@ -90,6 +92,16 @@ def test_hardening_settings_default_and_parse() -> None:
     assert config.reserved_concurrency == {"connect": 5, "rest": 20}
     assert config.cloudfront_logging is False
     assert config.rds_ca_bundle_path == Path("/etc/ssl/rds/global-bundle.pem")
+
+
+def test_the_fanout_visibility_timeout_is_six_worker_timeouts_unless_set() -> None:
+    """By default the fan-out queue hides a received job for six times the worker's 60 s timeout; both can be
+    set (a test stack retries a killed worker's job within seconds), the visibility never below the timeout."""
+    default = _config()
+    assert (default.fanout_worker_timeout_seconds, default.fanout_visibility_timeout) == (60, 360)
+    assert _config(fanoutWorkerTimeoutSeconds="10").fanout_visibility_timeout == 60
+    config = _config(fanoutWorkerTimeoutSeconds="15", fanoutVisibilityTimeoutSeconds="15")
+    assert (config.fanout_worker_timeout_seconds, config.fanout_visibility_timeout) == (15, 15)
 
 
 def test_cdk_json_spells_out_the_hardening_defaults() -> None:
