@@ -33,6 +33,7 @@ from chatcore.fields import (
     REACTIONS,
     Count,
     EncodableText,
+    Id,
     MessageId,
     StorableText,
 )
@@ -100,7 +101,7 @@ class MessageFrame(_Frame):
     client_msg_id: StorableText | None = Field(
         default=None, alias="clientMsgId", min_length=1, max_length=MAX_CLIENT_MSG_ID_LENGTH
     )
-    reply_to: RoomId | None = Field(default=None, alias="replyTo")
+    reply_to: Id | None = Field(default=None, alias="replyTo")
     """The id of the message (of the same room) this one answers."""
     attachments: list[UUID] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     """Files uploaded for this room by the sender (``POST /rooms/{id}/attachments``), not yet sent."""
@@ -109,20 +110,20 @@ class MessageFrame(_Frame):
 class EditFrame(_Frame):
     type: Literal["edit"]
     room_id: RoomId = Field(alias="roomId")
-    message_id: RoomId = Field(alias="messageId")
+    message_id: Id = Field(alias="messageId")
     text: StorableText = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
 
 
 class DeleteFrame(_Frame):
     type: Literal["delete"]
     room_id: RoomId = Field(alias="roomId")
-    message_id: RoomId = Field(alias="messageId")
+    message_id: Id = Field(alias="messageId")
 
 
 class ReactFrame(_Frame):
     type: Literal["react"]
     room_id: RoomId = Field(alias="roomId")
-    message_id: RoomId = Field(alias="messageId")
+    message_id: Id = Field(alias="messageId")
     emoji: Reaction
 
 
