@@ -11,6 +11,8 @@ from chatcore.aws.files import PENDING, STATE_TAG
 from chatcore.service.attachments import object_key
 from constructs import Construct
 
+from infra.chat_infra.web import private_bucket
+
 #: Every object the chat writes is under this prefix (``rooms/<room id>/<attachment id>``).
 OBJECT_PREFIX = object_key(0, "x").split("/", 1)[0] + "/"
 #: A file announced but never sent in a message expires this long after its upload.
@@ -29,15 +31,11 @@ class AttachmentBucket(Construct):
         self, scope: Construct, construct_id: str, *, web_origins: Sequence[str], access_log_bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_log_bucket,
-            server_access_logs_prefix="attachments-bucket/",
+            access_log_bucket=access_log_bucket,
+            log_prefix="attachments-bucket/",
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -32,6 +34,24 @@ class AccessLogBucket(Construct):
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(90))],
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+
+def private_bucket(
+    scope: Construct, construct_id: str, *, access_log_bucket: s3.IBucket, log_prefix: str, **options: Any
+) -> s3.Bucket:
+    """A bucket as every bucket of ours but the log bucket is: encrypted, no public access, TLS only, owned
+    by the bucket owner (no ACLs), its server access logs under ``log_prefix`` in ``access_log_bucket``."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_log_bucket,
+        server_access_logs_prefix=log_prefix,
+        **options,
+    )
 
 
 #: The regions every account has without opting in. CloudFront's standard logging (legacy), the kind a
@@ -81,15 +101,11 @@ class WebSite(Construct):
         self, scope: Construct, construct_id: str, *, access_log_bucket: s3.IBucket, cloudfront_logging: bool = True
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_log_bucket,
-            server_access_logs_prefix="web-bucket/",
+            access_log_bucket=access_log_bucket,
+            log_prefix="web-bucket/",
             # Everything in it is rebuilt from web/ on each deploy.
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
