@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -42,6 +42,7 @@ from chat_local.spec import LocalSpec, QueueSpec, ScheduleSpec, TableSpec
 from chat_local.stand_ins import LocalQueue, Locals, function_environment, needs_database
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -257,9 +258,8 @@ async def serve(args: argparse.Namespace) -> None:
                 await asyncio.to_thread(s3.create_bucket, Bucket=bucket.name)
             if spec.buckets:
                 s3_front = S3Front(s3, credentials, REGION)
-            queues = await asyncio.to_thread(
-                _create_queues, _sqs_client(endpoint, credentials), list(spec.queues.values())
-            )
+            sqs = _sqs_client(endpoint, credentials)
+            queues = await asyncio.to_thread(_create_queues, sqs, list(spec.queues.values()))
             # tests/helpers/stack.py finds the endpoint in this line ("ready at http://...").
             log.info(
                 "moto: tables %s, buckets %s, queues %s ready at %s (%d ms)",
@@ -319,7 +319,7 @@ async def serve(args: argparse.Namespace) -> None:
         for schedule in spec.schedules:
             _schedule(gateway, spec, schedule, args.prune_interval)
         if endpoint is not None:
-            pollers = _event_sources(spec, pools, queues, _sqs_client(endpoint, credentials), args.max_containers)
+            pollers = _event_sources(spec, pools, queues, sqs, args.max_containers)
             for poller in pollers:
                 poller.start()
         print(f"ready: http://{args.host}:{port}", flush=True)
@@ -388,17 +388,23 @@ def _queue_label(queue: QueueSpec) -> str:
     return f"{queue.name} (dead letters after {queue.max_receive_count} receives)"
 
 
-def _sqs_client(endpoint: str, credentials: Credentials) -> SQSClient:
+def _moto_client(service: str, endpoint: str, credentials: Credentials) -> Any:
+    """A boto3 client of ``service`` on the moto server, signing with the stack's credentials."""
     import boto3
 
     return boto3.client(
-        "sqs",
+        service,  # type: ignore[call-overload]  # one of the services moto stands in for
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=credentials.access_key,
         aws_secret_access_key=credentials.secret_key,
         aws_session_token=credentials.token,
     )
+
+
+def _sqs_client(endpoint: str, credentials: Credentials) -> SQSClient:
+    client: SQSClient = _moto_client("sqs", endpoint, credentials)
+    return client
 
 
 def _create_queues(client: SQSClient, queues: list[QueueSpec]) -> dict[str, LocalQueue]:
@@ -427,30 +433,13 @@ def _create_queues(client: SQSClient, queues: list[QueueSpec]) -> dict[str, Loca
 
 
 def _s3_client(endpoint: str, credentials: Credentials) -> S3Client:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        aws_session_token=credentials.token,
-    )
+    client: S3Client = _moto_client("s3", endpoint, credentials)
+    return client
 
 
 def _create_tables(endpoint: str, credentials: Credentials, tables: list[TableSpec]) -> None:
     """The template's tables in moto's DynamoDB: keys, indexes, billing, streams and TTL as declared."""
-    import boto3
-
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        aws_session_token=credentials.token,
-    )
+    client: DynamoDBClient = _moto_client("dynamodb", endpoint, credentials)
     for table in tables:
         props = table.properties
         request: dict[str, object] = {
