@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 from collections.abc import Iterator
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.fidelity.conftest import management
 from tests.fidelity.probe import Probe
@@ -41,7 +43,10 @@ def test_a_fragmented_message_may_reach_128_kb_and_no_more(probe_stack: StackPro
     """Quotas page (message payload 128 KB, sent as frames of 32 KB at most): 128 KB passes; more closes with 1009."""
     probe.socket.send(iter(in_frames(padded(128 * KB))), text=True)
     assert probe.wait_for(lambda f: isinstance(f, dict) and f.get("tag") == "padded")["route"] == "echo"
-    probe.socket.send(iter(in_frames(padded(128 * KB + 1))), text=True)
+    # The gateway closes as soon as the total passes 128 KB, which may be before the client's closing
+    # (empty, final) fragment is written: that write then fails, and the close code is what counts.
+    with contextlib.suppress(ConnectionClosed):
+        probe.socket.send(iter(in_frames(padded(128 * KB + 1))), text=True)
     assert probe.closed_with()[0] == 1009
 
 

@@ -13,6 +13,7 @@ const MAX_TEXT = 4000;
 const MAX_ATTACHMENTS = 10;
 const GROUP_WITHIN_MS = 5 * 60_000;
 const NEAR_BOTTOM_PX = 80;
+const EARLIER_MARGIN_PX = 200; // earlier messages load when the top is this close
 
 export const REACTIONS = [
   ["👍", "thumbs up"],
@@ -224,11 +225,20 @@ function MessageList({ app, room, onReply }) {
   useEffect(() => {
     const target = sentinel.current;
     if (!target || !("IntersectionObserver" in window)) return undefined;
+    // An entry describes the frame it was computed in: the first one, computed while the list was still
+    // empty, can be delivered after history arrived and the view went to the bottom. So the top is
+    // checked again against the layout as it is now before asking for a page.
+    const topInView = () => {
+      const root = scroller.current;
+      return !!root && target.getBoundingClientRect().bottom >= root.getBoundingClientRect().top - EARLIER_MARGIN_PX;
+    };
     const observer = new IntersectionObserver(
       (entries) => {
-        if (entries.some((entry) => entry.isIntersecting) && rendered.current.initialised) conn.loadEarlier(room.id);
+        if (entries.some((entry) => entry.isIntersecting) && rendered.current.initialised && topInView()) {
+          conn.loadEarlier(room.id);
+        }
       },
-      { root: scroller.current, rootMargin: "200px 0px 0px 0px" },
+      { root: scroller.current, rootMargin: `${EARLIER_MARGIN_PX}px 0px 0px 0px` },
     );
     observer.observe(target);
     return () => observer.disconnect();
