@@ -1,0 +1,199 @@
+"""chat_local.moto_server: moto's server without its table-wide Query and its per-request folder listing."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+import pytest
+from chat_local import moto_server
+from moto import backends, mock_aws
+from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.models.table import Table
+
+
+@pytest.fixture
+def restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the patch replaces, put back after the test (other tests use moto in this process)."""
+    for owner, name in (
+        (Table, "query"),
+        (Table, "all_items"),
+        (BaseJSONSerializer, "_serialize_type_structure"),
+        (backends, "list_of_moto_modules"),
+    ):
+        monkeypatch.setattr(owner, name, getattr(owner, name))
+
+
+@pytest.fixture
+def patched(restored: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """The patch applied for one test; counts the full table listings made."""
+    listings = {"all_items": 0}
+    full_listing = Table.all_items
+
+    def counted(self: Table) -> list[Any]:
+        listings["all_items"] += 1
+        return full_listing(self)
+
+    monkeypatch.setattr(Table, "all_items", counted)
+    moto_server.patch()
+    return listings
+
+
+def exercise() -> list[Any]:
+    """Every item operation the layer uses (and a few it does not), on partitions of several sizes."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "user", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_user",
+                "KeySchema": [{"AttributeName": "user", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    rich: dict[str, Any] = {
+        "pk": {"S": "room#1#0"},
+        "sk": {"S": "conn-rich"},
+        "user": {"N": "7"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01"]},
+        "m": {"M": {"x": {"L": [{"NULL": True}, {"BOOL": False}, {"S": "é😀\u2028"}, {"M": {}}, {"L": []}]}}},
+        "e": {"S": ""},
+    }
+    client.put_item(TableName="t", Item=rich)
+    for room in range(4):
+        for i in range(room * 3):
+            item = {"pk": {"S": f"room#{room}#0"}, "sk": {"S": f"conn{i:03d}"}, "user": {"N": str(i)}}
+            client.put_item(TableName="t", Item={**item, "exp": {"N": str(i)}})
+    key = {"pk": {"S": "room#1#0"}, "sk": {"S": "conn-rich"}}
+    partition = {":p": {"S": "room#3#0"}}
+    calls: list[Any] = [
+        client.get_item(TableName="t", Key=key),
+        client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues=partition),
+        client.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "room#1#0"}}
+        ),
+        client.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=partition,
+            Limit=2,
+            ProjectionExpression="sk",
+            ReturnConsumedCapacity="TOTAL",
+        ),
+        client.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=partition,
+            ExclusiveStartKey={"pk": {"S": "room#3#0"}, "sk": {"S": "conn003"}},
+            Select="COUNT",
+        ),
+        client.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
+            FilterExpression="exp > :one",
+            ExpressionAttributeValues={**partition, ":c": {"S": "conn00"}, ":one": {"N": "1"}},
+            ScanIndexForward=False,
+        ),
+        client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "none"}}),
+        client.query(
+            TableName="t",
+            IndexName="by_user",
+            KeyConditionExpression="#u = :u",
+            ExpressionAttributeNames={"#u": "user"},
+            ExpressionAttributeValues={":u": {"N": "2"}},
+        ),
+        client.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        ),
+        client.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_OLD",
+            ReturnConsumedCapacity="TOTAL",
+        ),
+        client.batch_get_item(RequestItems={"t": {"Keys": [key, {"pk": {"S": "q"}, "sk": {"S": "q"}}]}}),
+        client.delete_item(
+            TableName="t", Key={"pk": {"S": "room#3#0"}, "sk": {"S": "conn000"}}, ReturnValues="ALL_OLD"
+        ),
+        client.scan(TableName="t"),
+    ]
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException) as failed:
+        client.put_item(
+            TableName="t",
+            Item=key,
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    calls.append(failed.value.response)
+    for call in calls:
+        call.pop("ResponseMetadata", None)
+    return calls
+
+
+@pytest.mark.usefixtures("restored")
+def test_item_operations_answer_exactly_as_unpatched_moto() -> None:
+    """Get, Query (partition, paged, filtered, projected, index), Update, BatchGet, Delete, Scan, errors: as before."""
+    with mock_aws():
+        before = exercise()
+    with mock_aws():
+        moto_server.patch()
+        after = exercise()
+    assert before[0]["Item"]["m"]["M"]["x"]["L"][2] == {"S": "é😀\u2028"}  # the rich item made the round trip
+    assert after == before
+
+
+def test_a_query_on_the_table_key_reads_its_partition_only(patched: dict[str, int]) -> None:
+    """A base-table Query no longer lists every item of the table; an index Query still does (unchanged)."""
+    with mock_aws():
+        exercise()
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        patched["all_items"] = 0
+        items = client.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "room#2#0"}}
+        )["Items"]
+        assert [i["sk"]["S"] for i in items] == ["conn000", "conn001", "conn002", "conn003", "conn004", "conn005"]
+        assert patched["all_items"] == 0
+        client.query(
+            TableName="t",
+            IndexName="by_user",
+            KeyConditionExpression="#u = :u",
+            ExpressionAttributeNames={"#u": "user"},
+            ExpressionAttributeValues={":u": {"N": "2"}},
+        )
+        assert patched["all_items"] == 1
+
+
+@pytest.mark.usefixtures("patched")
+def test_moto_s_package_folder_is_listed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding a request's service no longer lists moto's folder each time: the first listing is kept."""
+    listed: list[str] = []
+    real = os.listdir
+
+    def listdir(path: str) -> list[str]:
+        listed.append(path)
+        return real(path)
+
+    first = list(backends.list_of_moto_modules())
+    monkeypatch.setattr(os, "listdir", listdir)
+    assert list(backends.list_of_moto_modules()) == first
+    assert "dynamodb" in first and "sqs" in first
+    assert listed == []
