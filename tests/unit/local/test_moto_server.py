@@ -1,15 +1,19 @@
-"""chat_local.moto_server: moto's server without its table-wide Query and its per-request folder listing."""
+"""chat_local.moto_server: moto's server without its table-wide Query, model walk, instance tracking and folder listing."""
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
 import boto3
 import pytest
 from chat_local import moto_server
+from chat_local.moto_server import UNTRACKED_SERVICES
 from moto import backends, mock_aws
+from moto.core.model_instances import model_data
 from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 
@@ -21,6 +25,7 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
         (Table, "all_items"),
         (BaseJSONSerializer, "_serialize_type_structure"),
         (backends, "list_of_moto_modules"),
+        *((model, "instances_tracked") for service in UNTRACKED_SERVICES for model in model_data[service].values()),
     ):
         monkeypatch.setattr(owner, name, getattr(owner, name))
 
@@ -197,3 +202,26 @@ def test_moto_s_package_folder_is_listed_once(monkeypatch: pytest.MonkeyPatch) -
     assert list(backends.list_of_moto_modules()) == first
     assert "dynamodb" in first and "sqs" in first
     assert listed == []
+
+
+def test_items_and_messages_served_are_not_kept(patched: dict[str, int]) -> None:
+    """moto no longer keeps every item copy it answers with (memory and garbage collections grew per request)."""
+    with mock_aws():
+        exercise()
+        dynamodb, sqs = boto3.client("dynamodb", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+
+        def live_items() -> int:
+            gc.collect()
+            return sum(1 for o in gc.get_objects() if isinstance(o, Item))
+
+        before = live_items()
+        for _ in range(50):
+            dynamodb.query(
+                TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "room#3#0"}}
+            )
+            sqs.send_message(QueueUrl=queue, MessageBody="job")
+            for message in sqs.receive_message(QueueUrl=queue).get("Messages", []):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        assert live_items() == before
+        assert all(len(model.instances_tracked) == 0 for model in model_data["sqs"].values())  # type: ignore[attr-defined]
