@@ -1,4 +1,4 @@
-"""chat_local.moto_server: moto's server without its whole-table Query, model walk, instance tracking, folder listing."""
+"""chat_local.moto_server: moto's server without its whole-table Query, model walk, instance tracking."""
 
 from __future__ import annotations
 
