@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -301,6 +302,60 @@ def _units(log_path: Path, room_id: int) -> dict[str, Any]:
     return {"rooms_of_user": rooms, **costs(connection, room_items, room_id, rooms)}
 
 
+# ---------------------------------------------------------------- CPU by process
+
+
+def _process_kind(pid: int, cmdline: str) -> str:
+    """What a process of the local stack is: the gateway, moto, PostgreSQL, or a container of a function."""
+    if "chat_local.worker" in cmdline:
+        with contextlib.suppress(OSError):
+            for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                if entry.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
+                    name = entry.split(b"=", 1)[1].decode()
+                    # chat-prod-MessageFunction477FF9F9 -> message
+                    return re.sub(r"Function[0-9A-F]*$", "", name.split("-")[-1]).lower() or name
+        return "function"
+    if "chat_local.moto_server" in cmdline:
+        return "moto"
+    if "postgres" in cmdline:
+        return "postgres"
+    return "gateway"
+
+
+def stack_cpu(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the processes of the stack whose process id is ``root``
+    (itself and every descendant alive now), by kind; Linux only (empty elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+            commands[pid] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    totals: dict[str, float] = {}
+    for pid in cpu:
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            kind = _process_kind(pid, commands[pid])
+            totals[kind] = totals.get(kind, 0.0) + cpu[pid]
+    return totals
+
+
+def cpu_ms_per_message(before: dict[str, float], after: dict[str, float], messages: int) -> dict[str, float]:
+    """CPU milliseconds per message by kind between two :func:`stack_cpu` readings (kinds that used any)."""
+    used = {kind: (after.get(kind, 0.0) - before.get(kind, 0.0)) * 1000 / max(1, messages) for kind in after}
+    return {kind: ms for kind, ms in sorted(used.items(), key=lambda kv: -kv[1]) if ms > 0}
+
+
 # ---------------------------------------------------------------- the benchmark
 
 
@@ -353,7 +408,10 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
             await asyncio.sleep(0.5)  # the emulator logs an invocation after its last post was answered
             by_size[str(size)] = handler_durations(log_path, mark).get("message", [])
             paced_runs[str(size)] = paced
-        result["sweep"], sweep_room = await _sweep(api, users[0]["token"], load, quick=count < 100)
+        assert stack.process is not None
+        result["sweep"], sweep_room = await _sweep(
+            api, users[0]["token"], load, quick=count < 100, stack_pid=stack.process.pid
+        )
         result["units"] = await asyncio.to_thread(_units, log_path, sweep_room)
         result["dynamodb_query_ms"] = await asyncio.to_thread(_stand_in_query_ms, log_path, room_id)
         result["handler_ms_by_room_size"] = by_size
@@ -362,9 +420,10 @@ async def _ours(work_dir: Path, count: int, clients: int, warmup: int) -> dict[s
     return result
 
 
-async def _sweep(api: str, token: str, load: Load, *, quick: bool) -> tuple[list[dict[str, Any]], int]:
+async def _sweep(api: str, token: str, load: Load, *, quick: bool, stack_pid: int) -> tuple[list[dict[str, Any]], int]:
     """Messages a second into a room of :data:`SWEEP_ROOM` connections, rising until p99 passes
-    :data:`SWEEP_P99_MS` or a delivery is lost; one row per rate held, and the room's id."""
+    :data:`SWEEP_P99_MS` or a delivery is lost; one row per rate held (with the CPU each process of the
+    stack, and the clients, used per message), and the room's id."""
     members = load.clients[:SWEEP_ROOM]
     room = create_room(api, token, "bench sweep")
     await load.join(room, members)
@@ -375,7 +434,11 @@ async def _sweep(api: str, token: str, load: Load, *, quick: bool) -> tuple[list
         # Each rate first runs unmeasured for a while, so the containers it needs are warm: a steady rate.
         warmup = int(rate * SWEEP_WARMUP_SECONDS)
         await load.send_schedule(room, warmup, members, len(members), f"sweep {rate}/s warm-up", 1.0 / rate)
+        before, clients_before, began = stack_cpu(stack_pid), time.process_time(), time.monotonic()
         run = await load.send_schedule(room, count, members, len(members), f"sweep {rate}/s", 1.0 / rate)
+        cpu = cpu_ms_per_message(before, stack_cpu(stack_pid), count)
+        cpu["clients"] = (time.process_time() - clients_before) * 1000 / max(1, count)
+        run["cpu_ms"], run["cpu_wall_s"] = cpu, time.monotonic() - began
         rows.append({"rate": rate, **{k: v for k, v in run.items() if k != "latencies_ms"}})
         progress(f"e2e sweep: {rate} messages/s into {len(members)}: p99 {run['p99_ms']:.0f} ms, lost {run['lost']}")
         if run["p99_ms"] > SWEEP_P99_MS or run["lost"]:
@@ -495,6 +558,23 @@ def _section(
             for r in sweep
         ],
     )
+    kinds = sorted(
+        {k for r in sweep for k in r.get("cpu_ms", {})},
+        key=lambda k: -max(r.get("cpu_ms", {}).get(k, 0.0) for r in sweep),
+    )
+    cpu_table = md_table(
+        ["messages/s offered", *kinds, "total", "cores busy"],
+        [
+            [
+                r["rate"],
+                *(fmt(r["cpu_ms"].get(k, 0.0)) for k in kinds),
+                fmt(sum(r["cpu_ms"].values())),
+                fmt(sum(r["cpu_ms"].values()) * r["messages"] / 1000 / r["cpu_wall_s"]),
+            ]
+            for r in sweep
+            if r.get("cpu_ms")
+        ],
+    )
     query_ms = ours.get("dynamodb_query_ms", float("nan"))
     units = ours.get("units") or {}
     units_text = "DynamoDB units: not measured (the stack's registry was not found)."
@@ -568,6 +648,12 @@ def _section(
             f" p99 passes {SWEEP_P99_MS:.0f} ms or a delivery is lost. **Capacity: {capacity:.0f} messages/s**"
             f" ({capacity * SWEEP_ROOM:,.0f} deliveries/s).",
             sweep_table,
+            "CPU milliseconds per message by process during each rate of the sweep (user + system time of the"
+            " stack's processes, `message`, `join` and the other functions' containers summed by function;"
+            " *clients* is this benchmark's own process, all the WebSocket clients); *cores busy* is their"
+            f" total over the run (from the first send to the last delivery), out of the machine's"
+            f" {os.cpu_count()}:",
+            cpu_table,
             units_text,
             *[f"![{p}]({p})" for p in plots],
         ]
