@@ -628,16 +628,7 @@ def _section(
             " per message (a DynamoDB update for the rate limit, PostgreSQL reads and an insert, a DynamoDB"
             " query for the room) and a Management API POST per recipient; locally all of it shares two cores"
             " with the clients.",
-            f"Where the time goes (the flame graphs of section 6): one Query of the {clients}-connection room's"
-            f" partition costs the local DynamoDB stand-in (moto) {query_ms:.0f} ms (DynamoDB answers it in a few"
-            " milliseconds), which alone would allow about"
-            f" {1000 / query_ms if query_ms else float('nan'):.0f} messages a second in this room. The binding"
-            " limit is the gateway: one process owns every socket, and each delivery is a Management API POST"
-            " it reads, verifies (SigV4) and answers, plus a WebSocket frame it writes, each write a send() on"
-            " loopback that wakes another process; under load it spends about half its busy samples in those"
-            " socket writes, while the `message` containers mostly wait for its answers. The baseline writes"
-            " each frame from memory with no HTTP hop. All of it (clients, gateway, containers, moto,"
-            " PostgreSQL) shares two cores.",
+            where_the_time_goes(sweep, query_ms, clients),
             f"At one message every {COST_INTERVAL} s, a pace the local stack keeps up with, in rooms of 2, 10 and"
             f" {clients} connections: the `message` handler's duration as the emulator logged it (used by the"
             " cost model in section 5) and the latency the clients saw:",
@@ -686,6 +677,31 @@ def _section(
         },
         plots=plots,
         targets=targets,
+    )
+
+
+def where_the_time_goes(sweep: list[dict[str, Any]], query_ms: float, clients: int) -> str:
+    """The paragraph that says what bounds the local stack, from the sweep's CPU per message by process."""
+    text = (
+        f"Where the time goes: one Query of the {clients}-connection room's partition costs the local DynamoDB"
+        f" stand-in (moto) {query_ms:.0f} ms (DynamoDB answers it in a few milliseconds)."
+    )
+    measured = [r for r in sweep if r.get("cpu_ms")]
+    if not measured:
+        return text
+    last = measured[-1]
+    cpu = last["cpu_ms"]
+    total = sum(cpu.values())
+    shares = ", ".join(f"{kind} {ms / total:.0%}" for kind, ms in cpu.items())
+    return (
+        f"{text} The stack is bound by CPU: at {last['rate']:.0f} messages a second into the room of"
+        f" {SWEEP_ROOM}, the last rate of the sweep, a message cost {total:.0f} ms of CPU in all ({shares};"
+        " the table below), so two cores hold about"
+        f" {2000 / total:.0f} messages a second at most. The `message` function's share is mostly its"
+        f" {SWEEP_ROOM} Management API posts (SigV4-signed HTTP requests, about 0.25 ms of CPU each, benchmark"
+        " 1); the gateway's is reading, verifying and answering each post and writing its WebSocket frame;"
+        " moto's is the rate-limit UpdateItem and the room's Query. The baseline writes each frame from"
+        " memory, with no HTTP hop and no database."
     )
 
 
