@@ -41,11 +41,18 @@ CHANGES = """\
   own modules and PyJWT, which the baselines do not load (see section 3 for each function).
 * **End to end.** The message handler asks DynamoDB for the room's connection ids alone
   (`ConnectionRegistry.room_connection_ids`: the key projected, expired items filtered by the query),
-  which halved moto's cost per message (the room query of 100: 159 ms before, 31 ms now) and the
-  handler's median in a room of 100 (282 ms before, 142-164 ms now). Our p99 over the baseline's was
-  1107x before; two consecutive runs after gave 333x and 38x: at 10 messages a second into a room of 100
-  the local stack runs at about its capacity, so whether a backlog forms early decides the tail. The
-  rest is the local stand-ins' cost (moto's request path, one gateway process for every handler).
+  which halved moto's cost per message (the room query of 100: 159 ms before, 31 ms after); the registry's
+  room partitions made it one Query of the room's own items; every function container became a process.
+  Then moto itself (`chat_local.moto_server`): its Query on the table's key read and sorted the whole
+  table, its serializer walked the model for every attribute value, it kept every item and message copy
+  it ever made (memory grew by 1,500 items a second under load, and Python's full collections of that heap
+  paused it for 70-280 ms, more as the run went on: the stalls of seconds), and its werkzeug server
+  closed every connection; now the room's Query costs it 11 ms instead of 31 with 100 connections, and
+  it is served by waitress with keep-alive connections. Before these last changes, two consecutive runs
+  gave p99 402 ms and 2,176 ms (199x) and the capacity was 20 messages a second; after, three bench runs
+  gave p99 174 / 2,717 ms (232x, on a machine at load 5, the stall not seen again), 100 / 82 ms (10.5x)
+  and 187 / 148 ms (16.1x), and a capacity of 20, 30 and 30. What bounds it now is CPU: about 60 ms
+  of it per message on two cores (section 2's table).
 * **History at scale.** Nothing: the `(group_id, id)` index already bounds both queries (see the plans).
 """
 

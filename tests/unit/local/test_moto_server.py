@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import http.client
+import json
 import os
 from typing import Any
 
 import boto3
 import pytest
 from chat_local import moto_server
+from chat_local.dynamodb import MotoDynamoDB
 from chat_local.moto_server import UNTRACKED_SERVICES
 from moto import backends, mock_aws
 from moto.core.model_instances import model_data
@@ -225,3 +228,29 @@ def test_items_and_messages_served_are_not_kept(patched: dict[str, int]) -> None
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         assert live_items() == before
         assert all(len(model.instances_tracked) == 0 for model in model_data["sqs"].values())  # type: ignore[attr-defined]
+
+
+def test_the_server_keeps_connections_alive() -> None:
+    """Two DynamoDB calls go over one TCP connection (moto's own server closed it after every answer)."""
+    server = MotoDynamoDB()
+    endpoint = server.start()
+    try:
+        connection = http.client.HTTPConnection(endpoint.removeprefix("http://"), timeout=10)
+        headers = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20261202/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        }
+        answers = []
+        sockets = []
+        for _ in range(2):
+            connection.request("POST", "/", body=b"{}", headers=headers)
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read()), response.getheader("Connection")))
+            sockets.append(connection.sock)
+        assert answers == [(200, {"TableNames": []}, None)] * 2
+        assert sockets[0] is not None and sockets[1] is sockets[0]
+        connection.close()
+    finally:
+        server.stop()
