@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import http.client
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,14 +34,24 @@ class MotoDynamoDB:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError("moto server exited during start")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
+            if self._answers():
                 return self.endpoint
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"moto server not listening after {timeout}s")
+
+    def _answers(self) -> bool:
+        """Whether an HTTP server answers on the port (any status): a listening socket alone could be another
+        process's, or a server that has not finished starting."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/moto-api/ready")
+            connection.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
+        return self._process is not None and self._process.poll() is None
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -6,6 +6,7 @@ import gc
 import http.client
 import json
 import os
+import socket
 from typing import Any
 
 import boto3
@@ -254,3 +255,14 @@ def test_the_server_keeps_connections_alive() -> None:
         connection.close()
     finally:
         server.stop()
+
+
+def test_a_port_another_process_listens_on_is_not_taken_for_moto() -> None:
+    """The start waits for moto's HTTP answer: a socket that only listens there fails the start, not later calls."""
+    squatter = socket.create_server(("127.0.0.1", 0))
+    try:
+        server = MotoDynamoDB(port=squatter.getsockname()[1])
+        with pytest.raises(RuntimeError, match="moto server"):
+            server.start(timeout=20)
+    finally:
+        squatter.close()
