@@ -168,7 +168,10 @@ def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
         f" deliveries a second); after {WARMUP_SECONDS:.0f} s, py-spy sampled each process for {SECONDS:.0f} s"
         f" at 100 Hz without pausing it. The `message` function had {result['containers']} warm containers;"
         " the busiest was sampled. Run: "
-        f"{result['delivered']:,} deliveries, {result['lost']} lost, p99 {result['p99_ms']:,.0f} ms.",
+        f"{result['delivered']:,} deliveries, {result['lost']} lost, p99 {result['p99_ms']:,.0f} ms (the two"
+        " py-spy processes take CPU from the same two cores, so this p99 is not section 2's). On a saturated"
+        " machine a process waiting for a core is preempted as it leaves a system call, so *running* piles up"
+        " in the calls it makes most (the gateway's socket writes): section 2's CPU per process is the cost.",
     ]
     plots = []
     for name, what in (("gateway", "the gateway (API Gateway emulator)"), ("message", "a `message` container")):
