@@ -168,3 +168,23 @@ def cpu_and_wall() -> Iterator[dict[str, float]]:
     finally:
         result["wall"] = time.perf_counter() - wall
         result["cpu"] = time.process_time() - cpu
+
+
+# ---------------------------------------------------------------- processes (Linux /proc)
+
+
+def parent_pid(pid: int) -> int:
+    """The parent of ``pid`` (0 if it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def cpu_ticks(pid: int) -> int:
+    """User plus system CPU time of ``pid`` so far, in clock ticks (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])

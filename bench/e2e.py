@@ -37,7 +37,18 @@ from typing import Any
 from chat_local.processes import ReadyProcess
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import REPO_ROOT, Section, Target, fmt, md_table, median, percentile, progress
+from bench.common import (
+    REPO_ROOT,
+    Section,
+    Target,
+    cpu_ticks,
+    fmt,
+    md_table,
+    median,
+    parent_pid,
+    percentile,
+    progress,
+)
 
 CLIENTS = 100
 #: ``--quick`` keeps the shape but not the size: fewer clients (setup grows with the square) for 3 s.
@@ -326,27 +337,21 @@ def stack_cpu(root: int) -> dict[str, float]:
     """CPU seconds (user + system) used so far by the processes of the stack whose process id is ``root``
     (itself and every descendant alive now), by kind; Linux only (empty elsewhere)."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    commands: dict[int, str] = {}
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            pid = int(entry.name)
-            parents[pid] = int(fields[1])
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
-            commands[pid] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()] if Path("/proc").is_dir() else []
+    parents = {pid: parent_pid(pid) for pid in pids}
     totals: dict[str, float] = {}
-    for pid in cpu:
+    for pid in pids:
         ancestor = pid
         while ancestor not in (root, 0, 1) and ancestor in parents:
             ancestor = parents[ancestor]
-        if ancestor == root:
-            kind = _process_kind(pid, commands[pid])
-            totals[kind] = totals.get(kind, 0.0) + cpu[pid]
+        if ancestor != root:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        kind = _process_kind(pid, command)
+        totals[kind] = totals.get(kind, 0.0) + cpu_ticks(pid) / ticks
     return totals
 
 
@@ -692,12 +697,13 @@ def where_the_time_goes(sweep: list[dict[str, Any]], query_ms: float, clients: i
     last = measured[-1]
     cpu = last["cpu_ms"]
     total = sum(cpu.values())
+    cores = os.cpu_count() or 1
     shares = ", ".join(f"{kind} {ms / total:.0%}" for kind, ms in cpu.items())
     return (
         f"{text} The stack is bound by CPU: at {last['rate']:.0f} messages a second into the room of"
         f" {SWEEP_ROOM}, the last rate of the sweep, a message cost {total:.0f} ms of CPU in all ({shares};"
-        " the table below), so two cores hold about"
-        f" {2000 / total:.0f} messages a second at most. The `message` function's share is mostly its"
+        f" the table below), so {cores} cores hold about"
+        f" {cores * 1000 / total:.0f} messages a second at most. The `message` function's share is mostly its"
         f" {SWEEP_ROOM} Management API posts (SigV4-signed HTTP requests, about 0.25 ms of CPU each, benchmark"
         " 1); the gateway's is reading, verifying and answering each post and writing its WebSocket frame;"
         " moto's is the rate-limit UpdateItem and the room's Query. The baseline writes each frame from"

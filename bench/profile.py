@@ -24,7 +24,7 @@ from typing import Any
 
 from chat_local.processes import ReadyProcess
 
-from bench.common import REPO_ROOT, Section, md_table, progress
+from bench.common import REPO_ROOT, Section, cpu_ticks, md_table, parent_pid, progress
 from bench.e2e import Load, create_room, register_users
 
 ROOM = 50
@@ -36,14 +36,6 @@ TOP = 12
 
 def _py_spy() -> str | None:
     return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-
-
-def parent_pid(pid: int) -> int:
-    """The parent of ``pid`` (0 if it is gone)."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def container_pids(function_dir: str, stack_pid: int) -> list[int]:
@@ -61,15 +53,6 @@ def container_pids(function_dir: str, stack_pid: int) -> list[int]:
         if ours and any(w.rstrip("/").endswith(f"functions/{function_dir}") for w in words):
             found.append(int(proc.name))
     return found
-
-
-def cpu_ticks(pid: int) -> int:
-    """User plus system CPU time of ``pid`` so far, in clock ticks (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
 
 
 def hot_functions(collapsed: str, top: int = TOP) -> list[tuple[str, float, float]]:

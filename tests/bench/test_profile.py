@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import profile
+from bench import common, profile
 
 COLLAPSED = """\
 process 12 (python);<module> (worker.py:10);handle (handler.py:5);post (fanout.py:40) 6
@@ -36,7 +36,7 @@ def test_container_pids_are_the_stacks_own_workers_of_that_function(tmp_path: Pa
         found = profile.container_pids("message", os.getpid())
         assert found == [children[0].pid]
         assert profile.container_pids("message", children[1].pid) == []  # not that process's child
-        assert profile.cpu_ticks(children[0].pid) >= 0 and profile.parent_pid(children[0].pid) == os.getpid()
+        assert common.cpu_ticks(children[0].pid) >= 0 and common.parent_pid(children[0].pid) == os.getpid()
     finally:
         for child in children:
             child.kill()
