@@ -49,6 +49,22 @@ def patched(restored: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return listings
 
 
+def partition_query(client: Any, pk: str) -> Any:
+    """A Query of one partition of the table ``exercise`` makes, on the table's own key."""
+    return client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": pk}})
+
+
+def index_query(client: Any) -> Any:
+    """A Query of that table's ``by_user`` index."""
+    return client.query(
+        TableName="t",
+        IndexName="by_user",
+        KeyConditionExpression="#u = :u",
+        ExpressionAttributeNames={"#u": "user"},
+        ExpressionAttributeValues={":u": {"N": "2"}},
+    )
+
+
 def exercise() -> list[Any]:
     """Every item operation the layer uses (and a few it does not), on partitions of several sizes."""
     client = boto3.client("dynamodb", region_name="us-east-1")
@@ -91,9 +107,7 @@ def exercise() -> list[Any]:
     calls: list[Any] = [
         client.get_item(TableName="t", Key=key),
         client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues=partition),
-        client.query(
-            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "room#1#0"}}
-        ),
+        partition_query(client, "room#1#0"),
         client.query(
             TableName="t",
             KeyConditionExpression="pk = :p",
@@ -116,14 +130,8 @@ def exercise() -> list[Any]:
             ExpressionAttributeValues={**partition, ":c": {"S": "conn00"}, ":one": {"N": "1"}},
             ScanIndexForward=False,
         ),
-        client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "none"}}),
-        client.query(
-            TableName="t",
-            IndexName="by_user",
-            KeyConditionExpression="#u = :u",
-            ExpressionAttributeNames={"#u": "user"},
-            ExpressionAttributeValues={":u": {"N": "2"}},
-        ),
+        partition_query(client, "none"),
+        index_query(client),
         client.update_item(
             TableName="t",
             Key=key,
@@ -176,18 +184,10 @@ def test_a_query_on_the_table_key_reads_its_partition_only(patched: dict[str, in
         exercise()
         client = boto3.client("dynamodb", region_name="us-east-1")
         patched["all_items"] = 0
-        items = client.query(
-            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "room#2#0"}}
-        )["Items"]
+        items = partition_query(client, "room#2#0")["Items"]
         assert [i["sk"]["S"] for i in items] == ["conn000", "conn001", "conn002", "conn003", "conn004", "conn005"]
         assert patched["all_items"] == 0
-        client.query(
-            TableName="t",
-            IndexName="by_user",
-            KeyConditionExpression="#u = :u",
-            ExpressionAttributeNames={"#u": "user"},
-            ExpressionAttributeValues={":u": {"N": "2"}},
-        )
+        index_query(client)
         assert patched["all_items"] == 1
 
 
@@ -221,9 +221,7 @@ def test_items_and_messages_served_are_not_kept(patched: dict[str, int]) -> None
 
         before = live_items()
         for _ in range(50):
-            dynamodb.query(
-                TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "room#3#0"}}
-            )
+            partition_query(dynamodb, "room#3#0")
             sqs.send_message(QueueUrl=queue, MessageBody="job")
             for message in sqs.receive_message(QueueUrl=queue).get("Messages", []):
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
