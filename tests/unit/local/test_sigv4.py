@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from chat_local.sigv4 import (
     DEFAULT_ACCESS_KEY_ID,
@@ -14,6 +16,7 @@ from chat_local.sigv4 import (
     REGION,
     UNRECOGNIZED,
     Refusal,
+    canonical_request,
     stack_credentials,
     verify,
 )
@@ -175,3 +178,47 @@ def test_a_timestamp_more_than_five_minutes_off_gets_aws_messages() -> None:
         "InvalidSignatureException",
         "Signature not yet current: 20250504T030201Z is still later than 20250504T030101Z (20250504T025601Z + 5 min.)",
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "raw_path", "headers", "signed", "body"),
+    [
+        ("POST", PATH, [("host", "127.0.0.1:8080"), ("x-amz-date", "20250504T030201Z")], ["host", "x-amz-date"], BODY),
+        ("get", "/prod/./@connections/../@connections//a%3D", [("host", "h")], ["host"], b""),
+        (
+            "DELETE",
+            "/@connections/x?b=2&a=1&a=0",
+            [("host", "h"), ("x-amz-date", "20250504T030201Z")],
+            ["x-amz-date"],
+            b"",
+        ),
+        (
+            "POST",
+            PATH,
+            [("host", "h"), ("x-custom", "  two   spaces "), ("x-custom", "again"), ("user-agent", "ua")],
+            ["host", "x-custom", "user-agent"],
+            BODY,
+        ),
+        (
+            "POST",
+            PATH,
+            [("host", "h"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+            ["host", "x-amz-content-sha256"],
+            BODY,
+        ),
+    ],
+    ids=["post", "dot-segments", "query-no-host-signed", "repeated-and-blacklisted", "content-sha256"],
+)
+def test_the_canonical_request_is_the_one_botocore_writes(
+    method: str, raw_path: str, headers: list[tuple[str, str]], signed: list[str], body: bytes
+) -> None:
+    """The emulator's own canonical request equals botocore's SigV4Auth's for the same signed request."""
+    received: dict[str, list[str]] = {}
+    for name, value in headers:
+        received.setdefault(name, []).append(value)
+    request = AWSRequest(method=method.upper(), url=f"http://{received['host'][0]}{raw_path}", data=body)
+    for name in signed:
+        for value in received.get(name, []):
+            request.headers[name] = value
+    expected = SigV4Auth(STACK, "execute-api", REGION).canonical_request(request)
+    assert canonical_request(method, raw_path, received["host"][0], received, signed, body) == expected
