@@ -37,6 +37,7 @@ import http.client
 import json
 import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -176,25 +177,28 @@ class SignedManagementClient:
         if intercepted is not None:
             self._answer(intercepted.status_code, intercepted.headers, intercepted.content)
             return
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = f"POST {path} HTTP/1.1\r\n{head}content-length: {len(data)}\r\n\r\n".encode() + data
         for fresh in (False, True):
-            connection: http.client.HTTPConnection | None = None if fresh else getattr(self._local, "connection", None)
-            reused = connection is not None
+            sock: socket.socket | None = None if fresh else getattr(self._local, "sock", None)
+            reused = sock is not None
             try:
-                if connection is None:
-                    connection = self._local.connection = self._new_connection()
-                if connection.sock is None:  # new, or closed after an answer that ended the connection
-                    self._connect(connection)
-                # A bytes body leaves with the headers in one write (http.client joins them).
-                connection.request("POST", path, body=data, headers=headers)
-                response = connection.getresponse()
+                if sock is None:
+                    sock = self._local.sock = self._open()
+                sock.sendall(request)  # one write: no second segment for the server to wait for
+                response = http.client.HTTPResponse(sock, method="POST")
+                response.begin()  # 1xx skipped; status and headers read
                 body = response.read()  # chunked and close-delimited bodies included
             except _TRANSPORT_ERRORS as exc:
-                if connection is not None:
-                    connection.close()
-                self._local.connection = None
+                if sock is not None:
+                    sock.close()
+                self._local.sock = None
                 if reused and isinstance(exc, _STALE_CONNECTION_ERRORS):
                     continue  # the server closed the idle keep-alive connection: reopen, not a retry
                 raise _Retry(False, EndpointConnectionError(endpoint_url=self._endpoint_url, error=exc)) from exc
+            if response.will_close:  # the server said so, or the body ran to the end of the connection
+                sock.close()
+                self._local.sock = None
             self._answer(response.status, response.headers, body)
             return
 
@@ -212,18 +216,18 @@ class SignedManagementClient:
                 return response
         return None
 
-    def _new_connection(self) -> http.client.HTTPConnection:
-        if self._ssl_context is not None:
-            return http.client.HTTPSConnection(
-                self._hostname, self._port, timeout=self._connect_timeout, context=self._ssl_context
-            )
-        return http.client.HTTPConnection(self._hostname, self._port, timeout=self._connect_timeout)
-
-    def _connect(self, connection: http.client.HTTPConnection) -> None:
-        """Open the socket (and TLS) under the connect timeout, then wait for answers under the read timeout."""
-        connection.connect()  # http.client turns Nagle off
-        if connection.sock is not None:
-            connection.sock.settimeout(self._read_timeout)
+    def _open(self) -> socket.socket:
+        """A connection to the endpoint (TLS for https) under the connect timeout, then the read timeout."""
+        sock = socket.create_connection((self._hostname, self._port), timeout=self._connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a post is one small write
+            if self._ssl_context is not None:
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=self._hostname)
+            sock.settimeout(self._read_timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _answer(self, status: int, headers: Any, body: bytes) -> None:
         """Return on 2xx, else raise what boto3 raises (``headers``: http.client's or botocore's, both caseless)."""
