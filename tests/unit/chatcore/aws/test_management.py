@@ -156,6 +156,42 @@ def test_post_reaches_the_endpoint_once_with_the_payload(endpoint: tuple[str, Sc
     assert script.requests[0]["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
 
 
+class _CountingSocket:
+    """A real socket that records each write (HTTPResponse reads it through ``makefile``)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.sock.sendall(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def test_a_post_leaves_in_one_write(endpoint: tuple[str, Script], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Request line, headers and body go in a single write, so the endpoint is not woken twice per post."""
+    url, script = endpoint
+    client, _ = make_client(url)
+    sockets: list[_CountingSocket] = []
+    open_socket = client._open
+
+    def counting() -> Any:
+        sockets.append(_CountingSocket(open_socket()))
+        return sockets[-1]
+
+    monkeypatch.setattr(client, "_open", counting)
+    client.post_to_connection(ConnectionId="c1", Data=PAYLOAD)
+    client.post_to_connection(ConnectionId="c2", Data=PAYLOAD)
+    assert len(sockets) == 1 and len(sockets[0].writes) == 2
+    assert all(
+        w.startswith(b"POST /prod/@connections/c") and w.endswith(b"\r\n\r\n" + PAYLOAD) for w in sockets[0].writes
+    )
+    assert [r["body"] for r in script.requests] == [PAYLOAD, PAYLOAD]
+
+
 def test_posts_from_one_thread_reuse_one_connection(endpoint: tuple[str, Script]) -> None:
     """Keep-alive: ten posts from one thread open one TCP connection."""
     url, script = endpoint

@@ -9,20 +9,26 @@ sequential boto3 loop at N = 1000 with 15 ms latency, for >= 20x; 0.43x the raw 
 rate at 0 ms, for >= 0.5x).
 
 What it sends: the SigV4 headers are computed here (checked against botocore's ``SigV4Auth`` by the
-tests); the HTTP/1.1 exchange is the standard library's ``http.client``, one keep-alive connection per
-worker thread, so no HTTP framing is written here. Three transports were measured side by side in six
-full fan-out runs on a 2-core machine with a load average of 1.2-4.9 (CPU per post from the N = 1000,
-15 ms cells; all numbers in ``bench/results/fanout-transports.json``):
+tests); the request (request line, headers and body) is written here, in one write on a keep-alive
+HTTP/1.1 connection per worker thread, and the answer is read by the standard library's
+``http.client.HTTPResponse`` (status line, headers, chunked and close-delimited bodies, 1xx). Three
+transports were measured side by side in six full fan-out runs on a 2-core machine with a load average
+of 1.2-4.9 (CPU per post from the N = 1000, 15 ms cells; all numbers in
+``bench/results/fanout-transports.json``):
 
 * urllib3's ``HTTPConnectionPool`` (``retries=False``, sized to the workers): 0.44-0.66 ms per post;
   18.0-23.2x the boto3 loop at 15 ms, below the 20x target in 2 of 6 runs; 0.52-1.02x the limit at
   0 ms. Its pool and response objects cost about 0.2 ms per post more than ``http.client`` alone.
-* ``http.client``, kept: 0.26-0.35 ms per post; 21.1-30.7x at 15 ms and 0.89-1.76x at 0 ms in all
-  four runs it was in: both targets met.
+* ``http.client``'s ``HTTPConnection``: 0.26-0.35 ms per post; 21.1-30.7x at 15 ms and 0.89-1.76x at
+  0 ms in all four runs it was in: both targets met.
 * a hand-written HTTP/1.1 reader over a raw socket (framing, chunked and close-delimited bodies, 1xx):
-  0.13-0.19 ms per post; 23.9-30.2x and 1.21-2.67x. Faster still, but about 75 more lines to own for
-  a margin the targets do not ask for; it is in git history (commit 54e4e21) should the CPU per post
-  ever matter more than those lines.
+  0.13-0.19 ms per post; 23.9-30.2x and 1.21-2.67x. It is in git history (commit 54e4e21).
+
+``HTTPConnection`` was kept at first; later measurement showed most of the reader's gain was not its
+parsing but its single write: ``HTTPConnection.request`` sends the headers and the body in two
+``send`` calls, and each wakes the endpoint's process (against a bare endpoint on the benchmark
+machine: 0.58 ms of client CPU per post with two writes, 0.28 ms with one). So the request is now
+written here and only the answer is read by ``http.client``.
 
 Botocore is still used for everything else (credentials, the modelled exceptions, ``before-send``
 handlers), so ``tests/unit/chatcore/aws/test_management_runtime_botocore.py`` runs the client's tests
@@ -74,8 +80,9 @@ class SignedManagementClient:
     """A Management API client whose ``post_to_connection`` skips boto3's per-call machinery.
 
     It sends the same request boto3 sends -- ``POST <endpoint>/@connections/<id>`` signed with SigV4 for
-    ``execute-api`` -- with ``http.client`` over a keep-alive HTTP/1.1 connection per thread (headers and
-    body in one write, Nagle off, TLS for https with the system's trust store or ``AWS_CA_BUNDLE``),
+    ``execute-api`` -- over a keep-alive HTTP/1.1 connection per thread (the request in one write, Nagle
+    off, TLS for https with the system's trust store or ``AWS_CA_BUNDLE``; the answer read by
+    ``http.client.HTTPResponse``),
     and answers the way the wrapped boto3 client does: ``None`` on success, ``GoneException`` for 410,
     the modelled ``ClientError`` subclass for other error statuses, ``EndpointConnectionError`` when the
     endpoint cannot be reached. Throttling (429) and 5xx answers and transport errors are retried with botocore's
