@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import http.client
+import inspect
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ from chat_local import moto_server
 from chat_local.dynamodb import MotoDynamoDB
 from chat_local.moto_server import UNTRACKED_SERVICES
 from moto import backends, mock_aws
+from moto.core import responses
 from moto.core.model_instances import model_data
 from moto.core.serialize import BaseJSONSerializer
 from moto.dynamodb.models.dynamo_type import Item
@@ -29,6 +31,7 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
         (Table, "all_items"),
         (BaseJSONSerializer, "_serialize_type_structure"),
         (backends, "list_of_moto_modules"),
+        (responses, "method_names_from_class"),
         *((model, "instances_tracked") for service in UNTRACKED_SERVICES for model in model_data[service].values()),
     ):
         monkeypatch.setattr(owner, name, getattr(owner, name))
@@ -205,6 +208,25 @@ def test_moto_s_package_folder_is_listed_once(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(os, "listdir", listdir)
     assert list(backends.list_of_moto_modules()) == first
     assert "dynamodb" in first and "sqs" in first
+    assert listed == []
+
+
+@pytest.mark.usefixtures("patched")
+def test_a_handler_s_methods_are_listed_once_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking a request's action no longer lists its handler class's methods each time (inspect.getmembers)."""
+    listed: list[object] = []
+    real = inspect.getmembers
+
+    def getmembers(target: object, predicate: Any = None) -> Any:
+        listed.append(target)
+        return real(target, predicate)
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.list_tables()
+        monkeypatch.setattr(inspect, "getmembers", getmembers)
+        for _ in range(3):
+            assert client.list_tables()["TableNames"] == []
     assert listed == []
 
 
