@@ -54,8 +54,22 @@ CHANGES = """\
   it is served by waitress with keep-alive connections. Before these last changes, two consecutive runs
   gave p99 402 ms and 2,176 ms (199x) and the capacity was 20 messages a second; after, three bench runs
   gave p99 174 / 2,717 ms (232x, on a machine at load 5, the stall not seen again), 100 / 82 ms (10.5x)
-  and 187 / 148 ms (16.1x), and a capacity of 20, 30 and 30. What bounds it now is CPU: about 60 ms
-  of it per message on two cores (section 2's table).
+  and 187 / 148 ms (16.1x), and a capacity of 20, 30 and 30. Then the Management API hop: the client
+  wrote each post in two sends (`http.client` sends headers and body apart), each waking the gateway,
+  and now writes one (fan-out to 1,000 at 0 ms: 570 -> 230 ms); the gateway's SigV4 check built
+  botocore's `AWSRequest` for every post and now writes the canonical request itself (0.067 -> 0.023 ms
+  a call); moto lists a handler's methods once. CPU per message at 10 messages/s into the room of 50:
+  69.5 -> 50.2 ms (the `message` function 27.7 -> 19.5, the gateway 18.3 -> 11.6, moto 15.0 -> 12.9).
+  Five runs of section 2 since (p99 of the two consecutive runs / the baseline's): 3,690 and 226 / 10.6 ms
+  (347x: a stall of seconds in the first run, cause not found), 95 and 91 / 13.8 (6.9x), 186 and 91 /
+  9.4 (19.8x), 88 and 97 / 13.8 (7.0x), 124 and 80 / 9.4 (13.2x, the run above); capacity 30, 30, 30,
+  20, 20. Both targets are met in some runs and missed in others: the stack is still bound by CPU. A
+  post costs the client about 0.1 ms of CPU on one thread against a bare endpoint (its Python about
+  40 us of that; the rest the socket round trip), but about 0.25 ms on the function's 32 threads under
+  load, most likely their switches and contention for the interpreter lock: a fan-out on one thread
+  over non-blocking sockets is the next lever, not built. At 30 messages a second the two cores are
+  near full, and a new `message` container (about a second of CPU for its init and first invocation)
+  tips them over.
 * **History at scale.** Nothing: the `(group_id, id)` index already bounds both queries (see the plans).
 """
 
