@@ -326,6 +326,8 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
         log.info("stopping")
     finally:
+        if gateway is not None:
+            await gateway.drain()  # while the Management API still answers the last $disconnects
         if runner is not None:
             await runner.cleanup()
         for poller in pollers:

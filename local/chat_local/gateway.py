@@ -236,6 +236,8 @@ class Gateway:
         self._reaper: asyncio.Task[None] | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._sockets: set[asyncio.Future[Any]] = set()
+        """The tasks serving open WebSockets (each spawns its ``$disconnect`` as it ends)."""
         self._schedules: dict[str, Callable[[], Awaitable[Any]]] = {}
         self.management_faults: list[int] = []
         """HTTP statuses the next Management API posts answer with (429, 5xx), one each: fault injection."""
@@ -288,6 +290,21 @@ class Gateway:
             *(self.close_connection(cid, *GOING_AWAY) for cid in list(self.connections)),
             return_exceptions=True,
         )
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Before the server stops: close every socket (1001, as on a deployment) and let the ``$disconnect``
+        invocations that follow end while the Management API still answers their posts (presence to the
+        others: 410 now, not a refused connection)."""
+        await asyncio.gather(
+            *(self.close_connection(cid, *GOING_AWAY) for cid in list(self.connections)),
+            return_exceptions=True,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        for waiting in (self._sockets, self._tasks):  # the sockets' ends first: they spawn the $disconnects
+            pending = [t for t in waiting if not t.done()]
+            if pending and (left := deadline - loop.time()) > 0:
+                await asyncio.wait(pending, timeout=left)
 
     async def stop(self, grace: float = 10.0) -> None:
         """After the server stopped: let running invocations (the last ``$disconnect``s) end, then the containers."""
@@ -402,6 +419,9 @@ class Gateway:
         connection = LocalConnection(info=info, socket=socket)
         self._guard_frames(request, connection)
         self.connections[info.connection_id] = connection
+        serving = asyncio.current_task()
+        if serving is not None:
+            self._sockets.add(serving)
         try:
             while True:
                 msg = await socket.receive()
@@ -429,6 +449,7 @@ class Gateway:
             elif disconnect is not None and disconnect.function is not None:
                 # Not awaited by anyone: the socket is gone whatever $disconnect does.
                 self._spawn(self._disconnect(disconnect, info, code, reason))
+            self._sockets.discard(serving)
         return socket
 
     async def _disconnect(self, route: RouteSpec, info: SocketInfo, code: int, reason: str) -> None:

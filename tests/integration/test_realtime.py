@@ -274,6 +274,27 @@ def test_history_survives_a_restart_and_stop_leaves_no_processes(tmp_path_factor
     assert subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True).stdout == b""
 
 
+def test_stopping_with_sockets_open_lets_their_disconnects_post(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """SIGTERM with two members online: both $disconnects run to 200 and their presence posts are answered."""
+    root = Path(tmp_path_factory.mktemp("drain", numbered=True))
+    stack = StackProcess(root / "data", log_path=root / "stack.log")
+    stack.start()
+    try:
+        api = Api(stack.api_url)
+        alice, bob = api.register("alice"), api.register("bob")
+        room_id = api.create_group(alice, "online")
+        clients = [ChatClient(stack.ws_url, account.token) for account in (alice, bob)]
+        for client in clients:
+            client.send({"type": "join", "roomId": room_id})
+            client.expect("joined")
+    finally:
+        assert stack.stop() == 0
+    log = stack.log_path.read_text(errors="replace")
+    disconnects = [line for line in log.splitlines() if "$disconnect" in line and "(" in line]
+    assert len(disconnects) == 2 and all(" 1001 200 " in line for line in disconnects)
+    assert "post_to_connection failed" not in log and "Could not connect" not in log
+
+
 @pytest.mark.parametrize(
     ("kind", "text", "count"),
     [("group", "\U0001f600" * 4000, 9), ("direct", "\u0001" * 4000, 6)],
