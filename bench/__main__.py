@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.common import RESULTS_DIR, machine_facts, progress, save_json
+from bench.common import RESULTS_DIR, machine_facts, progress, save_json, speed_probe
 from bench.report import render
 
 BENCHMARKS = {
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             progress(f"=== {name}")
+            before = {**machine_facts(), "probe_ms": speed_probe()}
             began = time.monotonic()
             try:
                 module = importlib.import_module(BENCHMARKS[name])
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             payload = section.to_json()
             payload["mode"] = "quick" if args.quick else "full"
             payload["seconds"] = round(time.monotonic() - began, 1)
-            payload["machine"] = {**facts, "load_average_after": machine_facts()["load_average"]}
+            after = {"load_average_after": machine_facts()["load_average"], "probe_ms_after": speed_probe()}
+            payload["machine"] = {**before, **after}
             save_json(out_dir / "data" / f"{name}.json", payload)
             progress(f"=== {name} done in {payload['seconds']} s")
     finally:

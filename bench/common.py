@@ -72,6 +72,19 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+PROBE_ADDITIONS = 2_000_000
+
+
+def speed_probe() -> float:
+    """Milliseconds a fixed pure-Python loop (:data:`PROBE_ADDITIONS` additions) takes now: how fast this
+    shared machine is at the moment, so that runs on a slower moment can be told apart from slower code."""
+    began = time.perf_counter()
+    total = 0
+    for i in range(PROBE_ADDITIONS):
+        total += i
+    return round((time.perf_counter() - began) * 1000, 1)
+
+
 def machine_facts() -> dict[str, Any]:
     """Cores, CPU, Python and library versions, load: what a reader needs to weigh the numbers."""
     cpu_model = ""

@@ -96,7 +96,13 @@ def _run_line(raw: dict[str, Any]) -> str:
     return (
         f"_{raw.get('mode', '?')} run of {raw.get('seconds', '?')} s at {m.get('when')}, commit"
         f" {m.get('commit') or '?'}; load average {m.get('load_average')} before,"
-        f" {m.get('load_average_after')} after._"
+        f" {m.get('load_average_after')} after"
+        + (
+            f"; a fixed pure-Python loop took {m['probe_ms']:,.0f} ms before and {m['probe_ms_after']:,.0f} ms after"
+            " (how fast the shared machine was then: compare runs by it)._"
+            if "probe_ms" in m and "probe_ms_after" in m
+            else "._"
+        )
     )
 
 
