@@ -236,7 +236,7 @@ class Gateway:
         self._reaper: asyncio.Task[None] | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._sockets: set[asyncio.Future[Any]] = set()
+        self._sockets: set[asyncio.Task[Any]] = set()
         """The tasks serving open WebSockets (each spawns its ``$disconnect`` as it ends)."""
         self._schedules: dict[str, Callable[[], Awaitable[Any]]] = {}
         self.management_faults: list[int] = []
@@ -285,32 +285,35 @@ class Gateway:
         for task in [self._reaper, *self._timers]:
             if task is not None:
                 task.cancel()
-        # Close every socket as API Gateway would on a deployment: clients see 1001 and reconnect.
+        await self._close_all()
+
+    async def _close_all(self) -> None:
+        """Close every socket as API Gateway would on a deployment: clients see 1001 and reconnect."""
         await asyncio.gather(
             *(self.close_connection(cid, *GOING_AWAY) for cid in list(self.connections)),
             return_exceptions=True,
         )
 
-    async def drain(self, grace: float = 10.0) -> None:
-        """Before the server stops: close every socket (1001, as on a deployment) and let the ``$disconnect``
-        invocations that follow end while the Management API still answers their posts (presence to the
-        others: 410 now, not a refused connection)."""
-        await asyncio.gather(
-            *(self.close_connection(cid, *GOING_AWAY) for cid in list(self.connections)),
-            return_exceptions=True,
-        )
+    @staticmethod
+    async def _settle(*groups: set[Any], grace: float) -> None:
+        """Wait for the unfinished tasks of each group in turn, ``grace`` seconds at most in all."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        for waiting in (self._sockets, self._tasks):  # the sockets' ends first: they spawn the $disconnects
-            pending = [t for t in waiting if not t.done()]
+        for group in groups:
+            pending = [t for t in group if not t.done()]
             if pending and (left := deadline - loop.time()) > 0:
                 await asyncio.wait(pending, timeout=left)
 
+    async def drain(self, grace: float = 10.0) -> None:
+        """Before the server stops: close every socket and let the ``$disconnect`` invocations that follow
+        end while the Management API still answers their posts (presence to the others: 410 now, not a
+        refused connection)."""
+        await self._close_all()
+        await self._settle(self._sockets, self._tasks, grace=grace)  # the sockets' ends spawn the $disconnects
+
     async def stop(self, grace: float = 10.0) -> None:
         """After the server stopped: let running invocations (the last ``$disconnect``s) end, then the containers."""
-        pending = [t for t in self._tasks if not t.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=grace)
+        await self._settle(self._tasks, grace=grace)
         for task in list(self._tasks):
             task.cancel()
         await self.functions.close()
@@ -422,6 +425,7 @@ class Gateway:
         serving = asyncio.current_task()
         if serving is not None:
             self._sockets.add(serving)
+            serving.add_done_callback(self._sockets.discard)
         try:
             while True:
                 msg = await socket.receive()
@@ -449,7 +453,6 @@ class Gateway:
             elif disconnect is not None and disconnect.function is not None:
                 # Not awaited by anyone: the socket is gone whatever $disconnect does.
                 self._spawn(self._disconnect(disconnect, info, code, reason))
-            self._sockets.discard(serving)
         return socket
 
     async def _disconnect(self, route: RouteSpec, info: SocketInfo, code: int, reason: str) -> None:
