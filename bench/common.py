@@ -201,3 +201,21 @@ def cpu_ticks(pid: int) -> int:
     except OSError:
         return 0
     return int(fields[11]) + int(fields[12])
+
+
+def processes() -> dict[int, tuple[int, list[str]]]:
+    """Every process alive now, with its parent and the words of its command line (empty off Linux)."""
+    found: dict[int, tuple[int, list[str]]] = {}
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        return found
+    for proc in proc_dir.iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(proc.name)
+        found[pid] = (parent_pid(pid), [a.decode(errors="replace") for a in argv.split(b"\0") if a])
+    return found

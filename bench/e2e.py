@@ -45,8 +45,8 @@ from bench.common import (
     fmt,
     md_table,
     median,
-    parent_pid,
     percentile,
+    processes,
     progress,
 )
 
@@ -340,20 +340,15 @@ def stack_cpu(root: int) -> dict[str, float]:
     """CPU seconds (user + system) used so far by the processes of the stack whose process id is ``root``
     (itself and every descendant alive now), by kind; Linux only (empty elsewhere)."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()] if Path("/proc").is_dir() else []
-    parents = {pid: parent_pid(pid) for pid in pids}
+    alive = processes()
     totals: dict[str, float] = {}
-    for pid in pids:
+    for pid, (_parent, words) in alive.items():
         ancestor = pid
-        while ancestor not in (root, 0, 1) and ancestor in parents:
-            ancestor = parents[ancestor]
+        while ancestor not in (root, 0, 1) and ancestor in alive:
+            ancestor = alive[ancestor][0]
         if ancestor != root:
             continue
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # ended meanwhile
-        kind = _process_kind(pid, command)
+        kind = _process_kind(pid, " ".join(words))
         totals[kind] = totals.get(kind, 0.0) + cpu_ticks(pid) / ticks
     return totals
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from chat_local.processes import ReadyProcess
 
-from bench.common import REPO_ROOT, Section, cpu_ticks, md_table, parent_pid, progress
+from bench.common import REPO_ROOT, Section, cpu_ticks, md_table, processes, progress
 from bench.e2e import Load, create_room, register_users
 
 ROOM = 50
@@ -40,19 +40,13 @@ def _py_spy() -> str | None:
 
 def container_pids(function_dir: str, stack_pid: int) -> list[int]:
     """The pids of the warm containers the stack ``stack_pid`` runs for ``functions/<function_dir>``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in argv]
-        ours = "chat_local.worker" in words and parent_pid(int(proc.name)) == stack_pid
-        if ours and any(w.rstrip("/").endswith(f"functions/{function_dir}") for w in words):
-            found.append(int(proc.name))
-    return found
+    return [
+        pid
+        for pid, (parent, words) in processes().items()
+        if parent == stack_pid
+        and "chat_local.worker" in words
+        and any(w.rstrip("/").endswith(f"functions/{function_dir}") for w in words)
+    ]
 
 
 def hot_functions(collapsed: str, top: int = TOP) -> list[tuple[str, float, float]]:
