@@ -126,6 +126,9 @@ function MessageList({ app, room, onReply }) {
   const sentinel = useRef(null);
   const earlierButton = useRef(null);
   const startRef = useRef(null);
+  // True from the moment the Load earlier button takes focus until a page goes in or it loses focus: the
+  // browser scrolls a focused element into view, and that scroll is not a reader asking for more.
+  const focusedScroll = useRef(false);
   const snapshot = useRef(null);
   const rendered = useRef({ first: null, last: null, count: 0, initialised: false });
   const [atBottom, setAtBottom] = useState(true);
@@ -200,6 +203,7 @@ function MessageList({ app, room, onReply }) {
       const before = snapshot.current;
       const prepended = state.first !== null && first !== null && first < state.first;
       const appended = state.last !== null && last !== null && last > state.last;
+      if (prepended) focusedScroll.current = false;
       if (prepended && !appended) {
         s.scrollTop = s.scrollHeight - before.fromBottom; // the reader keeps seeing the same message
       } else if (before.nearBottom) {
@@ -221,7 +225,8 @@ function MessageList({ app, room, onReply }) {
     }
   });
 
-  // Earlier messages load when the top comes into view (the button stays, for keyboards).
+  // Earlier messages load when the top is scrolled into view (the button stays, for keyboards; focusing it
+  // scrolls it into view but leaves the loading to the keyboard user).
   useEffect(() => {
     const target = sentinel.current;
     if (!target || !("IntersectionObserver" in window)) return undefined;
@@ -234,7 +239,8 @@ function MessageList({ app, room, onReply }) {
     };
     const observer = new IntersectionObserver(
       (entries) => {
-        if (entries.some((entry) => entry.isIntersecting) && rendered.current.initialised && topInView()) {
+        const asked = entries.some((entry) => entry.isIntersecting) && !focusedScroll.current;
+        if (asked && rendered.current.initialised && topInView()) {
           conn.loadEarlier(room.id);
         }
       },
@@ -310,6 +316,7 @@ function MessageList({ app, room, onReply }) {
         <div class="earlier" ref=${sentinel}>
           ${room.hasEarlier
             ? html`<button id="load-earlier" ref=${earlierButton} type="button" class="button secondary small" aria-busy=${room.loadingEarlier ? "true" : undefined}
+                onFocus=${() => { focusedScroll.current = true; }} onBlur=${() => { focusedScroll.current = false; }}
                 onClick=${() => conn.loadEarlier(room.id)}>${room.loadingEarlier ? "Loading earlier messages…" : "Load earlier messages"}</button>`
             : room.joined || messages.length
               ? html`<p id="start-of-chat" class="meta" tabindex="-1" ref=${startRef}>This is the beginning of the conversation.</p>`
