@@ -105,7 +105,17 @@ async def _profile(py_spy: str, work_dir: Path, out_dir: Path) -> dict[str, Any]
         await asyncio.sleep(WARMUP_SECONDS)  # pacing the load, not waiting for a result
         containers = container_pids("message", stack.process.pid)
         busiest = max(containers, key=cpu_ticks, default=None)
+        moto = next(
+            (
+                pid
+                for pid, (parent, words) in processes().items()
+                if parent == stack.process.pid and "chat_local.moto_server" in words
+            ),
+            None,
+        )
         targets = {"gateway": stack.process.pid, **({"message": busiest} if busiest else {})}
+        if moto is not None:
+            targets["moto"] = moto
         recorders = []
         for name, pid in targets.items():
             for suffix in (".svg", ".txt"):
@@ -151,7 +161,12 @@ def run(quick: bool, out_dir: Path, work_dir: Path) -> Section:
         " in the calls it makes most (the gateway's socket writes): section 2's CPU per process is the cost.",
     ]
     plots = []
-    for name, what in (("gateway", "the gateway (API Gateway emulator)"), ("message", "a `message` container")):
+    processes_profiled = (
+        ("gateway", "the gateway (API Gateway emulator)"),
+        ("message", "a `message` container"),
+        ("moto", "moto (DynamoDB and SQS)"),
+    )
+    for name, what in processes_profiled:
         entry = result.get(name)
         if not entry:
             continue

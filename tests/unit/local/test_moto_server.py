@@ -20,6 +20,7 @@ from moto.core import responses
 from moto.core.model_instances import model_data
 from moto.core.serialize import BaseJSONSerializer
 from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models import table as table_module
 from moto.dynamodb.models.table import Table
 
 
@@ -29,6 +30,8 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     for owner, name in (
         (Table, "query"),
         (Table, "all_items"),
+        (Item, "project"),
+        (table_module, "copy"),
         (BaseJSONSerializer, "_serialize_type_structure"),
         (backends, "list_of_moto_modules"),
         (responses, "method_names_from_class"),
@@ -55,6 +58,17 @@ def patched(restored: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 def partition_query(client: Any, pk: str) -> Any:
     """A Query of one partition of the table ``exercise`` makes, on the table's own key."""
     return client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": pk}})
+
+
+def registry_query(client: Any, pk: str) -> Any:
+    """The registry's room lookup: the keys projected, the expired filtered out."""
+    return client.query(
+        TableName="t",
+        KeyConditionExpression="pk = :p",
+        FilterExpression="exp > :one",
+        ProjectionExpression="pk, sk",
+        ExpressionAttributeValues={":p": {"S": pk}, ":one": {"N": "1"}},
+    )
 
 
 def index_query(client: Any) -> Any:
@@ -134,6 +148,20 @@ def exercise() -> list[Any]:
             ScanIndexForward=False,
         ),
         partition_query(client, "none"),
+        registry_query(client, "room#3#0"),
+        client.query(  # the attributes of every type, nested and absent ones: moto's own projection
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ProjectionExpression="#n, m.x, b, ss, e, absent",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues={":p": {"S": "room#1#0"}},
+        ),
+        client.query(  # top-level strings only, the empty one and an absent one among them
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ProjectionExpression="sk, e, absent",
+            ExpressionAttributeValues={":p": {"S": "room#1#0"}},
+        ),
         index_query(client),
         client.update_item(
             TableName="t",
@@ -192,6 +220,27 @@ def test_a_query_on_the_table_key_reads_its_partition_only(patched: dict[str, in
         assert patched["all_items"] == 0
         index_query(client)
         assert patched["all_items"] == 1
+
+
+def test_the_registry_s_room_lookup_copies_no_item(patched: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A projected base-table Query answers its items without deep-copying them; an unprojected one still copies."""
+    copies = {"items": 0}
+    item_copy = Item.__deepcopy__
+
+    def counted(self: Item, memo: dict[int, Any]) -> Item:
+        copies["items"] += 1
+        return item_copy(self, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    with mock_aws():
+        exercise()
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        copies["items"] = 0
+        items = registry_query(client, "room#3#0")["Items"]
+        assert items == [{"pk": {"S": "room#3#0"}, "sk": {"S": f"conn{i:03d}"}} for i in range(2, 9)]
+        assert copies["items"] == 0
+        assert len(partition_query(client, "room#3#0")["Items"]) == 8
+        assert copies["items"] == 8
 
 
 @pytest.mark.usefixtures("patched")
