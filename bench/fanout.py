@@ -240,24 +240,37 @@ def measure(
 
 
 def worker_sweep(
-    endpoint: Endpoint, connection_ids: list[str], data: bytes, workers: tuple[int, ...], repeats: int
+    endpoint: Endpoint,
+    connection_ids: list[str],
+    data: bytes,
+    workers: tuple[int, ...],
+    repeats: int,
+    latency_ms: float = 15.0,
 ) -> list[dict[str, Any]]:
-    """Ours at N = all connections and 15 ms latency, for several pool sizes."""
-    endpoint.set_latency(15.0)
+    """Ours at N = ``len(connection_ids)`` and ``latency_ms``, for several pool sizes: wall and CPU per post."""
+    endpoint.set_latency(latency_ms)
     rows = []
     for count in workers:
         run = ours(endpoint.url, count)
         run(connection_ids[:10], data)  # warm: pool and connections
-        walls = []
+        walls, cpus = [], []
         for _ in range(repeats):
             before = endpoint.received()
             with cpu_and_wall() as took:
                 run(connection_ids, data)
             _check_delivery(endpoint, before, connection_ids)
             walls.append(took["wall"])
+            cpus.append(took["cpu"])
         wall = median(walls)
-        rows.append({"workers": count, "wall_ms": wall * 1000, "rate": len(connection_ids) / wall})
-        progress(f"fanout workers={count:<4} N={len(connection_ids)} @15 ms: {wall * 1000:8.1f} ms")
+        rows.append(
+            {
+                "workers": count,
+                "wall_ms": wall * 1000,
+                "rate": len(connection_ids) / wall,
+                "cpu_ms_per_post": median(cpus) * 1000 / len(connection_ids),
+            }
+        )
+        progress(f"fanout workers={count:<4} N={len(connection_ids)} @{latency_ms:g} ms: {wall * 1000:8.1f} ms")
     return rows
 
 
@@ -294,8 +307,11 @@ def run(quick: bool, out_dir: Path, work_dir: Path, sizes: tuple[int, ...] = (10
         if quick and max(sizes) > 100:
             rows += _extrapolated(rows, 15.0, 100, max(sizes))
         sweep = [] if quick else worker_sweep(endpoint, connection_ids, data, (8, 16, 32, 64, 128), 2)
+        # A room of 50 against the emulator with no added latency, as in section 2: what the pool size
+        # costs in CPU per post when the posts are answered at once.
+        room_sweep = [] if quick else worker_sweep(endpoint, connection_ids[:50], data, (1, 2, 4, 8, 32), 25, 0.0)
     plots = _plot(rows, sweep, out_dir)
-    return _section(rows, sweep, plots, quick, len(data))
+    return _section(rows, sweep, plots, quick, len(data), room_sweep)
 
 
 def _extrapolated(rows: list[dict[str, Any]], latency: float, measured: int, size: int) -> list[dict[str, Any]]:
@@ -387,7 +403,12 @@ def transport_comparison() -> str:
 
 
 def _section(
-    rows: list[dict[str, Any]], sweep: list[dict[str, Any]], plots: list[str], quick: bool, size: int
+    rows: list[dict[str, Any]],
+    sweep: list[dict[str, Any]],
+    plots: list[str],
+    quick: bool,
+    size: int,
+    room_sweep: list[dict[str, Any]] | None = None,
 ) -> Section:
     table_rows = []
     for row in rows:
@@ -418,9 +439,14 @@ def _section(
         ],
         table_rows,
     )
-    sweep_table = md_table(
-        ["workers", "wall ms", "posts/s"], [[r["workers"], fmt(r["wall_ms"]), fmt(r["rate"], 0)] for r in sweep]
-    )
+
+    def pool_table(entries: list[dict[str, Any]]) -> str:
+        return md_table(
+            ["workers", "wall ms", "posts/s", "CPU ms / post"],
+            [[r["workers"], fmt(r["wall_ms"]), fmt(r["rate"], 0), fmt(r["cpu_ms_per_post"], 3)] for r in entries],
+        )
+
+    sweep_table = pool_table(sweep)
     targets = []
     top = max(row["n"] for row in rows)
     b15, a15 = _cell(rows, 15.0, top, "b"), _cell(rows, 15.0, top, "a")
@@ -459,6 +485,19 @@ def _section(
                 if sweep
                 else []
             ),
+            *(
+                [
+                    "The same for a room of 50 at 0 ms (the posts answered at once, as in section 2; 25"
+                    " broadcasts per pool size, median): a post cost"
+                    f" {room_sweep[0]['cpu_ms_per_post']:.3f} ms of CPU on {room_sweep[0]['workers']} thread(s) and"
+                    f" {room_sweep[-1]['cpu_ms_per_post']:.3f} ms on {room_sweep[-1]['workers']}. What a post costs"
+                    " is its own work (signing, the request, parsing the answer, the socket calls, the wake-up"
+                    " for its answer), not the number of threads sharing the interpreter.",
+                    pool_table(room_sweep),
+                ]
+                if room_sweep
+                else []
+            ),
             *[f"![{p}]({p})" for p in plots],
             *([comparison] if comparison else []),
         ]
@@ -467,7 +506,7 @@ def _section(
         name="fanout",
         title="1. Fan-out through the Management API",
         markdown=markdown,
-        data={"rows": rows, "worker_sweep": sweep, "quick": quick, "frame_bytes": size},
+        data={"rows": rows, "worker_sweep": sweep, "room_sweep": room_sweep or [], "quick": quick, "frame_bytes": size},
         plots=plots,
         targets=targets,
     )

@@ -62,14 +62,16 @@ CHANGES = """\
   69.5 -> 50.2 ms (the `message` function 27.7 -> 19.5, the gateway 18.3 -> 11.6, moto 15.0 -> 12.9).
   Five runs of section 2 since (p99 of the two consecutive runs / the baseline's): 3,690 and 226 / 10.6 ms
   (347x: a stall of seconds in the first run, cause not found), 95 and 91 / 13.8 (6.9x), 186 and 91 /
-  9.4 (19.8x), 88 and 97 / 13.8 (7.0x), 124 and 80 / 9.4 (13.2x, the run above); capacity 30, 30, 30,
-  20, 20. Both targets are met in some runs and missed in others: the stack is still bound by CPU. A
-  post costs the client about 0.1 ms of CPU on one thread against a bare endpoint (its Python about
-  40 us of that; the rest the socket round trip), but about 0.25 ms on the function's 32 threads under
-  load, most likely their switches and contention for the interpreter lock: a fan-out on one thread
-  over non-blocking sockets is the next lever, not built. At 30 messages a second the two cores are
-  near full, and a new `message` container (about a second of CPU for its init and first invocation)
-  tips them over.
+  9.4 (19.8x), 88 and 97 / 13.8 (7.0x), 124 and 80 / 9.4 (13.2x); capacity 30, 30, 30, 20, 20. Then
+  moto's projected Query: it deep-copied every item of the room and round-tripped each copy through JSON
+  to pick the key (about a third of moto's CPU in the profile under load, where the copies no longer
+  appear); the room's Query of 100 costs it 12 ms instead of 15. The two runs since, back to back: 81
+  and 101 / 15.7 ms (6.4x, capacity 30; a slower machine: the fixed loop took 106-125 ms) and 75 and 91 /
+  10.5 ms (8.7x, capacity 30, the run above): both targets met in both. The stack is still bound by CPU,
+  so a busier machine can still miss them. A post costs the `message` function about 0.3 ms of CPU
+  whether it runs on 1 thread or 32 (section 1, the room of 50 at 0 ms): the cost is each post's own
+  work, so a fan-out on one thread over non-blocking sockets, once thought the next lever, would save
+  little. At 40 messages a second the two cores are full.
 * **History at scale.** Nothing: the `(group_id, id)` index already bounds both queries (see the plans).
 """
 

@@ -25,3 +25,14 @@ def test_quick_fanout_on_tiny_n_writes_its_table_plots_and_targets(tmp_path: Pat
     assert (tmp_path / "fanout.png").stat().st_size > 0
     assert "## 1. Fan-out through the Management API" in report
     assert report.count("| (b) ours |") == 4  # one row per (latency, N)
+
+
+def test_a_full_fanout_run_sweeps_the_pool_size_with_cpu_per_post(tmp_path: Path) -> None:
+    """Outside --quick, both pool-size sweeps run (15 ms, and a room at 0 ms) and report CPU per post."""
+    section = fanout.run(quick=False, out_dir=tmp_path, work_dir=tmp_path / "work", sizes=(2, 4))
+    room_sweep = section.data["room_sweep"]
+    assert [row["workers"] for row in room_sweep] == [1, 2, 4, 8, 32]
+    assert [row["workers"] for row in section.data["worker_sweep"]] == [8, 16, 32, 64, 128]
+    assert all(row["cpu_ms_per_post"] > 0 for row in room_sweep + section.data["worker_sweep"])
+    assert f"ms of CPU on 1 thread(s) and {room_sweep[-1]['cpu_ms_per_post']:.3f} ms on 32" in section.markdown
+    assert section.markdown.count("| CPU ms / post |") == 2

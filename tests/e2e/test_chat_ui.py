@@ -321,7 +321,7 @@ def test_a_private_group_of_others_cannot_be_opened(open_page: OpenPage, api: Ap
 def test_earlier_messages_load_by_keyboard_and_by_scrolling_up(
     open_page: OpenPage, api: Api, stack: StackProcess
 ) -> None:
-    """History loads by keyboard (Enter, not the focus itself; focus kept) and by scrolling up; Jump to latest counts and comes back down."""
+    """History loads by Enter on the button (not by its focus; focus kept) and by scrolling up; Jump to latest works."""
     alice_account, bob_account = api.register("alice"), api.register("bob")
     room_id = api.create_group(alice_account, unique("history"))
     add_member(api, alice_account.token, room_id, bob_account.username)

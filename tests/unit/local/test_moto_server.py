@@ -19,8 +19,8 @@ from moto import backends, mock_aws
 from moto.core import responses
 from moto.core.model_instances import model_data
 from moto.core.serialize import BaseJSONSerializer
-from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models import table as table_module
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 
