@@ -1,11 +1,12 @@
-"""Benchmark 6, where the time goes: flame graphs of the gateway and the ``message`` handler under load.
+"""Benchmark 6, where the time goes: flame graphs of the gateway, the ``message`` handler and moto under load.
 
 The local stack (``chat-local`` as a child process) gets a room of :data:`ROOM` connected clients, which
 send :data:`RATE` messages a second in turn; after a warm-up, `py-spy <https://github.com/benfred/py-spy>`_
-samples the gateway process and the busiest ``message`` container process (each warm container is a
-process of its own) for :data:`SECONDS` seconds at 100 Hz, without pausing them (``--nonblocking``). It
-writes one SVG flame graph per process under ``bench/results/`` and a table of the hottest functions (share
-of samples in which the function is the one running, and share in which it is on the stack).
+samples the gateway process, the busiest ``message`` container process (each warm container is a
+process of its own) and moto's server for :data:`SECONDS` seconds at 100 Hz, without pausing them
+(``--nonblocking``). It writes one SVG flame graph per process under ``bench/results/`` and a table of the
+hottest functions (share of samples in which the function is the one running, and share in which it is on
+the stack).
 
 py-spy reads the other process's memory (ptrace rights: root, or ``kernel.yama.ptrace_scope`` 0); without
 them, or without py-spy, the section says so instead of failing the run. ``--quick`` does not profile.
