@@ -12,9 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
-from chat_local import moto_server
+from chat_local import dynamodb, moto_server
 from chat_local.dynamodb import MotoDynamoDB
 from chat_local.moto_server import UNTRACKED_SERVICES
+from chat_local.processes import free_port
 from moto import backends, mock_aws
 from moto.core import responses
 from moto.core.model_instances import model_data
@@ -331,7 +332,26 @@ def test_a_port_another_process_listens_on_is_not_taken_for_moto() -> None:
     squatter = socket.create_server(("127.0.0.1", 0))
     try:
         server = MotoDynamoDB(port=squatter.getsockname()[1])
-        with pytest.raises(RuntimeError, match="moto server"):
+        with pytest.raises(RuntimeError, match=r"moto server exited during start .*Address already in use"):
             server.start(timeout=20)
     finally:
+        squatter.close()
+
+
+def test_a_picked_port_taken_before_moto_binds_it_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """free_port can only say a port was free: when another process takes it first, moto starts on another."""
+    squatter = socket.create_server(("127.0.0.1", 0))
+    taken = squatter.getsockname()[1]
+    picks = iter([taken])
+    monkeypatch.setattr(dynamodb, "free_port", lambda: next(picks, None) or free_port())
+    server = MotoDynamoDB()
+    try:
+        endpoint = server.start(timeout=20)
+        assert server.port != taken
+        client = boto3.client(
+            "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
+        assert client.list_tables()["TableNames"] == []
+    finally:
+        server.stop()
         squatter.close()
