@@ -24,11 +24,12 @@ MESSAGES = int(os.environ.get("LOAD_MESSAGES", "8"))
 ROOMS = 4
 
 # The offered load stays under what the local stack absorbs on two cores (bench/results/RESULTS.md's
-# capacity sweep: 10 to 20 messages a second into a room of 50, with a container process per warm Lambda):
+# capacity sweep: 30 messages a second into a room of 50, with a container process per warm Lambda):
 # a queue that only grows would measure the laptop, not the system. Up to 48 clients each sends every
-# 1-6 s; a bigger crowd sends proportionally less often, about 15 messages a second in all (the full run
-# of 200 clients sends for about 6 minutes; it was 7.5 a second, 11 minutes, with handlers as threads).
-PACE = 1.0 if CLIENTS <= 48 else CLIENTS / 52
+# 1-6 s; a bigger crowd sends proportionally less often, about 25 messages a second in all (the full run
+# of 200 clients sends for about 3.5 minutes; it was 15 a second before moto's projected Query stopped
+# copying every item, 7.5 with handlers as threads).
+PACE = 1.0 if CLIENTS <= 48 else CLIENTS / 87
 INTERVAL = (1.0 * PACE, 6.0 * PACE)
 SENDING_SECONDS = MESSAGES * INTERVAL[1]
 DELIVERIES = CLIENTS * MESSAGES * CLIENTS / ROOMS
