@@ -27,7 +27,7 @@ ROOMS = 4
 # capacity sweep: 30 messages a second into a room of 50, with a container process per warm Lambda):
 # a queue that only grows would measure the laptop, not the system. Up to 48 clients each sends every
 # 1-6 s; a bigger crowd sends proportionally less often, about 25 messages a second in all (the full run
-# of 200 clients sends for about 3.5 minutes; it was 15 a second before moto's projected Query stopped
+# of 200 clients sends for about 4.5 minutes; it was 15 a second before moto's projected Query stopped
 # copying every item, 7.5 with handlers as threads).
 PACE = 1.0 if CLIENTS <= 48 else CLIENTS / 87
 INTERVAL = (1.0 * PACE, 6.0 * PACE)
