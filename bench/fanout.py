@@ -408,7 +408,7 @@ def _section(
     plots: list[str],
     quick: bool,
     size: int,
-    room_sweep: list[dict[str, Any]] | None = None,
+    room_sweep: list[dict[str, Any]],
 ) -> Section:
     table_rows = []
     for row in rows:
@@ -506,7 +506,7 @@ def _section(
         name="fanout",
         title="1. Fan-out through the Management API",
         markdown=markdown,
-        data={"rows": rows, "worker_sweep": sweep, "room_sweep": room_sweep or [], "quick": quick, "frame_bytes": size},
+        data={"rows": rows, "worker_sweep": sweep, "room_sweep": room_sweep, "quick": quick, "frame_bytes": size},
         plots=plots,
         targets=targets,
     )

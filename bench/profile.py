@@ -39,14 +39,17 @@ def _py_spy() -> str | None:
     return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
 
 
+def stack_children(stack_pid: int, module: str) -> list[tuple[int, list[str]]]:
+    """The processes the stack ``stack_pid`` started as ``python -m <module>``, with their command lines."""
+    return [(pid, words) for pid, (parent, words) in processes().items() if parent == stack_pid and module in words]
+
+
 def container_pids(function_dir: str, stack_pid: int) -> list[int]:
     """The pids of the warm containers the stack ``stack_pid`` runs for ``functions/<function_dir>``."""
     return [
         pid
-        for pid, (parent, words) in processes().items()
-        if parent == stack_pid
-        and "chat_local.worker" in words
-        and any(w.rstrip("/").endswith(f"functions/{function_dir}") for w in words)
+        for pid, words in stack_children(stack_pid, "chat_local.worker")
+        if any(w.rstrip("/").endswith(f"functions/{function_dir}") for w in words)
     ]
 
 
@@ -106,14 +109,7 @@ async def _profile(py_spy: str, work_dir: Path, out_dir: Path) -> dict[str, Any]
         await asyncio.sleep(WARMUP_SECONDS)  # pacing the load, not waiting for a result
         containers = container_pids("message", stack.process.pid)
         busiest = max(containers, key=cpu_ticks, default=None)
-        moto = next(
-            (
-                pid
-                for pid, (parent, words) in processes().items()
-                if parent == stack.process.pid and "chat_local.moto_server" in words
-            ),
-            None,
-        )
+        moto = next((pid for pid, _ in stack_children(stack.process.pid, "chat_local.moto_server")), None)
         targets = {"gateway": stack.process.pid, **({"message": busiest} if busiest else {})}
         if moto is not None:
             targets["moto"] = moto

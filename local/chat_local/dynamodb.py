@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import IO
 
 from chat_local.processes import die_with_parent, end_process, free_port
 
@@ -18,7 +19,7 @@ class MotoDynamoDB:
     def __init__(self, port: int | None = None) -> None:
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None
-        self._stderr: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -28,15 +29,16 @@ class MotoDynamoDB:
         """Start the server and wait until it answers; its endpoint. A port picked here that another process
         takes before moto binds it (``free_port`` can only say it was free) is replaced, up to three times."""
         picked = self.port is None
-        for attempt in range(1, 4):
+        attempt = 1
+        while True:
             if picked:
                 self.port = free_port()
             try:
                 return self._start(timeout)
             except _ExitedDuringStart as exc:
                 if not picked or attempt == 3 or not exc.port_taken:
-                    raise RuntimeError(str(exc)) from None
-        raise AssertionError("unreachable")
+                    raise
+            attempt += 1
 
     def _start(self, timeout: float) -> str:
         # What moto says goes to a file that cannot fill up as a pipe would; read when it fails to start.
@@ -95,7 +97,7 @@ class MotoDynamoDB:
             self._stderr = None
 
 
-class _ExitedDuringStart(Exception):
+class _ExitedDuringStart(RuntimeError):
     def __init__(self, message: str, *, port_taken: bool) -> None:
         super().__init__(message)
         self.port_taken = port_taken
