@@ -40,7 +40,7 @@ def test_every_function_is_measured_for_ours_and_the_baseline_with_every_phase(o
             # init + first is their sum, and the phases add up to it (the harness's own time left out).
             assert row["cold"] == pytest.approx(row["init"] + row["first"])
             assert sum(row["cold_phases"].values()) == pytest.approx(row["cold"], rel=1e-6)
-            assert row["init"] > 0 and row["first"] > 0 and row["warm"] > 0
+            assert row["init"] > 0 and row["first"] > 0 and row["warm"] > 0 and row["steady"] > 0
 
 
 def test_ours_and_the_baseline_make_the_same_requests(one_round: tuple[Any, Path]) -> None:
