@@ -3,7 +3,7 @@
 For each of the ``connect``, ``message``, ``disconnect`` and ``rest`` functions, and for a baseline handler
 of each written the way the AWS samples write them (``bench/baseline_handlers/``), a fresh interpreter
 (one child process per run, ``bench/coldstart_child.py``) loads the function as Lambda does (the layer,
-then the function's folder on ``sys.path``; ``import handler``) and invokes it three times with real
+then the function's folder on ``sys.path``; ``import handler``) and invokes it eight times with real
 events against the local stand-ins: a moto server (DynamoDB, S3), an embedded PostgreSQL with the
 migrations, and a Management API endpoint in this process that answers every ``/@connections/{id}``
 with 200. Measured, in the child: the import (Lambda's init phase), the first invocation doing real work,
@@ -12,7 +12,7 @@ each split into phases (imports, pydantic models, boto3 clients, secrets and the
 work itself).
 
 The events are API Gateway's (``tests/events/*.json``, with fresh ids): ``$connect`` with a valid token
-of a user in two rooms (three users, each connecting alone, so each is announced online to the two
+of a user in two rooms (eight users, each connecting alone, so each is announced online to the two
 listening contacts), a ``message`` frame to a room of three connections, ``$disconnect`` of a registered
 connection (its user goes offline), and ``GET /conversations`` with a bearer token. What a child needs
 beforehand (registered connections) is done here, in the parent, before it starts; what it leaves behind
@@ -86,11 +86,11 @@ TRACED_ENV = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 #: The first invocation of a fresh container, then warm ones: *warm* is the second and third, *steady* the
-#: last three, after psycopg prepares a statement run five times (the baselines keep that default; ours
-#: never prepares, for RDS Proxy) -- what most invocations of a long-lived container see.
+#: sixth to the last, once psycopg has prepared the statements run five times (the baselines keep that
+#: default; ours never prepares, for RDS Proxy) -- what most invocations of a long-lived container see.
 INVOCATIONS = 8
 WARM = slice(1, 3)
-STEADY = slice(5, 8)
+STEADY = slice(5, INVOCATIONS)
 TARGET_COLD = 1.25
 TARGET_WARM = 1.1
 #: The phases of the child's breakdown, in the order of the stacked bars.
@@ -354,7 +354,7 @@ class World:
 
 
 def build_world(aws_endpoint: str, database_url: str, token_secret: str) -> World:
-    """Two listeners online, a sender, three users who connect and three who leave, in a room of all of them
+    """Two listeners online, a sender, a user who connects and one who leaves per invocation, in a room of all of them
     (each of the six also in a direct chat with a listener), with some history."""
     import boto3
     from chatcore.aws.registry import ConnectionRegistry, create_table
@@ -460,7 +460,7 @@ class Scenario:
 
 
 def scenario(name: str, world: World) -> Scenario:
-    """The three invocations of ``name``, each a fresh request of the same kind."""
+    """The :data:`INVOCATIONS` invocations of ``name``, each a fresh request of the same kind."""
     if name == "connect":
         ids = [_connection_id() for _ in world.connecting]
         events = [connect_event(cid, world.token(user)) for cid, user in zip(ids, world.connecting, strict=True)]
@@ -563,6 +563,11 @@ def _checked(name: str, variant: str, report: dict[str, Any], expected_body: str
             raise RuntimeError(f"{variant} {name}: invocation {number} answered {answer}")
 
 
+def _mean_ms(invocations: list[dict[str, Any]], key: str) -> float:
+    """The mean of the invocations' ``key`` (seconds), in ms."""
+    return float(sum(i[key] for i in invocations)) / len(invocations) * 1000
+
+
 def _run_record(wall: float, report: dict[str, Any], posts: int) -> dict[str, Any]:
     """One child's numbers, in ms: init, first and warm invocations, with their phases."""
     init = report["init"]
@@ -579,9 +584,9 @@ def _run_record(wall: float, report: dict[str, Any], posts: int) -> dict[str, An
         "first": first["wall"] * 1000,
         "cold": (init["wall"] + first["wall"]) * 1000,
         "cold_cpu": (init["cpu"] + first["cpu"]) * 1000,
-        "warm": sum(w["wall"] for w in warm) / len(warm) * 1000,
-        "warm_cpu": sum(w["cpu"] for w in warm) / len(warm) * 1000,
-        "steady": sum(w["wall"] for w in steady) / len(steady) * 1000,
+        "warm": _mean_ms(warm, "wall"),
+        "warm_cpu": _mean_ms(warm, "cpu"),
+        "steady": _mean_ms(steady, "wall"),
         "init_phases": {p: init["phases"][p] * 1000 for p in PHASES},
         "cold_phases": phases,
         "imports": imports,
