@@ -2,7 +2,9 @@
 of routes, ``json.dumps`` of the rows, the PostgreSQL connection at module scope.
 
 The same requests as ``functions/rest`` for ``GET /conversations``: the caller's user row and the conversations
-query (the same statement as ``chatcore.postgres.rooms.conversations_page``), so PostgreSQL does the same work.
+query (the statement that ``chatcore.postgres.rooms.conversations_page`` runs inside its PL/pgSQL function,
+migration 0010), so PostgreSQL does the same work. The baseline keeps psycopg's default: from a query's fifth
+run it is a prepared statement (which RDS Proxy would pin; ours caches the plan in the function instead).
 
 What ours does beyond this: it verifies the bearer token (an HS256 JWT against the key set, with its expiry; here
 the claims are decoded unverified), resolves the route with Powertools' ``APIGatewayHttpResolver`` with

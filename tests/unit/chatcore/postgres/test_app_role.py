@@ -47,6 +47,8 @@ def test_the_role_does_everything_the_store_does(app_store: ChatStore) -> None:
     room = app_store.create_group("general", private=False, created_by=alice.id)
     assert app_store.add_member(room.id, bob.id)
     saved = app_store.save_message(room.id, bob.id, "hello", "c-1")
+    conversations, more = app_store.conversations_page(alice.id)  # a function (0010): EXECUTE granted
+    assert ([c.id for c in conversations], conversations[0].unread, more) == ([room.id], 1, False)
     assert app_store.mark_read(room.id, alice.id, saved.message.id) is not None
     assert [m.content for m in app_store.latest_messages(room.id, 10)[0]] == ["hello"]
     direct = app_store.get_or_create_direct(alice.id, bob.id)
@@ -100,3 +102,18 @@ def test_tables_of_later_migrations_are_granted_too(database_url: str) -> None:
         conn.execute("DELETE FROM later")
         with pytest.raises(pg_errors.InsufficientPrivilege):
             conn.execute("DROP TABLE later")
+
+
+def test_only_the_app_role_may_call_the_conversations_function(database_url: str) -> None:
+    """EXECUTE on conversations_page is revoked from PUBLIC and granted to chat_app alone."""
+    signature = "conversations_page(bigint, bigint, bigint, integer)"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE bystander NOLOGIN")
+        try:
+            allowed = [
+                admin.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (role, signature)).fetchone()
+                for role in (APP_ROLE, "bystander")
+            ]
+        finally:
+            admin.execute("DROP ROLE bystander")
+    assert allowed == [(True,), (False,)]

@@ -21,3 +21,16 @@ def test_a_query_run_many_times_is_never_prepared_on_the_server(database_url: st
     assert prepared == []
     assert threshold is None
     db.close()
+
+
+def test_the_conversations_function_caches_its_plan_without_a_prepared_statement(database_url: str) -> None:
+    """Twenty conversations pages (a PL/pgSQL function, plan cached per session) leave no prepared statement."""
+    db = Database(database_url)
+    store = ChatStore(db)
+    alice = store.create_user("alice", HASH)
+    room = store.create_group("general", private=False, created_by=alice.id)
+    for _ in range(20):
+        assert [c.id for c in store.conversations_page(alice.id)[0]] == [room.id]
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+    db.close()

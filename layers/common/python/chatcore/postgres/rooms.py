@@ -22,14 +22,6 @@ _UNREAD = """
       LIMIT 100) unread_capped)::int
 """
 
-# Unread messages in room r that mention user %(u)s, counted up to 100 (the mentions index walks them).
-_MENTIONS = """
-    (SELECT count(*) FROM (SELECT 1 FROM message_mentions mm JOIN messages m ON m.id = mm.message_id
-      WHERE mm.user_id = %(u)s AND mm.message_id > me.last_read_message_id AND m.room_id = r.id
-        AND m.deleted_at IS NULL
-      LIMIT 100) mentions_capped)::int
-"""
-
 # A room as one user (%(u)s) sees it; callers append the WHERE clause.
 _SUMMARY_SELECT = f"""
     SELECT r.id, r.name, r.private, r.kind, r.created_at,
@@ -258,30 +250,10 @@ class RoomQueries:
     ) -> tuple[list[Conversation], bool]:
         """``user_id``'s rooms, most recent activity first (then the newest room), after the (last message id,
         room id) ``after`` if given, with unread counts and the latest message; and whether more follow."""
+        # A PL/pgSQL function (migration 0010), so the plan is cached per connection without a prepared statement.
         rows = self._db.all(
             Conversation,
-            f"""
-            SELECT c.id, c.kind, c.name, c.private, c.description,
-                   o.id AS other_id, o.username AS other_username, o.nickname AS other_nickname,
-                   c.unread, last.id AS last_message_id, sender.username AS last_sender,
-                   left(last.content, 140) AS last_text, last.created_at AS last_at, c.mentions,
-                   coalesce(last.deleted_at IS NOT NULL, false) AS last_deleted
-            FROM (
-                SELECT r.id, r.kind, r.name, r.private, r.description, {_UNREAD} AS unread,
-                       {_MENTIONS} AS mentions,
-                       (SELECT max(m.id) FROM messages m WHERE m.room_id = r.id) AS last_id
-                FROM room_members me JOIN rooms r ON r.id = me.room_id
-                WHERE me.user_id = %(u)s
-            ) c
-            LEFT JOIN messages last ON last.id = c.last_id
-            LEFT JOIN users sender ON sender.id = last.user_id
-            LEFT JOIN room_members om ON c.kind = 'direct' AND om.room_id = c.id AND om.user_id <> %(u)s
-            LEFT JOIN users o ON o.id = om.user_id
-            WHERE %(after_last)s::bigint IS NULL
-               OR (coalesce(c.last_id, 0), c.id) < (%(after_last)s::bigint, %(after_id)s::bigint)
-            ORDER BY coalesce(c.last_id, 0) DESC, c.id DESC
-            LIMIT %(n)s
-            """,  # noqa: S608 - constant SQL fragments
+            "SELECT * FROM conversations_page(%(u)s, %(after_last)s, %(after_id)s, %(n)s)",
             {
                 "u": user_id,
                 "after_last": after[0] if after else None,
