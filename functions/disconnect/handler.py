@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chatcore import startup  # first: no garbage collection until the container has started
+
+# isort: split
 from functools import cache
 from typing import Any
 
@@ -20,6 +23,7 @@ def fanout() -> Fanout:
     return build_disconnect()
 
 
+@startup.collect_after_first
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from chatcore import startup  # first: no garbage collection until the container has started
+
+# isort: split
 from functools import cache
 from typing import Any
 
@@ -31,6 +34,7 @@ def deliver(record: SQSRecord) -> None:
     metrics.add_metric(name="FanoutPosts", unit=MetricUnit.Count, value=delivered)
 
 
+@startup.collect_after_first
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

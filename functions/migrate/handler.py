@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chatcore import startup  # first: no garbage collection until the container has started
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -9,6 +12,7 @@ from chatcore.composition import run_migrations
 from chatcore.observability import logger
 
 
+@startup.collect_after_first
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     applied = run_migrations()

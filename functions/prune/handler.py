@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chatcore import startup  # first: no garbage collection until the container has started
+
+# isort: split
 from dataclasses import asdict
 from functools import cache
 from typing import Any
@@ -19,6 +22,7 @@ def pruner() -> Pruner:
     return build_pruner()
 
 
+@startup.collect_after_first
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chatcore import startup  # first: no garbage collection until the container has started
+
+# isort: split
 from functools import cache
 from typing import Any
 
@@ -18,6 +21,7 @@ def services() -> ApiServices:
     return build_api_services()
 
 
+@startup.collect_after_first
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
