@@ -95,9 +95,10 @@ STEADY = slice(5, INVOCATIONS)
 TARGET_COLD = 1.25
 TARGET_WARM = 1.1
 #: The phases of the child's breakdown, in the order of the stacked bars.
-PHASES = ("import", "models", "clients", "database", "work")
+PHASES = ("import", "gc", "models", "clients", "database", "work")
 PHASE_LABELS = {
     "import": "imports",
+    "gc": "garbage collection",
     "models": "validation models (pydantic)",
     "clients": "boto3 clients",
     "database": "secrets & database connection",
@@ -1042,7 +1043,14 @@ def plot(summary: dict[str, dict[str, dict[str, Any]]], out_dir: Path) -> list[s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"import": "#3b75af", "models": "#e1812c", "clients": "#3a923a", "database": "#c03d3e", "work": "#9372b2"}
+    colors = {
+        "import": "#3b75af",
+        "gc": "#8c8c8c",
+        "models": "#e1812c",
+        "clients": "#3a923a",
+        "database": "#c03d3e",
+        "work": "#9372b2",
+    }
     labels = [f"{name}\n{'ours' if variant == 'ours' else 'base'}" for name in FUNCTIONS for variant in VARIANTS]
     rows = [summary[name][variant] for name in FUNCTIONS for variant in VARIANTS]
     positions = [i + (i // 2) * 0.6 for i in range(len(rows))]

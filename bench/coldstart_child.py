@@ -17,6 +17,7 @@ built while importing a module is a model):
   ``TypeAdapter._init_core_attrs``), which Powertools' parser and event handler and pydantic-settings use;
 * ``clients``: boto3 sessions, botocore clients and credential resolution;
 * ``database``: secrets (Powertools ``parameters.get_secret``) and opening PostgreSQL connections;
+* ``gc``: CPython's cyclic garbage collector, whatever it interrupted (``gc.callbacks``);
 * ``work``: the rest of an invocation: the handler's own code, its AWS and SQL requests and their answers;
 * ``harness``: this file's own bookkeeping (left out of every reported number).
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import _frozen_importlib
 import _frozen_importlib_external
 import _thread
+import gc
 import json
 import os
 import sys
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
 RUNTIME_PRELOADED = ("decimal", "importlib", "json", "logging", "os", "socket", "traceback", "warnings")
 
 #: The phases besides imports, which are charged per top-level package as ``import:<package>``.
-PHASES = ("models", "clients", "database", "work", "harness")
+PHASES = ("gc", "models", "clients", "database", "work", "harness")
 
 
 class PhaseClock:
@@ -117,6 +119,16 @@ def _wrap_method(owner: Any, name: str, phase: str) -> None:
         setattr(owner, name, classmethod(timed(phase, original.__func__)))
     else:
         setattr(owner, name, timed(phase, original))
+
+
+def collecting(phase: str, info: dict[str, int]) -> None:
+    """A ``gc.callbacks`` entry: a collection on the main thread is charged to ``gc``."""
+    if _thread.get_ident() != CLOCK.main:
+        return
+    if phase == "start":
+        CLOCK.enter("gc")
+    elif CLOCK.stack[-1] == "gc":
+        CLOCK.leave()
 
 
 # ---------------------------------------------------------------- wrappers installed as modules load
@@ -288,6 +300,7 @@ def main() -> None:
     for name in RUNTIME_PRELOADED:
         __import__(name)
     _bootstrap._find_and_load = find_and_load
+    gc.callbacks.append(collecting)
     result: dict[str, Any] = {"invocations": []}
     imports = LambdaImports(spec.get("importable") or [], spec.get("site_packages") or [])
     if spec.get("importable"):
