@@ -2,12 +2,13 @@
 
 A cold start creates a few hundred thousand objects that live as long as the container (modules, classes,
 pydantic's validators, boto3's service models) and almost no garbage, yet CPython's collector walks every
-one of them each time the heap grows by a quarter: 60-100 ms of a cold start on the benchmark machine,
-three times what the baselines pay (``bench/README.md``). So importing this module, first thing in every
-handler module, turns the collector off when the process is a Lambda container (``AWS_LAMBDA_FUNCTION_NAME``
-set: Lambda, the local stack's containers, the cold-start benchmark), and :func:`collect_after_first` turns
-it back on when the first invocation ends, after ``gc.freeze()`` has moved every object then alive to the
-permanent generation, so the collections of warm invocations do not walk them either.
+one of them each time the heap grows by a quarter: about 35 ms of init + first invocation in the cold-start
+benchmark, where holding it cut init + first by about 40 ms (``bench/README.md``). So importing this
+module, first thing in every handler module, turns the collector off when the process is a Lambda
+container (``AWS_LAMBDA_FUNCTION_NAME`` set: Lambda, the local stack's containers, the cold-start
+benchmark), and :func:`collect_after_first` turns it back on when the first invocation ends, after
+``gc.freeze()`` has moved every object then alive to the permanent generation, so the collections of warm
+invocations do not walk them either.
 
 What it costs: the cycles the first invocation makes are not collected until it ends, and objects alive at
 that moment that later become garbage in a cycle stay in memory (a bounded one-off; reference counting still
