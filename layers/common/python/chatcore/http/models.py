@@ -53,12 +53,14 @@ SearchQuery = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUER
 SearchPrefix = Annotated[str, StringConstraints(max_length=MAX_SEARCH_LENGTH), AfterValidator(encodable)]
 
 
+# defer_build: a model's validator and serializer are built when a route first uses it, so a cold
+# container builds those of the routes it serves, not all forty.
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, defer_build=True)
 
 
 # ---------------------------------------------------------------- auth and profile
