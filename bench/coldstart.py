@@ -3,16 +3,16 @@
 For each of the ``connect``, ``message``, ``disconnect`` and ``rest`` functions, and for a baseline handler
 of each written the way the AWS samples write them (``bench/baseline_handlers/``), a fresh interpreter
 (one child process per run, ``bench/coldstart_child.py``) loads the function as Lambda does (the layer,
-then the function's folder on ``sys.path``; ``import handler``) and invokes it eight times with real
+then the function's folder on ``sys.path``; ``import handler``) and invokes it 16 times with real
 events against the local stand-ins: a moto server (DynamoDB, S3), an embedded PostgreSQL with the
 migrations, and a Management API endpoint in this process that answers every ``/@connections/{id}``
 with 200. Measured, in the child: the import (Lambda's init phase), the first invocation doing real work,
-their sum, a warm invocation (the mean of the second and third) and a steady one (the sixth to eighth);
+their sum, a warm invocation (the mean of the second and third) and a steady one (the 13th to 16th);
 each split into phases (imports, pydantic models, boto3 clients, secrets and the database connection, the
 work itself).
 
 The events are API Gateway's (``tests/events/*.json``, with fresh ids): ``$connect`` with a valid token
-of a user in two rooms (eight users, each connecting alone, so each is announced online to the two
+of a user in two rooms (16 users, each connecting alone, so each is announced online to the two
 listening contacts), a ``message`` frame to a room of three connections, ``$disconnect`` of a registered
 connection (its user goes offline), and ``GET /conversations`` with a bearer token. What a child needs
 beforehand (registered connections) is done here, in the parent, before it starts; what it leaves behind
@@ -86,12 +86,14 @@ TRACED_ENV = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 #: The first invocation of a fresh container, then warm ones: *warm* is the second and third, *steady* the
-#: sixth to the last, once psycopg has prepared the statements run five times (the baselines keep that
-#: default; ours never prepares, for RDS Proxy, and caches plans in PL/pgSQL functions instead) -- what most
+#: 13th to the last, once the baselines' SQL runs on cached plans: psycopg prepares a query on its sixth run
+#: (the baselines keep that default), and PostgreSQL plans a prepared statement for its parameters on its
+#: first five executions before it caches a generic plan, so from the 12th invocation. Ours never prepares
+#: (RDS Proxy would pin the session) and caches plans in PL/pgSQL functions instead. Steady is what most
 #: invocations of a long-lived container see.
-INVOCATIONS = 8
+INVOCATIONS = 16
 WARM = slice(1, 3)
-STEADY = slice(5, INVOCATIONS)
+STEADY = slice(12, INVOCATIONS)
 TARGET_COLD = 1.25
 TARGET_WARM = 1.1
 #: The phases of the child's breakdown, in the order of the stacked bars.
@@ -983,10 +985,12 @@ def section(
             f" (the interpreter, the harness, no function) takes {fmt(median(bare))} ms, in every process wall"
             " alike. *Init* is the import of the handler module (Lambda's init phase), *first invocation* the"
             " first call, doing real work; *warm* is the mean of the second and third calls, *steady*"
-            " of the sixth to eighth: from the sixth the baselines run their SQL as prepared statements"
-            " (psycopg prepares a query on its fifth run); ours never prepares one (RDS Proxy pins a session"
-            " that does) and runs its heaviest query, the conversations list, as a PL/pgSQL function whose plan"
-            " PostgreSQL caches from the second call. The ratios compare init + first, which is what the"
+            f" of the {STEADY.start + 1}th to {INVOCATIONS}th: psycopg prepares a query on its sixth run (the"
+            " baselines keep that default) and PostgreSQL plans a prepared statement for its parameters on its"
+            " first five executions before it caches a generic plan, so from the 12th invocation the baselines"
+            " run cached plans; ours never prepares one (RDS Proxy pins a session that does) and runs its"
+            " heaviest query, the conversations list, as a PL/pgSQL function with a forced generic plan, cached"
+            " from its second call. The ratios compare init + first, which is what the"
             " first user of a container waits for beyond the runtime's own start.",
             table,
             "What ours adds over the baseline, in ms of init + first invocation (medians):",
