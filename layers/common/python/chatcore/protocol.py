@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from functools import cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -17,7 +16,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
-    TypeAdapter,
     ValidationError,
     model_serializer,
 )
@@ -175,16 +173,14 @@ ClientFrame = Annotated[
     | PingFrame,
     Field(discriminator="type"),
 ]
-CLIENT_FRAME_TYPES: frozenset[str] = frozenset(
-    get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(ClientFrame)[0])
-)
+# Each frame's model by its type. The parser has read the type before it validates, so it validates with that
+# one model: a cold container builds the validators of the frames it receives (each model defers its build),
+# not those of all eleven, which a discriminated union's adapter would.
+_FRAME_MODELS: dict[str, type[_Frame]] = {
+    get_args(model.model_fields["type"].annotation)[0]: model for model in get_args(get_args(ClientFrame)[0])
+}
+CLIENT_FRAME_TYPES: frozenset[str] = frozenset(_FRAME_MODELS)
 """Every client frame type: each is a route of the WebSocket API (the CDK app and the local gateway read it)."""
-
-
-@cache
-def _client_frame_adapter() -> TypeAdapter[ClientFrame]:
-    """Built by the first frame parsed (a cold start of every other function builds no client frame)."""
-    return TypeAdapter(ClientFrame)
 
 
 # ---------------------------------------------------------------- server to client
@@ -507,16 +503,16 @@ def parse_client_frame(body: str | bytes | None) -> ClientFrame:
             data,
         )
     try:
-        return _client_frame_adapter().validate_python(data)
+        frame = cast("ClientFrame", _FRAME_MODELS[frame_type].model_validate(data))
     except ValidationError as exc:
         raise FrameError(ErrorCode.INVALID_MESSAGE, _describe(exc), data) from None
+    return frame
 
 
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False, include_input=False)[:5]:
-        # Drop the discriminator tag pydantic puts first in the location.
-        location = ".".join(str(p) for p in err["loc"][1:]) or "frame"
+        location = ".".join(str(p) for p in err["loc"]) or "frame"
         parts.append(f"{location}: {err['msg']}")
     return "; ".join(parts)
 
