@@ -21,8 +21,9 @@ is checked (the connection registered or gone, the messages stored) and cleaned 
 Runs are interleaved round-robin across the functions, ours and the baseline (and a bare interpreter),
 after one unmeasured warm-up round, so drift in the machine's load hits every side alike; medians are
 reported. The full run also measures, in the same rounds, what AWS adds: ours with X-Ray tracing on, and
-both sides with their packages compiled from source on every import (the CDK app ships the layer and the
-function zips without ``.pyc`` files, and Lambda's file system is read-only). ``--quick``: 3 rounds, no
+both sides with their packages compiled from source on every import (what a package without ``.pyc`` files
+costs, Lambda's file system being read-only: the CDK app compiles the layer's with the runtime's Python when
+the deploying machine has one, and says so when it has not). ``--quick``: 3 rounds, no
 warm-up, ours and the baseline only. The children import only what Lambda could: the standard library, the
 layer's locked dependencies and the runtime's boto3 (a package installed here only for the local stack or the tests,
 such as ``cryptography``, which PyJWT imports whenever it is present, is hidden from them).
@@ -66,8 +67,8 @@ if TYPE_CHECKING:
 
 FUNCTIONS = ("connect", "message", "disconnect", "rest")
 VARIANTS = ("ours", "baseline")
-#: Measured in the full run only: what they add in AWS, where the functions trace with X-Ray and their packages
-#: ship without ``.pyc`` files (the layer and the function zips are built without them).
+#: Measured in the full run only: what they add in AWS, where the functions trace with X-Ray, and what a layer
+#: built without ``.pyc`` files costs (a deploy from a machine without the runtime's Python).
 EXTRA_VARIANTS = ("ours-traced", "ours-nopyc", "baseline-nopyc")
 VARIANT_LABELS = {
     "ours": "ours",
@@ -700,8 +701,10 @@ def _built_layer(root: Path, distributions: set[str] | None) -> tuple[list[tuple
             os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
             from infra.chat_infra.layer import build_layer
 
-            build_layer(root)
-            return _tree(root), "built as the CDK app builds it (`infra.chat_infra.layer.build_layer`)"
+            build = build_layer(root)
+            files = [(p, str(p.relative_to(root))) for p in sorted(root.rglob("*")) if p.is_file()]
+            bytecode = "with" if build.bytecode else "without (no Python 3.12 on this machine)"
+            return files, f"built as the CDK app builds it (`infra.chat_infra.layer.build_layer`), {bytecode} `.pyc`"
         requirements = root.parent / f"{root.name}-requirements.txt"
         requirements.write_text("\n".join(lines) + "\n")
         target = root / "python"
@@ -1007,10 +1010,11 @@ def section(
                     " active tracing as Lambda runs it (`POWERTOOLS_TRACE_DISABLED=false`, a sampled trace header,"
                     " the daemon's address: the X-Ray SDK patches botocore and records subsegments); *no .pyc*"
                     " compiles every module of the function's own packages from source on import, as Lambda"
-                    " does with the layer and function zips the CDK app builds (`--no-compile`, no"
-                    " `__pycache__`; `/opt` and `/var/task` are read-only, so nothing is cached between cold"
-                    " starts). The baseline's own packages are psycopg and its file; boto3 is the runtime's,"
-                    " compiled, on both sides.",
+                    " does with a package shipped without `__pycache__` (`/opt` and `/var/task` are read-only,"
+                    " so nothing is cached between cold starts): the CDK app's layer when the deploying machine"
+                    " has no Python 3.12 to compile it with, and the baselines' packages as the samples build"
+                    " them (`pip install --target`, zipped without the caches). The baseline's own packages are"
+                    " psycopg and its file; boto3 is the runtime's, compiled, on both sides.",
                     extra_table,
                 ]
                 if extra_table

@@ -82,6 +82,8 @@ class LayerBuild:
     installer: str
     removed: tuple[str, ...]
     """Runtime-provided distributions taken out after the install."""
+    bytecode: str | None = None
+    """The interpreter (of the runtime's Python) that compiled the layer's ``.pyc`` files, or None: none found."""
 
 
 def _normalize(name: str) -> str:
@@ -280,6 +282,51 @@ def check_rds_bundle(path: Path) -> bytes:
     return pem
 
 
+def runtime_python(version: str = LAYER_PYTHON_VERSION) -> str | None:
+    """An interpreter of the functions' Python ``version`` on this machine, to compile the layer's bytecode.
+
+    ``$LAYER_PYTHON`` if set (refused unless it is that version), else the one uv finds or, where uv may
+    download Pythons (its default), installs; None when there is none.
+    """
+    explicit = os.environ.get("LAYER_PYTHON")
+    if explicit:
+        probe = subprocess.run(  # noqa: S603 - the deployer's own interpreter
+            [explicit, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode != 0 or probe.stdout.strip() != version:
+            found = probe.stdout.strip() or probe.stderr.strip()[-200:]
+            raise LayerBuildError(f"LAYER_PYTHON={explicit} is not Python {version} ({found or 'did not run'})")
+        return explicit
+    uv = shutil.which("uv")
+    if uv is None:
+        return None
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "UV_PROJECT")}
+    # `uv run --no-project --python X` finds X, or downloads it where uv may; it prints the interpreter's path.
+    command = [uv, "run", "--quiet", "--no-project", "--no-config", "--python", version, "python", "-c"]
+    command.append("import sys; print(sys.executable)")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if result.returncode != 0 or not result.stdout.strip():
+        return None
+    return result.stdout.strip()
+
+
+def compile_bytecode(site: Path, python: str) -> None:
+    """Compile every module under ``site`` with ``python``, as unchecked-hash ``.pyc`` files.
+
+    Lambda's ``/opt`` is read-only, so a layer without them compiles every module it imports from source on
+    every cold start (``bench/README.md`` measures it). *Unchecked hash*: the interpreter loads the ``.pyc``
+    without looking at the source's timestamp (unzipping changes it), and the files hold no time, so the same
+    sources build the same asset.
+    """
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise LayerBuildError(f"compiling the layer failed ({' '.join(command)}):\n{result.stdout}\n{result.stderr}")
+
+
 def _remove_distributions(site: Path, names: frozenset[str]) -> tuple[str, ...]:
     """Delete every file of the installed distributions called ``names`` (by their RECORD)."""
     removed: list[str] = []
@@ -315,13 +362,17 @@ def build_layer(
     platform: str = LAYER_PLATFORM,
     installer: str | None = None,
     runtime_provided: frozenset[str] = RUNTIME_PROVIDED,
+    bytecode_python: str | None = None,
 ) -> LayerBuild:
     """Build the layer into ``output_dir`` (created if missing, must be empty) and describe the result.
 
     ``source_dir`` holds ``requirements.txt`` and ``python/chatcore``; ``project_dir`` the ``pyproject.toml``
     and ``uv.lock`` the wheels come from. ``rds_ca_bundle`` (RDS's global bundle, checked) is copied into
     ``certs/``; the CDK asset always passes one, tools that only measure the layer may leave it out.
-    Raises :class:`LayerBuildError` when the export or the install fails (its output is in the message).
+    The modules are compiled to ``.pyc`` by ``bytecode_python``, by default :func:`runtime_python`'s; with no
+    interpreter of the runtime's Python the layer ships without them, and says so on standard error.
+    Raises :class:`LayerBuildError` when the export, the install or the compilation fails (its output is in the
+    message).
     """
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -355,12 +406,22 @@ def build_layer(
         site / LAYER_PACKAGE,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache"),
     )
+    bytecode = bytecode_python or runtime_python(python_version)
+    if bytecode is None:
+        print(  # a deploy's console: the one place a deployer sees it
+            f"chat layer: no Python {python_version} on this machine (install one: uv python install"
+            f" {python_version}, or set LAYER_PYTHON), so the layer ships without .pyc files and every cold"
+            " start compiles what it imports from source",
+            file=sys.stderr,
+        )
+    else:
+        compile_bytecode(site, bytecode)
     certs = root / CERTS_DIR
     certs.mkdir()
     (certs / PROXY_CA_FILE).write_bytes(amazon_trust_roots_pem())
     if rds_pem is not None:
         (certs / INSTANCE_CA_FILE).write_bytes(rds_pem)
-    return LayerBuild(root=root, installer=chosen, removed=removed)
+    return LayerBuild(root=root, installer=chosen, removed=removed, bytecode=bytecode)
 
 
 @jsii.implements(ILocalBundling)

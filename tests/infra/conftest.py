@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from infra.chat_infra.layer import LayerBuild, build_layer
+from infra.chat_infra.layer import LAYER_PYTHON_VERSION, LayerBuild, build_layer, runtime_python
 from tests.infra.certificates import fake_rds_bundle
 from tests.infra.synthesis import (
     TEST_CONTEXT,
@@ -34,9 +34,13 @@ def rds_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path) -> Synth:
-    """The app as the CLI would synthesize it (cdk.json context, cdk-nag on, the layer really bundled)."""
-    return synthesize({**TEST_CONTEXT, "rdsCaBundle": str(rds_bundle)}, tmp_path_factory.mktemp("cdk-out"))
+def synth(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path, runtime_interpreter: str | None) -> Synth:
+    """The app as the CLI would synthesize it (cdk.json context, cdk-nag on, the layer really bundled, with the
+    runtime's Python named by LAYER_PYTHON when this machine has one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if runtime_interpreter is not None:
+            patch.setenv("LAYER_PYTHON", runtime_interpreter)
+        return synthesize({**TEST_CONTEXT, "rdsCaBundle": str(rds_bundle)}, tmp_path_factory.mktemp("cdk-out"))
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +63,25 @@ def nag_report(synth: Synth) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def layer_build(tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path) -> LayerBuild:
-    """A layer really built by ``build_layer`` (uv, Lambda platform wheels), not taken from a cache."""
-    return build_layer(tmp_path_factory.mktemp("layer") / "out", rds_ca_bundle=rds_bundle)
+def runtime_interpreter() -> str | None:
+    """An interpreter of the functions' Python here: the one the build finds, else a pyenv one (these machines
+    keep several there, which uv does not look through)."""
+    found = runtime_python()
+    if found is not None:
+        return found
+    pyenv = sorted(Path.home().glob(f".pyenv/versions/{LAYER_PYTHON_VERSION}.*/bin/python{LAYER_PYTHON_VERSION}"))
+    return str(pyenv[-1]) if pyenv else None
+
+
+@pytest.fixture(scope="session")
+def layer_build(
+    tmp_path_factory: pytest.TempPathFactory, rds_bundle: Path, runtime_interpreter: str | None
+) -> LayerBuild:
+    """A layer really built by ``build_layer`` (uv, Lambda platform wheels, bytecode of the runtime's Python when
+    this machine has one), not taken from a cache."""
+    return build_layer(
+        tmp_path_factory.mktemp("layer") / "out", rds_ca_bundle=rds_bundle, bytecode_python=runtime_interpreter
+    )
 
 
 @pytest.fixture(scope="session")

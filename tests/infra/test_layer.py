@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import http.server
 import re
+import subprocess
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -25,11 +27,13 @@ from infra.chat_infra.layer import (
     _common_name,
     build_layer,
     check_rds_bundle,
+    compile_bytecode,
     fetch_rds_bundle,
     install_command,
     layer_code,
     layer_dependencies,
     locked_requirements,
+    runtime_python,
 )
 from infra.chat_infra.paths import MIGRATIONS_DIR, REPO_ROOT
 from tests.infra.certificates import issue_server_certificate, make_authority, write_bundle
@@ -87,7 +91,7 @@ def test_built_layer_carries_pydantic_core_for_lambda(built_layer: Path) -> None
 
 
 def test_built_layer_has_chatcore_and_no_runtime_provided_packages(built_layer: Path) -> None:
-    """The layer holds chatcore with its migrations and Powertools, but no boto3/botocore and no bytecode."""
+    """The layer holds chatcore with its migrations and Powertools, but no boto3/botocore."""
     site = built_layer / "python"
     assert (site / "chatcore" / "__init__.py").is_file()
     shipped = {p.name for p in (site / "chatcore" / "postgres" / "migrations").glob("*.sql")}
@@ -97,14 +101,71 @@ def test_built_layer_has_chatcore_and_no_runtime_provided_packages(built_layer: 
     installed = {info.name.rsplit("-", 1)[0].lower().replace("_", "-") for info in site.glob("*.dist-info")}
     assert not installed & RUNTIME_PROVIDED, installed & RUNTIME_PROVIDED
     assert not (site / "botocore").exists() and not (site / "boto3").exists()
-    assert not list(built_layer.rglob("__pycache__"))
 
 
-def test_synthesized_layer_asset_is_the_same_build(synth: Synth) -> None:
-    """The stack's layer asset was bundled locally into python/ with chatcore and psycopg's binary package."""
+def _pyc_flags(path: Path) -> int:
+    """The flags word of a ``.pyc`` header (PEP 552): 0 timestamp, 1 unchecked hash, 3 checked hash."""
+    return int.from_bytes(path.read_bytes()[4:8], "little")
+
+
+def test_built_layer_ships_unchecked_bytecode_of_the_runtimes_python(
+    layer_build: LayerBuild, runtime_interpreter: str | None
+) -> None:
+    """Every module of the layer has a cpython-312 .pyc that is loaded without a look at its source."""
+    if runtime_interpreter is None:
+        pytest.skip(f"no Python {LAYER_PYTHON_VERSION} on this machine to compile the layer with")
+    assert layer_build.bytecode == runtime_interpreter
+    site = layer_build.root / "python"
+    modules = [p for p in site.rglob("*.py") if p.parent.name != "__pycache__"]
+    tag = CP.replace("cp", "cpython-")
+    missing = [p for p in modules if not (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file()]
+    assert len(modules) > 500 and missing == [], missing[:5]
+    for module in (site / "chatcore" / "composition.py", site / "pydantic" / "main.py"):
+        assert _pyc_flags(module.parent / "__pycache__" / f"{module.stem}.{tag}.pyc") == 1
+
+
+def test_compiled_bytecode_is_used_whatever_the_sources_timestamp(tmp_path: Path) -> None:
+    """compile_bytecode writes unchecked-hash .pyc: the interpreter runs it even once the source has changed."""
+    site = tmp_path / "site"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("")
+    (site / "pkg" / "value.py").write_text("VALUE = 'compiled'\n")
+    compile_bytecode(site, sys.executable)
+    (site / "pkg" / "value.py").write_text("VALUE = 'edited afterwards'\n")
+    run = subprocess.run(
+        [sys.executable, "-c", "from pkg.value import VALUE; print(VALUE)"],
+        cwd=site,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == "compiled"
+
+
+def test_runtime_python_refuses_an_interpreter_of_another_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LAYER_PYTHON names the interpreter to compile with; one of another Python version is refused by name."""
+    monkeypatch.setenv("LAYER_PYTHON", sys.executable)
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert runtime_python(here) == sys.executable
+    with pytest.raises(LayerBuildError, match=r"LAYER_PYTHON=.* is not Python 2\.7"):
+        runtime_python("2.7")
+
+
+def test_without_uv_or_an_interpreter_there_is_no_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LAYER_PYTHON and no uv: nothing to compile with (the build then warns and ships sources only)."""
+    monkeypatch.delenv("LAYER_PYTHON", raising=False)
+    monkeypatch.setattr("infra.chat_infra.layer.shutil.which", lambda _name: None)
+    assert runtime_python() is None
+
+
+def test_synthesized_layer_asset_is_the_same_build(synth: Synth, runtime_interpreter: str | None) -> None:
+    """The stack's layer asset was bundled locally into python/ with chatcore and psycopg's binary package, and
+    its bytecode when the runtime's Python was there to compile it (the asset keeps what the build wrote)."""
     site = layer_asset_dir(synth) / "python"
     assert (site / "chatcore" / "composition.py").is_file()
     assert any((site / "psycopg_binary").glob(f"_psycopg.cpython-{CP[2:]}-x86_64-linux-gnu.so"))
+    compiled = site / "chatcore" / "__pycache__" / f"composition.{CP.replace('cp', 'cpython-')}.pyc"
+    assert compiled.is_file() == (runtime_interpreter is not None)
 
 
 def test_layer_build_refuses_a_non_empty_folder(tmp_path: Path) -> None:
