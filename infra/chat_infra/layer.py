@@ -318,10 +318,12 @@ def compile_bytecode(site: Path, python: str) -> None:
 
     Lambda's ``/opt`` is read-only, so a layer without them compiles every module it imports from source on
     every cold start (``bench/README.md`` measures it). *Unchecked hash*: the interpreter loads the ``.pyc``
-    without looking at the source's timestamp (unzipping changes it), and the files hold no time, so the same
-    sources build the same asset.
+    without looking at the source's timestamp (unzipping changes it). The files hold no time and name their
+    source by its path in Lambda (``/opt/python/...``), not by where it was built, so the same sources build
+    the same asset on any machine.
     """
-    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)]
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    command += ["-s", str(site), "-p", f"{LAYER_MOUNT}/python", str(site)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise LayerBuildError(f"compiling the layer failed ({' '.join(command)}):\n{result.stdout}\n{result.stderr}")

@@ -142,6 +142,20 @@ def test_compiled_bytecode_is_used_whatever_the_sources_timestamp(tmp_path: Path
     assert run.stdout.strip() == "compiled"
 
 
+def test_compiled_bytecode_is_the_same_wherever_it_is_built(tmp_path: Path) -> None:
+    """Two builds in different folders write byte-identical .pyc files, naming the source by its /opt path."""
+    trees = []
+    for folder in ("first", "second"):
+        site = tmp_path / folder / "python"
+        (site / "pkg").mkdir(parents=True)
+        (site / "pkg" / "__init__.py").write_text("def where():\n    return where.__code__.co_filename\n")
+        compile_bytecode(site, sys.executable)
+        trees.append({p.relative_to(site): p.read_bytes() for p in sorted(site.rglob("*.pyc"))})
+    assert trees[0] == trees[1] and len(trees[0]) == 1
+    (pyc,) = trees[0].values()
+    assert b"/opt/python/pkg/__init__.py" in pyc
+
+
 def test_runtime_python_refuses_an_interpreter_of_another_version(monkeypatch: pytest.MonkeyPatch) -> None:
     """LAYER_PYTHON names the interpreter to compile with; one of another Python version is refused by name."""
     monkeypatch.setenv("LAYER_PYTHON", sys.executable)
