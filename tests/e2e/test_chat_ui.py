@@ -238,7 +238,12 @@ def test_refresh_shows_history_and_no_duplicate_member(open_page: OpenPage, api:
 
     for text in ("one", "two", "three"):
         expect(bob.message(text)).to_be_visible()
-    assert bob.message_texts() == ["one", "two", "three"]
+    # Each once, in the server's order (by id): concurrent frames may have stored "three" before "two".
+    status, page = api.call("GET", f"/groups/{room_id}/messages", token=bob_account.token)
+    assert status == 200
+    stored = [m["text"] for m in page["messages"]]
+    assert sorted(stored) == ["one", "three", "two"]
+    assert bob.message_texts() == stored
     bob.open_details()
     bob.expect_online(alice.username)
     bob.expect_online(bob.username)
