@@ -418,6 +418,7 @@ def build_layer(
         )
     else:
         compile_bytecode(site, bytecode)
+        print(f"chat layer: .pyc compiled with {bytecode}", file=sys.stderr)
     certs = root / CERTS_DIR
     certs.mkdir()
     (certs / PROXY_CA_FILE).write_bytes(amazon_trust_roots_pem())
