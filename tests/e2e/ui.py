@@ -15,7 +15,9 @@ from tests.e2e.conftest import AXE_URL_PATH
 from tests.helpers.clients import Account, Api, ChatClient
 
 PASSWORD = "correct horse battery"
-LIVE = 1_000  # ms: what someone else does must show within a second
+# ms: what someone else does shows without a reload. Generous, as no test fails on a timing: on a loaded
+# 2-core CI machine a cold container can take over a second (a 1 s bound flaked there); bench/ measures latency.
+LIVE = 10_000
 
 
 def unique(prefix: str) -> str:
