@@ -360,7 +360,7 @@ class World:
 
 def build_world(aws_endpoint: str, database_url: str, token_secret: str) -> World:
     """Two listeners online, a sender, a user who connects and one who leaves per invocation, in a room of all of them
-    (each of the six also in a direct chat with a listener), with some history."""
+    (each who connects or leaves also in a direct chat with a listener), with some history."""
     import boto3
     from chatcore.aws.registry import ConnectionRegistry, create_table
     from chatcore.postgres.database import Database
@@ -654,11 +654,12 @@ def _zip_size(files: list[tuple[Path, str]], out: Path) -> int:
     return out.stat().st_size
 
 
-def _tree(root: Path) -> list[tuple[Path, str]]:
+def _tree(root: Path, *, bytecode: bool = False) -> list[tuple[Path, str]]:
+    """The files under ``root`` with their zip names; bytecode caches only if ``bytecode`` (a build that ships them)."""
     return [
         (p, str(p.relative_to(root)))
         for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        if p.is_file() and (bytecode or ("__pycache__" not in p.parts and p.suffix != ".pyc"))
     ]
 
 
@@ -702,9 +703,9 @@ def _built_layer(root: Path, distributions: set[str] | None) -> tuple[list[tuple
             from infra.chat_infra.layer import build_layer
 
             build = build_layer(root)
-            files = [(p, str(p.relative_to(root))) for p in sorted(root.rglob("*")) if p.is_file()]
             bytecode = "with" if build.bytecode else "without (no Python 3.12 on this machine)"
-            return files, f"built as the CDK app builds it (`infra.chat_infra.layer.build_layer`), {bytecode} `.pyc`"
+            how = f"built as the CDK app builds it (`infra.chat_infra.layer.build_layer`), {bytecode} `.pyc`"
+            return _tree(root, bytecode=True), how
         requirements = root.parent / f"{root.name}-requirements.txt"
         requirements.write_text("\n".join(lines) + "\n")
         target = root / "python"

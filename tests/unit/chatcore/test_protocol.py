@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +40,8 @@ from chatcore.protocol import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+
+from tests.helpers.cold import models_built_cold
 
 # ---------------------------------------------------------------- valid client frames
 
@@ -438,34 +437,11 @@ def test_any_bytes_give_a_frame_or_a_frame_error(body: str | bytes) -> None:
     _check_outcome(body)
 
 
-_COLD_PARSE = """
-import json
-from pydantic import BaseModel
-from chatcore import protocol
-
-def built():
-    return sorted(
-        name for name, value in vars(protocol).items()
-        if isinstance(value, type) and issubclass(value, BaseModel) and value.__pydantic_complete__
-    )
-
-before = built()
-frame = protocol.parse_client_frame('{"type": "message", "roomId": 7, "text": "hi", "clientMsgId": "c-1"}')
-print(json.dumps({"before": before, "after": built(), "parsed": type(frame).__name__}))
-"""
-
-
 def test_a_cold_container_builds_the_validator_of_the_frame_it_parses_alone() -> None:
     """In a fresh interpreter no frame model is built at import, and parsing a message frame builds only its own."""
-    layer = Path(__file__).resolve().parents[3] / "layers" / "common" / "python"
-    done = subprocess.run(
-        [sys.executable, "-c", _COLD_PARSE],
-        env={"PYTHONPATH": str(layer), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    report = models_built_cold(
+        "chatcore.protocol",
+        """module.parse_client_frame('{"type": "message", "roomId": 7, "text": "hi", "clientMsgId": "c-1"}')""",
     )
-    report = json.loads(done.stdout)
-    assert (report["before"], report["parsed"]) == ([], "MessageFrame")
-    assert report["after"] == ["MessageFrame"]
+    assert (report.before, report.result) == ([], "MessageFrame")
+    assert report.after == ["MessageFrame"]

@@ -6,12 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from chat_local.lambdas import FUNCTIONS_DIR
 
-REPO = Path(__file__).resolve().parents[3]
-LAYER = REPO / "layers" / "common" / "python"
+from tests.helpers.cold import LAYER
 
 # Run in a fresh interpreter (a container): loads every function's handler module, then invokes ``connect``
 # with an event it refuses, and reports the collector's state at each step.
