@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from bench.common import REPO_ROOT, Section, Target, fmt, md_table, progress, use_local_aws_env
 
 if TYPE_CHECKING:
-    from chatcore.rows import FanoutJob
+    from chatcore.records import FanoutJob
 
 ROOMS = (1_000, 10_000, 100_000)
 ROOMS_QUICK = (300, 2_100)
@@ -189,7 +189,7 @@ def shard_jobs(
     is read back from moto with :meth:`ConnectionRegistry.shard_connection_ids` and must match (the seconds
     that read took are returned: moto's Query scans the whole table, so one page is all that is read)."""
     from chatcore.aws.registry import ConnectionRegistry, shard_of
-    from chatcore.rows import FanoutJob
+    from chatcore.records import FanoutJob
 
     pages: list[list[str]] = [[] for _ in range(shards)]
     for connection_id in ids:
@@ -226,7 +226,7 @@ def _worker_main(index: int, env: dict[str, str], queue_url: str, shared: dict[s
     ``index + 1`` workers are active."""
     os.environ.update(env)
     from chatcore.composition import build_fanout_worker, sqs_client
-    from chatcore.rows import FanoutJob
+    from chatcore.records import FanoutJob
     from chatcore.settings import Settings
 
     settings = Settings.from_env()
@@ -377,7 +377,7 @@ def measure(
             progress(
                 f"fanout_large: room of {members:,} in {shards} shard(s): written {written:.1f} s, read {read:.1f} s"
             )
-        from chatcore.rows import FanoutJob
+        from chatcore.records import FanoutJob
 
         with Workers(the_stack, max(worker_counts), threads=threads, budget=budget) as workers:
             for count in sorted(worker_counts):

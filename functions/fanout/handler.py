@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from chatcore.composition import build_fanout_worker
 from chatcore.observability import logger, metrics, tracer
-from chatcore.rows import FanoutJob
+from chatcore.records import FanoutJob
 from chatcore.service.delivery import FanoutWorker
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatcore.aws.registry import CONNECTION_SK, TTL_ATTRIBUTE, ConnectionRegistry, connection_record
-from chatcore.rows import ConnectionRecord
+from chatcore.records import ConnectionRecord
 
 
 def stored_connection(registry: ConnectionRegistry, connection_id: str) -> ConnectionRecord | None:

@@ -11,32 +11,28 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from chatcore.rows import (
-    AttachmentRow,
-    ConnectionRecord,
-    Conversation,
-    Credentials,
-    DirectSummary,
-    FanoutJob,
-    LoginCounter,
-    MemberRow,
-    MessageRow,
-    NewConnection,
-    PersonRow,
-    RemovedConnection,
-    Role,
-    RoomConnection,
-    RoomKind,
-    RoomRow,
-    RoomSummary,
-    SavedMessage,
-    SearchHit,
-    TagCount,
-    Usage,
-    UserRow,
-)
+if TYPE_CHECKING:  # annotations only: a function that needs the registry alone defines no PostgreSQL row
+    from chatcore.records import ConnectionRecord, FanoutJob, NewConnection, RemovedConnection, RoomConnection, Usage
+    from chatcore.rows import (
+        AttachmentRow,
+        Conversation,
+        Credentials,
+        DirectSummary,
+        LoginCounter,
+        MemberRow,
+        MessageRow,
+        PersonRow,
+        Role,
+        RoomKind,
+        RoomRow,
+        RoomSummary,
+        SavedMessage,
+        SearchHit,
+        TagCount,
+        UserRow,
+    )
 
 # ---------------------------------------------------------------- PostgreSQL
 
@@ -193,7 +189,7 @@ class Tags(Protocol):
     def remove_tag(self, user_id: int, tag_name: str) -> bool: ...
 
 
-LoginRefusal = Callable[[dict[str, LoginCounter]], int | None]
+LoginRefusal: TypeAlias = "Callable[[dict[str, LoginCounter]], int | None]"
 """Given the counters of an attempt's keys, the seconds to wait before trying again, or None to let it through."""
 
 

@@ -1,13 +1,13 @@
-"""The chat's records, as the stores return them and the services pass them around.
+"""The chat's rows, as the PostgreSQL stores return them and the services pass them around.
 
-Plain frozen dataclasses, free of any database or AWS type: PostgreSQL rows (users, rooms, members,
-messages, tags) and the connection registry's records (connections, their usage, a room's audience).
-A *room* is any conversation; its ``kind`` says whether it is a group or a direct (1:1) chat.
+Plain frozen dataclasses, free of any database type: users, rooms, members, messages, attachments, tags.
+A *room* is any conversation; its ``kind`` says whether it is a group or a direct (1:1) chat. The connection
+registry's records are in :mod:`chatcore.records`, apart, so the functions that need only the registry
+(``$disconnect``, the fan-out worker, the prune schedule) do not define these on a cold start.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -16,9 +16,6 @@ T = TypeVar("T")
 
 RoomKind = Literal["group", "direct"]
 Role = Literal["owner", "member"]
-
-
-# ---------------------------------------------------------------- PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,98 +195,3 @@ class Page(Generic[T]):
 
     items: list[T]
     next: tuple[Any, ...] | None
-
-
-# ---------------------------------------------------------------- the connection registry
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRecord:
-    connection_id: str
-    user_id: int
-    username: str
-    connected_at: int
-    """Epoch milliseconds."""
-    last_seen: int
-    """Epoch milliseconds of the last frame or ping."""
-    expires_at: int
-    """Epoch seconds."""
-
-
-@dataclass(frozen=True, slots=True)
-class NewConnection:
-    record: ConnectionRecord
-    first_of_user: bool
-    """True when the user had no other connection open (the user just came online)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """How many frames of each kind a connection sent in the current rate-limit window."""
-
-    frames: int
-    messages: int
-    typing: int
-
-
-@dataclass(frozen=True, slots=True)
-class RoomConnection:
-    connection_id: str
-    user_id: int
-    username: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemovedConnection:
-    """What a deleted connection was: whose it was (None if nothing was stored) and the rooms it had joined."""
-
-    user_id: int | None
-    username: str | None
-    room_ids: list[int]
-    last_of_user: bool = False
-    """True when this was the user's last open connection (the user is now offline)."""
-    audience: list[int] = field(default_factory=list)
-    """The users to tell that this user went offline (when this was the user's last connection)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FanoutJob:
-    """One page of a large room's delivery, as the fan-out queue carries it: the encoded frame and either a
-    shard of the room to read or the connections to try again."""
-
-    room_id: int
-    frame: str
-    """The frame exactly as posted (JSON text): the worker needs no database."""
-    shard: int | None = None
-    connection_ids: tuple[str, ...] = ()
-    attempt: int = 0
-    unsubscribe: bool = False
-    """The room is gone: also take the shard's connections out of it."""
-    skip: tuple[str, ...] = ()
-    """Connections posted to already (the sender's own, first): not posted to again from the shard."""
-
-    def to_json(self) -> str:
-        data: dict[str, object] = {
-            "room": self.room_id,
-            "frame": self.frame,
-            "shard": self.shard,
-            "connections": list(self.connection_ids),
-            "attempt": self.attempt,
-            "unsubscribe": self.unsubscribe,
-        }
-        if self.skip:
-            data["skip"] = list(self.skip)
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> FanoutJob:
-        data = json.loads(text)
-        return cls(
-            room_id=int(data["room"]),
-            frame=str(data["frame"]),
-            shard=None if data.get("shard") is None else int(data["shard"]),
-            connection_ids=tuple(str(c) for c in data.get("connections", ())),
-            attempt=int(data.get("attempt", 0)),
-            unsubscribe=bool(data.get("unsubscribe", False)),
-            skip=tuple(str(c) for c in data.get("skip", ())),
-        )

@@ -10,9 +10,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatcore.errors import Forbidden
-from chatcore.rows import Role, RoomRow
+
+if TYPE_CHECKING:
+    from chatcore.rows import Role, RoomRow
 
 
 def can_read(room: RoomRow, role: Role | None) -> bool:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from chatcore.aws.queue import FanoutQueue
 from chatcore.errors import QueueUnavailable
-from chatcore.rows import FanoutJob
+from chatcore.records import FanoutJob
 
 FRAME = '{"type":"message","roomId":7,"message":{"id":1,"text":"hi"}}'
 

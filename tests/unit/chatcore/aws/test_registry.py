@@ -16,7 +16,7 @@ from chatcore.aws.registry import (
     table_definition,
 )
 from chatcore.errors import LimitExceeded, RegistryUnavailable
-from chatcore.rows import RemovedConnection, RoomConnection, Usage
+from chatcore.records import RemovedConnection, RoomConnection, Usage
 from chatcore.rules import RATE_WINDOW_SECONDS
 
 from tests.conftest import TABLE

@@ -16,7 +16,7 @@ from chatcore.fields import MAX_POST_BYTES, MAX_TEXT_LENGTH
 from chatcore.passwords import hash_password
 from chatcore.postgres.database import Database
 from chatcore.postgres.store import ChatStore
-from chatcore.rows import FanoutJob
+from chatcore.records import FanoutJob
 from chatcore.rules import RATE_WINDOW_SECONDS, RateLimits
 from chatcore.service.chat import ChatService
 from chatcore.service.delivery import FanoutWorker, RoomDelivery

@@ -16,7 +16,8 @@ from chatcore.aws.queue import FanoutQueue
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.errors import RegistryUnavailable
 from chatcore.protocol import PongOut, encode
-from chatcore.rows import FanoutJob, RoomRow
+from chatcore.records import FanoutJob
+from chatcore.rows import RoomRow
 from chatcore.service.delivery import FANOUT_ATTEMPTS, FanoutWorker, RoomDelivery
 from chatcore.service.fanout import Fanout
 

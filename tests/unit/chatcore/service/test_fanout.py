@@ -11,7 +11,7 @@ from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.ports import Delivery
 from chatcore.protocol import PongOut
-from chatcore.rows import RemovedConnection
+from chatcore.records import RemovedConnection
 from chatcore.service.fanout import Fanout
 
 from tests.conftest import TABLE, ManagementFake, delivered

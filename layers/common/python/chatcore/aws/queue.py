@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatcore.errors import QueueUnavailable
-from chatcore.rows import FanoutJob
+from chatcore.records import FanoutJob
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

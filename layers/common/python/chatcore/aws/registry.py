@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatcore.errors import LimitExceeded, RegistryUnavailable
-from chatcore.rows import ConnectionRecord, NewConnection, RemovedConnection, RoomConnection, Usage
+from chatcore.records import ConnectionRecord, NewConnection, RemovedConnection, RoomConnection, Usage
 from chatcore.rules import RATE_WINDOW_SECONDS
 
 if TYPE_CHECKING:

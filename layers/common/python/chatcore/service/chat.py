@@ -60,7 +60,8 @@ from chatcore.protocol import (
     error_frame,
     parse_client_frame,
 )
-from chatcore.rows import ConnectionRecord, MessageRow, Role, RoomRow
+from chatcore.records import ConnectionRecord
+from chatcore.rows import MessageRow, Role, RoomRow
 from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
 from chatcore.service.attachments import object_key
 from chatcore.service.delivery import RoomDelivery

@@ -25,7 +25,8 @@ from chatcore.errors import QueueUnavailable
 from chatcore.observability import logger, metrics
 from chatcore.ports import Connections, FanoutJobs
 from chatcore.protocol import ServerFrame, encode
-from chatcore.rows import FanoutJob, RoomRow
+from chatcore.records import FanoutJob
+from chatcore.rows import RoomRow
 from chatcore.rules import DEFAULT_POSTS_PER_SECOND, LARGE_ROOM
 from chatcore.service.fanout import Fanout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chatcore.errors import Forbidden, Unauthorized
 from chatcore.ports import Connections, Store
-from chatcore.rows import ConnectionRecord
+from chatcore.records import ConnectionRecord
 from chatcore.rules import MAX_MEMBERSHIPS, PRESENCE_CONTACTS, PRESENCE_ROOM_SIZE
 from chatcore.service.fanout import Fanout
 from chatcore.tokens import TokenService

@@ -1,0 +1,102 @@
+"""The connection registry's records, as the DynamoDB registry and the fan-out queue return them.
+
+Plain frozen dataclasses, free of any AWS type: connections, their usage in the rate-limit window, a room's
+audience, what a removed connection was, and a page of a large room's delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    connection_id: str
+    user_id: int
+    username: str
+    connected_at: int
+    """Epoch milliseconds."""
+    last_seen: int
+    """Epoch milliseconds of the last frame or ping."""
+    expires_at: int
+    """Epoch seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewConnection:
+    record: ConnectionRecord
+    first_of_user: bool
+    """True when the user had no other connection open (the user just came online)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """How many frames of each kind a connection sent in the current rate-limit window."""
+
+    frames: int
+    messages: int
+    typing: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConnection:
+    connection_id: str
+    user_id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedConnection:
+    """What a deleted connection was: whose it was (None if nothing was stored) and the rooms it had joined."""
+
+    user_id: int | None
+    username: str | None
+    room_ids: list[int]
+    last_of_user: bool = False
+    """True when this was the user's last open connection (the user is now offline)."""
+    audience: list[int] = field(default_factory=list)
+    """The users to tell that this user went offline (when this was the user's last connection)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutJob:
+    """One page of a large room's delivery, as the fan-out queue carries it: the encoded frame and either a
+    shard of the room to read or the connections to try again."""
+
+    room_id: int
+    frame: str
+    """The frame exactly as posted (JSON text): the worker needs no database."""
+    shard: int | None = None
+    connection_ids: tuple[str, ...] = ()
+    attempt: int = 0
+    unsubscribe: bool = False
+    """The room is gone: also take the shard's connections out of it."""
+    skip: tuple[str, ...] = ()
+    """Connections posted to already (the sender's own, first): not posted to again from the shard."""
+
+    def to_json(self) -> str:
+        data: dict[str, object] = {
+            "room": self.room_id,
+            "frame": self.frame,
+            "shard": self.shard,
+            "connections": list(self.connection_ids),
+            "attempt": self.attempt,
+            "unsubscribe": self.unsubscribe,
+        }
+        if self.skip:
+            data["skip"] = list(self.skip)
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> FanoutJob:
+        data = json.loads(text)
+        return cls(
+            room_id=int(data["room"]),
+            frame=str(data["frame"]),
+            shard=None if data.get("shard") is None else int(data["shard"]),
+            connection_ids=tuple(str(c) for c in data.get("connections", ())),
+            attempt=int(data.get("attempt", 0)),
+            unsubscribe=bool(data.get("unsubscribe", False)),
+            skip=tuple(str(c) for c in data.get("skip", ())),
+        )
