@@ -509,6 +509,58 @@ def scenario(name: str, world: World) -> Scenario:
     raise ValueError(name)
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """What the children run on: a Python, the folder standing for ``/opt/python`` on each side, and the one
+    standing for the runtime's ``/var/runtime`` (its boto3), or None for the interpreter's own site-packages."""
+
+    python: str
+    layers: dict[str, Path]
+    runtime: Path | None
+    description: str
+
+    @property
+    def isolated(self) -> bool:
+        """Only the standard library, the layer and the runtime's boto3 on the path (``-S``), as in Lambda."""
+        return self.runtime is not None
+
+
+def local_interpreter() -> Interpreter:
+    """This environment's Python against the layer's sources and the installed packages (``--quick``, or a
+    machine without the runtime's Python): close to Lambda, not the same interpreter nor the same files."""
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Interpreter(
+        sys.executable,
+        {"ours": LAYER_DIR, "baseline": LAYER_DIR},
+        None,
+        f"CPython {version} (this environment's, not the runtime's 3.12), against the layer's sources and the"
+        " packages installed here, imports outside the layer and the runtime's boto3 refused",
+    )
+
+
+def lambda_interpreter(built: dict[str, BuiltLayer | None]) -> Interpreter | None:
+    """The runtime's Python (3.12, the one that compiled the layer's ``.pyc``) against the layers as built for
+    Lambda and the runtime's boto3 installed for it: exactly what ships. None if any is missing."""
+    ours, baseline, runtime = built.get("ours"), built.get("baseline"), built.get("runtime")
+    if ours is None or baseline is None or runtime is None or ours.python is None:
+        return None
+    probe = subprocess.run(
+        [ours.python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    version = probe.stdout.strip() or "3.12"
+    return Interpreter(
+        ours.python,
+        {"ours": ours.site, "baseline": baseline.site},
+        runtime.site,
+        f"CPython {version}, the runtime's Python (`python -S`: the standard library, then the function's"
+        " folder, the layer as built for Lambda and the runtime's boto3 installed for CPython 3.12, nothing"
+        " else)",
+    )
+
+
 @dataclass
 class Child:
     """Runs the child harness with the functions' environment; counts the Management API requests."""
@@ -516,8 +568,9 @@ class Child:
     env: dict[str, str]
     stub: ManagementStub
     importable: list[str]
-    #: For the ``-nopyc`` variants: the third-party modules each side ships in its own packages.
+    #: For the ``-nopyc`` variants with the local interpreter: the third-party modules each side ships.
     uncompiled: dict[str, list[str]]
+    interpreter: Interpreter = field(default_factory=local_interpreter)
 
     def spec(self, name: str, variant: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         side = variant.split("-")[0]
@@ -525,27 +578,36 @@ class Child:
             folder, module = FUNCTIONS_DIR / name, "handler"
         else:
             folder, module = BASELINE_DIR, name
+        layer = self.interpreter.layers[side]
+        isolated = self.interpreter.isolated
         spec: dict[str, Any] = {
             "name": name,
             "folder": str(folder),
             "module": module,
-            "layer": str(LAYER_DIR),
+            "layer": str(layer),
+            "runtime": str(self.interpreter.runtime) if isolated else None,
             "events": events,
-            "importable": self.importable,
-            "site_packages": _site_packages(),
+            "importable": [] if isolated else self.importable,
+            "site_packages": [] if isolated else _site_packages(),
         }
         if variant.endswith("-nopyc"):
-            own = [str(folder) + "/", *([str(LAYER_DIR / "chatcore") + "/"] if side == "ours" else [])]
-            spec["compile_from_source"] = [*self.uncompiled[side], *own]
+            if isolated:  # the side's whole layer and its own folder; the runtime's boto3 stays compiled
+                spec["compile_from_source"] = [str(layer) + "/", str(folder) + "/"]
+            else:
+                own = [str(folder) + "/", *([str(LAYER_DIR / "chatcore") + "/"] if side == "ours" else [])]
+                spec["compile_from_source"] = [*self.uncompiled[side], *own]
         return spec
 
     def run(self, spec: dict[str, Any], variant: str = "") -> tuple[float, dict[str, Any], int]:
         """The child's wall time (from here), its report and the Management API requests it made."""
         posts = self.stub.requests
         env = {**self.env, **lambda_runtime_environment(spec), **(TRACED_ENV if variant.endswith("traced") else {})}
+        flags = ["-P", "-S"] if self.interpreter.isolated else ["-P"]
+        if self.interpreter.isolated:
+            env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-P", str(CHILD)],
+            [self.interpreter.python, *flags, str(CHILD)],
             input=json.dumps(spec),
             env=env,
             cwd=REPO_ROOT,
@@ -677,26 +739,45 @@ def _installed(distributions: set[str]) -> list[tuple[Path, str]]:
     return files
 
 
-def _built_layer(root: Path, distributions: set[str] | None) -> tuple[list[tuple[Path, str]], str] | None:
-    """The layer built for Lambda (x86_64 manylinux, CPython 3.12, binary wheels, pinned by uv.lock), or None."""
+@dataclass(frozen=True)
+class BuiltLayer:
+    """A layer (or the runtime's boto3) installed for Lambda's platform and Python."""
+
+    site: Path
+    """The folder Lambda puts on ``sys.path`` (``/opt/python``)."""
+    files: list[tuple[Path, str]]
+    """What the zip holds, with the names in it."""
+    how: str
+    python: str | None = None
+    """The runtime's Python that compiled the ``.pyc`` files (ours only), or None."""
+
+
+def _locked_subset(distributions: set[str]) -> list[str]:
+    """The lines of ``uv export`` for ``distributions``: the locked set's pins and hashes."""
     import shutil
 
-    lines = []
-    if distributions is not None:  # a subset of the locked set, with the same pins and hashes
-        uv = shutil.which("uv") or "uv"
-        exported = subprocess.run(
-            [uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header", "--format", "requirements.txt"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        keep = False
-        for line in exported.splitlines():
-            if line and not line.startswith((" ", "#")):
-                keep = line.split("==")[0].strip().lower() in distributions
-            if keep:
-                lines.append(line)
+    uv = shutil.which("uv") or "uv"
+    exported = subprocess.run(
+        [uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header", "--format", "requirements.txt"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines, keep = [], False
+    for line in exported.splitlines():
+        if line and not line.startswith((" ", "#")):
+            keep = line.split("==")[0].strip().lower() in distributions
+        if keep:
+            lines.append(line)
+    return lines
+
+
+def build_for_lambda(root: Path, distributions: set[str] | None) -> BuiltLayer | None:
+    """Ours (``distributions`` None) as the CDK app builds it, or the locked ``distributions`` alone, installed for
+    Lambda (x86_64 manylinux, CPython 3.12, binary wheels, pinned by uv.lock); None if this machine cannot."""
+    import shutil
+
     try:
         if distributions is None:
             os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -705,39 +786,64 @@ def _built_layer(root: Path, distributions: set[str] | None) -> tuple[list[tuple
             build = build_layer(root)
             bytecode = "with" if build.bytecode else "without (no Python 3.12 on this machine)"
             how = f"built as the CDK app builds it (`infra.chat_infra.layer.build_layer`), {bytecode} `.pyc`"
-            return _tree(root, bytecode=True), how
+            return BuiltLayer(root / "python", _tree(root, bytecode=True), how, build.bytecode)
         requirements = root.parent / f"{root.name}-requirements.txt"
-        requirements.write_text("\n".join(lines) + "\n")
+        requirements.write_text("\n".join(_locked_subset(distributions)) + "\n")
         target = root / "python"
         command = [shutil.which("uv") or "uv", "pip", "install", "--quiet", "--python-platform", "x86_64-manylinux2014"]
         command += ["--python-version", "3.12", "--only-binary", ":all:", "--no-config", "--no-deps"]
         command += ["--require-hashes", "--target", str(target), "--requirement", str(requirements)]
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
         subprocess.run(command, capture_output=True, text=True, env=env, check=True, timeout=300)
-        return _tree(root), "built with the layer's `uv pip install` for Lambda"
+        return BuiltLayer(target, _tree(root), "built with the layer's `uv pip install` for Lambda")
     except Exception as exc:  # no index reachable, no CDK: fall back to the installed packages
-        progress(f"coldstart: building the layer failed ({type(exc).__name__}); measuring the installed packages")
+        progress(f"coldstart: building {root.name} failed ({type(exc).__name__}); measuring the installed packages")
         return None
 
 
-def package_sizes(work_dir: Path, quick: bool, layer_dists: set[str]) -> dict[str, Any]:
+def build_layers(work_dir: Path, quick: bool) -> dict[str, BuiltLayer | None]:
+    """The full run's layers for Lambda: ours, the baselines' (psycopg) and the runtime's boto3; none with
+    ``--quick``."""
+    if quick:
+        return {}
+    progress("coldstart: building the layers for Lambda (ours, the baselines', the runtime's boto3)")
+    wanted: dict[str, set[str] | None] = {
+        "ours": None,
+        "baseline": set(BASELINE_DEPENDENCIES),
+        "runtime": set(RUNTIME_PROVIDED),
+    }
+    built = {label: build_for_lambda(work_dir / f"layer-{label}", dists) for label, dists in wanted.items()}
+    ours = built["ours"]
+    if ours is not None and ours.python is not None:
+        from infra.chat_infra.layer import compile_bytecode
+
+        # The runtime's boto3 is compiled in Lambda's image; the baselines' psycopg is given the same, so the
+        # *baseline* rows are the samples at their best (the *no .pyc* rows measure them as shipped).
+        for label in ("baseline", "runtime"):
+            other = built[label]
+            if other is not None:
+                compile_bytecode(other.site, ours.python)
+    return built
+
+
+def package_sizes(work_dir: Path, built: dict[str, BuiltLayer | None], layer_dists: set[str]) -> dict[str, Any]:
     """Zipped and unzipped bytes of what Lambda downloads: the function's zip and its layer, ours and the baselines'.
 
-    The full run builds the layers for Lambda's platform (as the CDK app does); ``--quick``, or a machine that
-    cannot build them, measures the same distributions as installed here for the local Python (close: the same
+    The full run measures the layers built for Lambda's platform (as the CDK app does); ``--quick``, or a machine
+    that cannot build them, the same distributions as installed here for the local Python (close: the same
     versions, a different platform tag), and says so.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     layers: dict[str, dict[str, Any]] = {}
     for label, wanted in (("ours", None), ("baseline", set(BASELINE_DEPENDENCIES))):
-        built = None if quick else _built_layer(work_dir / f"layer-{label}", wanted)
-        if built is None:
+        layer = built.get(label)
+        if layer is None:
             files = _installed(layer_dists if wanted is None else wanted)
             if wanted is None:
                 files += [(p, f"python/chatcore/{name}") for p, name in _tree(LAYER_DIR / "chatcore")]
             how = "the same distributions as installed here for the local Python (an approximation)"
         else:
-            files, how = built
+            files, how = layer.files, layer.how
         layers[label] = {
             "unzipped": sum(p.stat().st_size for p, _ in files),
             "zipped": _zip_size(files, work_dir / f"layer-{label}.zip"),
@@ -775,6 +881,9 @@ def run(
         "ours": shipped_without_bytecode(layer - set(RUNTIME_PROVIDED)),
         "baseline": shipped_without_bytecode(set(BASELINE_DEPENDENCIES)),
     }
+    built = build_layers(work_dir / "layers", quick)
+    interpreter = lambda_interpreter(built) or local_interpreter()
+    progress(f"coldstart: children run {interpreter.description}")
     progress("coldstart: starting PostgreSQL, moto and the Management API stand-in")
     with (
         postgres(work_dir / "postgres") as database_url,
@@ -785,14 +894,13 @@ def run(
         env = function_environment(
             aws_endpoint=aws_endpoint, database_url=database_url, management_url=stub.url, token_secret=token_secret
         )
-        child = Child(env, stub, lambda_importable(layer), uncompiled)
+        child = Child(env, stub, lambda_importable(layer), uncompiled, interpreter)
         runs, bare = measure(world, child, variants, repeats, warm_up)
         world.store._db.close()
-    progress("coldstart: package sizes")
-    sizes = package_sizes(work_dir / "sizes", quick, layer)
+    sizes = package_sizes(work_dir / "sizes", built, layer)
     summary = summarize(runs)
     plots = plot(summary, out_dir)
-    return section(summary, runs, bare, sizes, repeats, quick, plots)
+    return section(summary, runs, bare, sizes, repeats, quick, plots, interpreter.description)
 
 
 def summarize(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -885,6 +993,7 @@ def section(
     repeats: int,
     quick: bool,
     plots: list[str],
+    interpreter: str,
 ) -> Section:
     rows, targets = [], []
     warmed = "" if quick else " after an unmeasured warm-up round"
@@ -984,7 +1093,8 @@ def section(
     size_table = md_table(["package", "function zip", "layer zipped", "layer unzipped"], size_rows)
     markdown = "\n\n".join(
         [
-            f"Median of {repeats} interleaved runs (each a fresh interpreter){warmed}, on a shared 2-core"
+            f"The children: {interpreter}. Median of {repeats} interleaved runs (each a fresh interpreter){warmed},"
+            " on a shared 2-core"
             " machine with other work running (hence interleaving and medians); a bare child"
             f" (the interpreter, the harness, no function) takes {fmt(median(bare))} ms, in every process wall"
             " alike. *Init* is the import of the handler module (Lambda's init phase), *first invocation* the"

@@ -308,8 +308,9 @@ def main() -> None:
     if spec.get("compile_from_source"):
         compile_from_source(spec["compile_from_source"])
     if spec.get("module"):
-        # As Lambda: the layer (/opt/python), then the function's folder (/var/task) first of all.
-        sys.path[:0] = [spec["folder"], spec["layer"]]
+        # As Lambda: the function's folder (/var/task) first of all, the layer (/opt/python), the runtime's
+        # boto3 (/var/runtime) when it is not the interpreter's own site-packages.
+        sys.path[:0] = [spec["folder"], spec["layer"], *([spec["runtime"]] if spec.get("runtime") else [])]
         before = CLOCK.snapshot()
         module = __import__(spec["module"])  # timed by find_and_load, as every import
         result["init"] = _delta(CLOCK.snapshot(), before)

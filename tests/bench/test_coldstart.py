@@ -119,3 +119,65 @@ def test_quick_runs_ours_and_the_baseline_only_and_the_full_run_adds_what_aws_ad
     assert coldstart.VARIANTS == ("ours", "baseline")
     assert set(coldstart.VERSUS) <= set(coldstart.VARIANTS + coldstart.EXTRA_VARIANTS)
     assert all(v in coldstart.VARIANT_LABELS for v in coldstart.VARIANTS + coldstart.EXTRA_VARIANTS)
+
+
+def _isolated(tmp_path: Path) -> coldstart.Interpreter:
+    """An interpreter like the full run's: a layer folder and a runtime folder, each with one module."""
+    layer, runtime = tmp_path / "layer", tmp_path / "runtime"
+    for folder, module in ((layer, "from_layer"), (runtime, "from_runtime")):
+        folder.mkdir()
+        (folder / f"{module}.py").write_text(f"WHERE = {module!r}\n")
+    return coldstart.Interpreter(sys.executable, {"ours": layer, "baseline": layer}, runtime, "isolated")
+
+
+def test_the_runtimes_python_sees_the_function_the_layer_and_the_runtime_and_nothing_installed(
+    tmp_path: Path,
+) -> None:
+    """As in Lambda: the function imports from its layer and the runtime's boto3 folder; this environment's
+    site-packages (here: pytest) are not on the path at all."""
+    interpreter = _isolated(tmp_path)
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "probe.py").write_text(
+        "import from_layer, from_runtime\n\n"
+        "def handler(event, context):\n"
+        "    try:\n        import pytest  # noqa\n    except ModuleNotFoundError:\n"
+        "        return {'statusCode': 200, 'body': from_layer.WHERE + ' ' + from_runtime.WHERE}\n"
+        "    return {'statusCode': 500, 'body': 'imported'}\n"
+    )
+    child = coldstart.Child({"PATH": "/usr/bin:/bin"}, coldstart.ManagementStub(), [], {}, interpreter)
+    spec = {
+        "name": "probe",
+        "folder": str(tmp_path / "fn"),
+        "module": "probe",
+        "layer": str(interpreter.layers["ours"]),
+        "runtime": str(interpreter.runtime),
+        "events": [{}],
+    }
+    _wall, report, _posts = child.run(spec)
+    assert [(i["status"], i["body"]) for i in report["invocations"]] == [(200, "from_layer from_runtime")]
+
+
+def test_without_bytecode_the_runtimes_python_compiles_the_whole_layer_and_the_function(tmp_path: Path) -> None:
+    """The full run's *no .pyc* rows compile every module of the side's layer and folder from source; the runtime's
+    boto3 stays compiled, and nothing is filtered (the path itself holds only what Lambda has)."""
+    interpreter = _isolated(tmp_path)
+    child = coldstart.Child({}, coldstart.ManagementStub(), ["boto3"], {}, interpreter)
+    spec = child.spec("connect", "ours-nopyc", [])
+    layer = str(interpreter.layers["ours"])
+    assert spec["compile_from_source"] == [layer + "/", str(coldstart.FUNCTIONS_DIR / "connect") + "/"]
+    assert (spec["layer"], spec["runtime"]) == (layer, str(interpreter.runtime))
+    assert (spec["importable"], spec["site_packages"]) == ([], [])
+
+
+def test_the_runtimes_python_is_used_only_when_every_layer_was_built(tmp_path: Path) -> None:
+    """Without the runtime's Python or one of the builds (a quick run, no index), the children run this Python."""
+    site = tmp_path / "python"
+    ours = coldstart.BuiltLayer(site, [], "built", sys.executable)
+    other = coldstart.BuiltLayer(site, [], "built")
+    found = coldstart.lambda_interpreter({"ours": ours, "baseline": other, "runtime": other})
+    assert found is not None and found.isolated and found.python == sys.executable
+    assert found.layers == {"ours": site, "baseline": site}
+    assert coldstart.lambda_interpreter({"ours": ours, "baseline": other, "runtime": None}) is None
+    compiled_by_none = coldstart.BuiltLayer(site, [], "built")
+    assert coldstart.lambda_interpreter({"ours": compiled_by_none, "baseline": other, "runtime": other}) is None
+    assert not coldstart.local_interpreter().isolated
