@@ -25,8 +25,12 @@ both sides with their packages compiled from source on every import (what a pack
 costs, Lambda's file system being read-only: the CDK app compiles the layer's with the runtime's Python when
 the deploying machine has one, and says so when it has not). ``--quick``: 3 rounds, no
 warm-up, ours and the baseline only. The children import only what Lambda could: the standard library, the
-layer's locked dependencies and the runtime's boto3 (a package installed here only for the local stack or the tests,
-such as ``cryptography``, which PyJWT imports whenever it is present, is hidden from them).
+layer's locked dependencies and the runtime's boto3. The full run gives them exactly that: it builds the
+layers for Lambda first (ours as the CDK app does, the baselines' psycopg and the runtime's boto3 for CPython
+3.12) and runs the children on the Python 3.12 that compiled ours, with ``-S`` (:func:`lambda_interpreter`).
+``--quick``, or a machine that cannot build them, runs this environment's Python against the layer's sources
+and the installed packages, hiding what Lambda would not have (such as ``cryptography``, which PyJWT imports
+whenever it is present) (:func:`local_interpreter`).
 
 Also reported: the deployment packages Lambda downloads on a cold start (each function's zip, the layer),
 for ours and the baselines.
