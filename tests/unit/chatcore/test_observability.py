@@ -142,15 +142,18 @@ def test_in_lambda_with_tracing_on_the_tracer_records_to_xray() -> None:
         ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "TRUE"}, False),
         ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "1"}, False),
         ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "false"}, True),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "t"}, False),
         ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_CHALICE_CLI_MODE": "true"}, False),
         ({}, False),
     ],
 )
 def test_tracing_is_on_only_in_lambda_unless_disabled(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], enabled: bool
 ) -> None:
-    """Powertools' rule: tracing on in Lambda, off by POWERTOOLS_TRACE_DISABLED, in SAM's emulator or elsewhere."""
-    for name in ("LAMBDA_TASK_ROOT", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL"):
+    """Powertools' rule: tracing on in Lambda, off by POWERTOOLS_TRACE_DISABLED (any of Powertools' true values),
+    in SAM's or Chalice's emulator, or elsewhere."""
+    for name in ("LAMBDA_TASK_ROOT", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

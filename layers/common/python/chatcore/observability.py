@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.shared import constants
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 if TYPE_CHECKING:
@@ -25,14 +27,14 @@ if TYPE_CHECKING:
     import traceback
     from collections.abc import AsyncIterator, Iterator, Sequence
 
-_TRUE = ("1", "true", "yes", "on")
-
 
 def tracing_enabled() -> bool:
-    """Powertools' rule: in Lambda (``LAMBDA_TASK_ROOT`` set, not SAM's emulator) unless disabled by variable."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUE:
+    """Powertools' rule (``Tracer._is_tracer_disabled``), with its variables and its parsing of them: on in Lambda
+    (``LAMBDA_TASK_ROOT`` set, not SAM's or Chalice's emulator) unless ``POWERTOOLS_TRACE_DISABLED`` is true."""
+    if resolve_truthy_env_var_choice(env=os.getenv(constants.TRACER_DISABLED_ENV, "false")):
         return False
-    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
+    emulated = os.getenv(constants.SAM_LOCAL_ENV) or os.getenv(constants.CHALICE_LOCAL_ENV)
+    return bool(os.getenv(constants.LAMBDA_TASK_ROOT_ENV)) and not emulated
 
 
 class _Nothing(BaseSegment):
