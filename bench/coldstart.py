@@ -4,12 +4,14 @@ For each of the ``connect``, ``message``, ``disconnect`` and ``rest`` functions,
 of each written the way the AWS samples write them (``bench/baseline_handlers/``), a fresh interpreter
 (one child process per run, ``bench/coldstart_child.py``) loads the function as Lambda does (the layer,
 then the function's folder on ``sys.path``; ``import handler``) and invokes it 16 times with real
-events against the local stand-ins: a moto server (DynamoDB, S3), an embedded PostgreSQL with the
-migrations, and a Management API endpoint in this process that answers every ``/@connections/{id}``
-with 200. Measured, in the child: the import (Lambda's init phase), the first invocation doing real work,
-their sum, a warm invocation (the mean of the second and third) and a steady one (the 13th to 16th);
-each split into phases (imports, pydantic models, boto3 clients, secrets and the database connection, the
-work itself).
+events against the local stand-ins: a moto server (DynamoDB, S3, Secrets Manager), an embedded PostgreSQL
+with the migrations behind a TLS terminator standing in for RDS Proxy, and a Management API endpoint in this
+process that answers every ``/@connections/{id}`` with 200. Both sides are configured as the CDK app
+configures ours: the database's ``chat_app`` secret (and, for ours, the token signing key) is read from
+Secrets Manager, and the connection is TLS with the certificate verified and a SCRAM password login.
+Measured, in the child: the import (Lambda's init phase), the first invocation doing real work, their sum,
+a warm invocation (the mean of the second and third) and a steady one (the 13th to 16th); each split
+into phases (imports, pydantic models, boto3 clients, secrets and the database connection, the work itself).
 
 The events are API Gateway's (``tests/events/*.json``, with fresh ids): ``$connect`` with a valid token
 of a user in two rooms (16 users, each connecting alone, so each is announced online to the two
@@ -38,12 +40,16 @@ for ours and the baselines.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
+import ipaddress
 import json
 import os
 import secrets
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -54,7 +60,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
@@ -63,6 +69,7 @@ from typing import TYPE_CHECKING, Any
 from bench.common import LOCAL_AWS_ENV, REPO_ROOT, Section, Target, fmt, md_table, median, progress
 
 if TYPE_CHECKING:
+    from chat_local.postgres import EmbeddedPostgres
     from chatcore.aws.registry import ConnectionRegistry
     from chatcore.postgres.store import ChatStore
     from chatcore.rows import UserRow
@@ -215,27 +222,175 @@ class ManagementStub:
         self._server.server_close()
 
 
+@dataclass(frozen=True)
+class PostgresStandIn:
+    """The benchmark's PostgreSQL: the master user's URL (the parent's), and what the functions get in AWS."""
+
+    url: str
+    #: The ``chat_app`` secret as RDS keeps it (``username``, ``password``, ``host``, ``port``, ``dbname``).
+    app_secret: dict[str, Any]
+    #: The CA that signed the server's certificate (``DATABASE_CA_BUNDLE``).
+    ca_bundle: Path
+    #: What the functions connect to (the secret's ``host`` and ``port``).
+    proxy: TlsTerminator
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for ``127.0.0.1`` (its own CA) and its private key, as PEM files in ``folder``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+#: ``pg_hba.conf``'s first line: ``chat_app`` logs in with its password (SCRAM), as to RDS Proxy; everyone else
+#: keeps the embedded server's ``trust``.
+APP_ROLE_HBA = "host chat chat_app 127.0.0.1/32 scram-sha-256\n"
+#: The codes of PostgreSQL's SSLRequest and GSSENCRequest, the first message a client sends to ask for either.
+SSL_REQUEST, GSSENC_REQUEST = 80877103, 80877104
+
+
+class TlsTerminator:
+    """RDS Proxy's part in a connection, as far as a client sees it: TLS required, terminated here, and the
+    PostgreSQL protocol passed on in plain to the server (this build of PostgreSQL has no TLS of its own).
+
+    A client that does not ask for TLS (PostgreSQL's ``SSLRequest``) is refused, as the proxy with
+    ``requireTLS`` refuses it. One event loop on a daemon thread serves every connection.
+    """
+
+    def __init__(self, upstream_port: int, certificate: tuple[Path, Path]) -> None:
+        self.upstream_port = upstream_port
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(*certificate)
+        self.port = 0
+        self.refused = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="tls-terminator")
+
+    def __enter__(self) -> TlsTerminator:
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        self.port = int(server.sockets[0].getsockname()[1])
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _start(self) -> asyncio.Server:
+        return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            _length, code = struct.unpack("!ii", await reader.readexactly(8))
+            if code == GSSENC_REQUEST:  # libpq may ask for GSSAPI encryption first: no
+                writer.write(b"N")
+                _length, code = struct.unpack("!ii", await reader.readexactly(8))
+            if code != SSL_REQUEST:
+                self.refused += 1
+                return
+            writer.write(b"S")
+            await writer.drain()
+            await writer.start_tls(self.context)
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass  # the client went away or failed its handshake: nothing to pass on
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Bytes from ``reader`` to ``writer`` until the reader's end closes; then closes the writer."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+def _require_password(server: EmbeddedPostgres, url: str, app_url: str) -> None:
+    """Put :data:`APP_ROLE_HBA` first in ``pg_hba.conf`` and reload; returns once ``chat_app`` is refused without
+    its password."""
+    import psycopg
+
+    hba = server.data_dir / "pg_hba.conf"
+    hba.write_text(APP_ROLE_HBA + hba.read_text())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 10
+    while True:  # the postmaster rereads the file after the signal
+        try:
+            psycopg.connect(app_url, connect_timeout=5).close()
+        except psycopg.OperationalError:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("PostgreSQL did not reload pg_hba.conf")
+        time.sleep(0.05)
+
+
 @contextmanager
-def postgres(data_dir: Path) -> Iterator[str]:
-    """An embedded PostgreSQL (``chat_local.postgres``) with the project's migrations; its URL."""
+def postgres(data_dir: Path) -> Iterator[PostgresStandIn]:
+    """An embedded PostgreSQL (``chat_local.postgres``) with the project's migrations, behind a TLS terminator as
+    behind RDS Proxy, where ``chat_app`` (the functions' DML-only role) logs in with its password."""
     from chat_local.postgres import EmbeddedPostgres
+    from chatcore.composition import APP_ROLE, set_app_role_password
     from chatcore.postgres.migrate import apply_migrations
 
+    certificate = self_signed_certificate(data_dir.parent / "tls")
     server = EmbeddedPostgres(data_dir, database="chat", durable=False)
     url = server.start()
     try:
         apply_migrations(url)
-        yield url
+        password = secrets.token_urlsafe(24)
+        set_app_role_password(url, APP_ROLE, password)
+        _require_password(server, url, f"postgresql://{APP_ROLE}@127.0.0.1:{server.port}/chat")
+        with TlsTerminator(int(server.port or 0), certificate) as proxy:
+            app_secret = {
+                "username": APP_ROLE,
+                "password": password,
+                "host": "127.0.0.1",
+                "port": proxy.port,
+                "dbname": "chat",
+            }
+            yield PostgresStandIn(url, app_secret, certificate[0], proxy)
     finally:
         server.stop()
 
 
 def function_environment(
-    *, aws_endpoint: str, database_url: str, management_url: str, token_secret: str
+    *, aws_endpoint: str, database: PostgresStandIn, secret_arns: dict[str, str], management_url: str
 ) -> dict[str, str]:
-    """What the local stack gives every function (``chat_local.cli._function_environment``), with these stand-ins.
+    """What the CDK app gives every function (``infra.chat_infra.stack``): the ARNs of the database's ``chat_app``
+    secret and of the token signing key, the database's host, name and CA bundle; with the stand-ins' endpoints,
+    as the local stack points them (``chat_local.cli._function_environment``).
 
-    Built on an environment without the benchmark's own ``AWS_*``, ``POWERTOOLS_*`` and ``DATABASE_URL``.
+    Built on an environment without the benchmark's own ``AWS_*``, ``POWERTOOLS_*``, ``DATABASE_*`` and
+    ``TOKEN_*``, so no function is handed a database URL or a key that in AWS it reads from Secrets Manager.
     """
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "DATABASE_", "TOKEN_"))}
     return {
@@ -243,12 +398,15 @@ def function_environment(
         **LOCAL_AWS_ENV,
         "AWS_ENDPOINT_URL_DYNAMODB": aws_endpoint,
         "AWS_ENDPOINT_URL_S3": aws_endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws_endpoint,
         "ATTACHMENTS_BUCKET": BUCKET,
         "ATTACHMENTS_PUBLIC_ENDPOINT": f"{management_url}/_s3",
         "CONNECTIONS_TABLE": TABLE,
         "MANAGEMENT_API_URL": management_url,
-        "DATABASE_URL": database_url,
-        "TOKEN_SECRET": token_secret,
+        **secret_arns,
+        "DATABASE_HOST": str(database.app_secret["host"]),
+        "DATABASE_NAME": str(database.app_secret["dbname"]),
+        "DATABASE_CA_BUNDLE": str(database.ca_bundle),
         "ALLOWED_ORIGINS": ORIGIN,
         "POWERTOOLS_SERVICE_NAME": "chat",
         "POWERTOOLS_METRICS_NAMESPACE": "Chat",
@@ -362,6 +520,27 @@ class World:
         return connection_id
 
 
+def _client_args(aws_endpoint: str) -> dict[str, Any]:
+    """The parent's boto3 client arguments for the moto server."""
+    return {
+        "endpoint_url": aws_endpoint,
+        "region_name": LOCAL_AWS_ENV["AWS_REGION"],
+        "aws_access_key_id": "local",
+        "aws_secret_access_key": "local",
+    }
+
+
+def store_secrets(aws_endpoint: str, database: PostgresStandIn, token_secret: str) -> dict[str, str]:
+    """The database's ``chat_app`` secret and the token signing key in moto's Secrets Manager: their ARNs, by the
+    variables that name them (``DATABASE_SECRET_ARN``, ``TOKEN_SECRET_ARN``)."""
+    import boto3
+
+    client = boto3.client("secretsmanager", **_client_args(aws_endpoint))
+    database_arn = client.create_secret(Name="bench/chat-app", SecretString=json.dumps(database.app_secret))
+    token_arn = client.create_secret(Name="bench/token-signing-key", SecretString=token_secret)
+    return {"DATABASE_SECRET_ARN": database_arn["ARN"], "TOKEN_SECRET_ARN": token_arn["ARN"]}
+
+
 def build_world(aws_endpoint: str, database_url: str, token_secret: str) -> World:
     """Two listeners online, a sender, a user who connects and one who leaves per invocation, in a room of all of them
     (each who connects or leaves also in a direct chat with a listener), with some history."""
@@ -372,8 +551,7 @@ def build_world(aws_endpoint: str, database_url: str, token_secret: str) -> Worl
     from chatcore.service.gate import ConnectionGate
     from chatcore.tokens import TokenService
 
-    client_args: dict[str, Any] = {"endpoint_url": aws_endpoint, "region_name": LOCAL_AWS_ENV["AWS_REGION"]}
-    client_args |= {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    client_args = _client_args(aws_endpoint)
     dynamodb = boto3.client("dynamodb", **client_args)
     create_table(dynamodb, TABLE)
     boto3.client("s3", **client_args).create_bucket(Bucket=BUCKET)
@@ -661,6 +839,7 @@ def _run_record(wall: float, report: dict[str, Any], posts: int) -> dict[str, An
         "init_phases": {p: init["phases"][p] * 1000 for p in PHASES},
         "cold_phases": phases,
         "imports": imports,
+        "init_aws_calls": init.get("aws_calls", []),
         "aws_calls": [inv["aws_calls"] for inv in report["invocations"]],
         "sql": [len(inv["sql"]) for inv in report["invocations"]],
         "sql_text": report["invocations"][0]["sql"],
@@ -890,13 +1069,14 @@ def run(
     progress(f"coldstart: children run {interpreter.description}")
     progress("coldstart: starting PostgreSQL, moto and the Management API stand-in")
     with (
-        postgres(work_dir / "postgres") as database_url,
+        postgres(work_dir / "postgres") as database,
         moto_server(work_dir / "moto.log") as aws_endpoint,
         ManagementStub() as stub,
     ):
-        world = build_world(aws_endpoint, database_url, token_secret)
+        world = build_world(aws_endpoint, database.url, token_secret)
+        secret_arns = store_secrets(aws_endpoint, database, token_secret)
         env = function_environment(
-            aws_endpoint=aws_endpoint, database_url=database_url, management_url=stub.url, token_secret=token_secret
+            aws_endpoint=aws_endpoint, database=database, secret_arns=secret_arns, management_url=stub.url
         )
         child = Child(env, stub, lambda_importable(layer), uncompiled, interpreter)
         runs, bare = measure(world, child, variants, repeats, warm_up)
@@ -931,6 +1111,7 @@ def summarize(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dic
             imports = {p: median([r["imports"].get(p, 0.0) for r in records]) for p in packages}
             row["top_imports"] = sorted(imports.items(), key=lambda kv: kv[1], reverse=True)[:8]
             last = records[-1]
+            row["init_aws_calls"] = last["init_aws_calls"]
             row["aws_calls"] = last["aws_calls"]
             row["sql"] = last["sql"]
             row["sql_text"] = last["sql_text"]
@@ -938,22 +1119,30 @@ def summarize(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dic
     return summary
 
 
-def _calls(row: dict[str, Any]) -> str:
-    """The first invocation's requests: DynamoDB/S3 operations, SQL statements, Management API posts."""
+def _operations(calls: list[str]) -> str:
     counts: dict[str, int] = {}
-    for call in row["aws_calls"][0]:
+    for call in calls:
         operation = call.split(".", 1)[1]
         counts[operation] = counts.get(operation, 0) + 1
-    aws = ", ".join(f"{op}{f' x{n}' if n > 1 else ''}" for op, n in counts.items()) or "none"
-    return f"{aws}; SQL {row['sql'][0]}; posts {row['posts_per_invocation']:.0f}"
+    return ", ".join(f"{op}{f' x{n}' if n > 1 else ''}" for op, n in counts.items())
+
+
+def _calls(row: dict[str, Any]) -> str:
+    """The requests of the init (a baseline's module scope) and of the first invocation: AWS operations, SQL
+    statements, Management API posts."""
+    init = _operations(row.get("init_aws_calls", []))
+    first = _operations(row["aws_calls"][0]) or "none"
+    return f"{f'init: {init}; ' if init else ''}{first}; SQL {row['sql'][0]}; posts {row['posts_per_invocation']:.0f}"
 
 
 #: Why ours does more than the baseline in each function (what the delta below is made of).
 WHAT_OURS_ADDS = {
-    "connect": "the token check (PyJWT), the event model and the presence frame (pydantic), Powertools",
+    "connect": "the token check (PyJWT, its signing key read from Secrets Manager), the event model and the"
+    " presence frame (pydantic), Powertools",
     "message": "the frame's validation and the delivery's frame models (pydantic), Powertools",
     "disconnect": "the event model and the presence frame (pydantic), Powertools",
-    "rest": "the token check (PyJWT), Powertools' resolver with validation (request parameters and response"
+    "rest": "the token check (PyJWT, its signing key read from Secrets Manager), Powertools' resolver with"
+    " validation (request parameters and response"
     " models of every route, pydantic), the layer's routes and services",
 }
 
@@ -1116,7 +1305,8 @@ def section(
             "Where the time goes (exclusive time of each phase over init + first invocation, medians; see"
             " `bench/coldstart_child.py` for how each is measured):",
             phase_table,
-            "The requests each side made in its first invocation (the later ones make the same):",
+            "The requests each side made in its init (module scope) and its first invocation (the later ones make"
+            " the same, without the secrets):",
             call_table,
             import_table,
             *(

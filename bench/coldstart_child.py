@@ -16,7 +16,8 @@ built while importing a module is a model):
 * ``models``: pydantic building validators and serializers (``complete_model_class``, ``complete_dataclass``,
   ``TypeAdapter._init_core_attrs``), which Powertools' parser and event handler and pydantic-settings use;
 * ``clients``: boto3 sessions, botocore clients and credential resolution;
-* ``database``: secrets (Powertools ``parameters.get_secret``) and opening PostgreSQL connections;
+* ``database``: secrets (Secrets Manager's ``GetSecretValue``, through Powertools or boto3) and opening
+  PostgreSQL connections (TLS and the password login included);
 * ``gc``: CPython's cyclic garbage collector, whatever it interrupted (``gc.callbacks``);
 * ``work``: the rest of an invocation: the handler's own code, its AWS and SQL requests and their answers;
 * ``harness``: this file's own bookkeeping (left out of every reported number).
@@ -138,7 +139,10 @@ def _botocore_client(module: Any) -> None:
     original = module.BaseClient._make_api_call
 
     def make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        AWS_CALLS.append(f"{self.meta.service_model.service_name}.{operation_name}")
+        service = self.meta.service_model.service_name
+        AWS_CALLS.append(f"{service}.{operation_name}")
+        if service == "secretsmanager":  # reading a secret is the database phase's, whoever asks
+            return timed("database", original)(self, operation_name, api_params)
         return original(self, operation_name, api_params)
 
     module.BaseClient._make_api_call = make_api_call
@@ -168,11 +172,6 @@ def _psycopg(module: Any) -> None:
         setattr(cursor, name, counted)
 
 
-def _parameters(module: Any) -> None:
-    if hasattr(module, "get_secret"):
-        module.get_secret = timed("database", module.get_secret)
-
-
 def _model_construction(module: Any) -> None:
     # Not ModelMetaclass.__new__ or model_rebuild: they read their caller's frame for the namespace.
     module.complete_model_class = timed("models", module.complete_model_class)
@@ -191,7 +190,6 @@ HOOKS: dict[str, Callable[[Any], None]] = {
     "botocore.session": _botocore_session,
     "boto3.session": _boto3_session,
     "psycopg": _psycopg,
-    "aws_lambda_powertools.utilities.parameters": _parameters,
     "pydantic._internal._model_construction": _model_construction,
     "pydantic._internal._dataclasses": _dataclasses,
     "pydantic.type_adapter": _type_adapter,
@@ -314,6 +312,7 @@ def main() -> None:
         before = CLOCK.snapshot()
         module = __import__(spec["module"])  # timed by find_and_load, as every import
         result["init"] = _delta(CLOCK.snapshot(), before)
+        result["init"]["aws_calls"] = AWS_CALLS[:]
         handler = module.handler
         for number, event in enumerate(spec["events"], start=1):
             calls, statements = len(AWS_CALLS), len(SQL_STATEMENTS)

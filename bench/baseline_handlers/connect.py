@@ -21,12 +21,12 @@ import zlib
 from typing import Any
 
 import boto3
-import psycopg
+import rds
 
 TABLE = os.environ["CONNECTIONS_TABLE"]
 dynamodb = boto3.client("dynamodb")
 management = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["MANAGEMENT_API_URL"])
-db = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+db = rds.connect()
 
 TTL_SECONDS = 2 * 3600 + 600
 MAX_CONNECTIONS = 10

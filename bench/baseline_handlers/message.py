@@ -21,12 +21,12 @@ import time
 from typing import Any
 
 import boto3
-import psycopg
+import rds
 
 TABLE = os.environ["CONNECTIONS_TABLE"]
 dynamodb = boto3.client("dynamodb")
 management = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["MANAGEMENT_API_URL"])
-db = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+db = rds.connect()
 
 WINDOW_SECONDS = 10
 MAX_FRAMES, MAX_MESSAGES = 120, 50

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
+import rds
 
-db = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+db = rds.connect()
 
 CONVERSATIONS = """
 SELECT c.id, c.kind, c.name, c.private, c.description,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -105,6 +106,37 @@ fanout, pruner = build_disconnect(), build_pruner()
 print(json.dumps({"built": [type(fanout).__name__, type(pruner).__name__],
                   "rows": "chatcore.rows" in sys.modules, "records": "chatcore.records" in sys.modules}))
 """
+
+
+def test_a_secret_is_read_once_per_warm_container_without_a_second_boto3_session(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret comes from Secrets Manager once and then from the cache, through boto3's default session (a second
+    session would parse botocore's files again on every cold start)."""
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = client.create_secret(Name="chat/token-signing-key", SecretString="key-1")["ARN"]
+    boto3.setup_default_session()
+    sessions: list[object] = []
+    original = boto3.session.Session.__init__
+
+    def counted(self: boto3.session.Session, *args: Any, **kwargs: Any) -> None:
+        sessions.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "__init__", counted)
+    composition.secrets_provider.cache_clear()
+    try:
+        assert composition._secret(arn) == "key-1"
+        requests: list[str] = []
+        composition.secrets_provider().client.meta.events.register(
+            "before-send", lambda request, **_: requests.append(request.url)
+        )
+        client.put_secret_value(SecretId=arn, SecretString="key-2")
+        assert composition._secret(arn) == "key-1"  # served from the cache, as in a warm container
+        assert requests == []
+        assert sessions == []
+    finally:
+        composition.secrets_provider.cache_clear()
 
 
 def test_functions_of_the_registry_alone_define_no_postgresql_row() -> None:
