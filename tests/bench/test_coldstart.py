@@ -58,6 +58,51 @@ def test_ours_and_the_baseline_make_the_same_requests(one_round: tuple[Any, Path
         assert ours["posts_per_invocation"] == base["posts_per_invocation"], name
 
 
+def test_both_sides_read_their_secrets_from_secrets_manager_once_per_container(one_round: tuple[Any, Path]) -> None:
+    """As configured in AWS: the database secret is read on a cold start by both sides (the baseline at module scope,
+    ours on first use), the token key by ours where it checks tokens, and no warm invocation reads one again."""
+    runs = one_round[0].data["runs"]
+    reads = {"connect": 2, "message": 1, "disconnect": 0, "rest": 2}  # ours: the token key and the database's
+    for name in coldstart.FUNCTIONS:
+        for variant in ("ours", "baseline"):
+            (record,) = runs[name][variant]
+            cold = [*record["init_aws_calls"], *record["aws_calls"][0]].count("secretsmanager.GetSecretValue")
+            expected = reads[name] if variant == "ours" else min(reads[name], 1)
+            assert cold == expected, (name, variant)
+            assert all("secretsmanager.GetSecretValue" not in calls for calls in record["aws_calls"][1:]), name
+
+
+def test_the_database_stand_in_lets_the_app_role_in_only_over_verified_tls_with_its_password(tmp_path: Path) -> None:
+    """``chat_app`` connects through the TLS terminator with the secret's password and the CA bundle; without TLS,
+    with a wrong password or against another CA it is refused, as RDS Proxy refuses it."""
+    import psycopg
+
+    with coldstart.postgres(tmp_path / "pg") as database:
+        secret = database.app_secret
+        good = {
+            "host": secret["host"],
+            "port": secret["port"],
+            "dbname": secret["dbname"],
+            "user": secret["username"],
+            "password": secret["password"],
+            "sslrootcert": str(database.ca_bundle),
+            "connect_timeout": 5,
+        }
+        with psycopg.connect(**good, sslmode="verify-full") as conn:
+            row = conn.execute("SELECT current_user, count(*) FROM users").fetchone()
+        assert row == ("chat_app", 0)
+        other_ca, _key = coldstart.self_signed_certificate(tmp_path / "other")
+        refusals = [
+            {**good, "sslmode": "disable"},
+            {**good, "sslmode": "verify-full", "password": secret["password"] + "x"},
+            {**good, "sslmode": "verify-full", "sslrootcert": str(other_ca)},
+        ]
+        for settings in refusals:
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(**settings).close()
+        assert database.proxy.refused >= 1
+
+
 def test_targets_table_and_plot_reach_the_report(one_round: tuple[Any, Path]) -> None:
     """Three targets per function (init + first, warm, steady warm), the plot and every row reach the report."""
     section, out = one_round
