@@ -31,6 +31,7 @@ wrapper = startup.collect_after_first(lambda: None).__code__
 report["outermost"] = {name: m.handler.__code__ is wrapper for name, m in modules.items()}
 report["after_import"] = gc.isenabled()
 report["holding"] = startup.holding()
+report["plugins"] = __import__("os").environ.get("PYDANTIC_DISABLE_PLUGINS")
 
 class Context:
     function_name = "connect"; memory_limit_in_mb = 128; aws_request_id = "r-1"; function_version = "$LATEST"
@@ -50,7 +51,7 @@ print(json.dumps(report))
 
 def _container(**env: str) -> dict[str, object]:
     """The report of :data:`_CONTAINER` run with ``env`` added to a minimal environment."""
-    base = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
+    base = {k: v for k, v in os.environ.items() if k not in ("AWS_LAMBDA_FUNCTION_NAME", "PYDANTIC_DISABLE_PLUGINS")}
     base |= {"PYTHONPATH": str(LAYER), "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
     done = subprocess.run(
         [sys.executable, "-c", _CONTAINER, str(FUNCTIONS_DIR)],
@@ -89,3 +90,11 @@ def test_outside_a_container_nothing_changes() -> None:
     report = _container()
     assert (report["after_import"], report["holding"]) == (True, False)
     assert (report["after_first"], report["frozen"]) == (True, 0)
+
+
+def test_a_container_skips_pydantic_plugin_discovery_unless_its_environment_says_otherwise() -> None:
+    """In a container pydantic looks for no plugins (PYDANTIC_DISABLE_PLUGINS=__all__); a value the function sets
+    is kept, and outside a container nothing is set."""
+    assert _container(AWS_LAMBDA_FUNCTION_NAME="chat-connect")["plugins"] == "__all__"
+    assert _container(AWS_LAMBDA_FUNCTION_NAME="chat-connect", PYDANTIC_DISABLE_PLUGINS="")["plugins"] == ""
+    assert _container()["plugins"] is None

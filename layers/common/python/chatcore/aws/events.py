@@ -7,11 +7,16 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 
 class ConnectEvent(APIGatewayWebSocketConnectEventModel):
-    """``$connect``: Powertools' model plus the query string, where browsers put the token."""
+    """``$connect``: Powertools' model plus the query string, where browsers put the token.
+
+    Its validator is built on first use (``defer_build``), so the other functions, which import this module for
+    their own events, do not build it on their cold starts (about 4 ms)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
 
