@@ -45,13 +45,18 @@ def test_every_function_is_measured_for_ours_and_the_baseline_with_every_phase(o
 
 def test_ours_and_the_baseline_make_the_same_requests(one_round: tuple[Any, Path]) -> None:
     """The same DynamoDB operations and SQL statements per invocation, the same posts in all (ours posts through
-    ``http.client``, so only the stand-in counts them)."""
+    ``http.client``, so only the stand-in counts them). A frame that opens a new rate-limit window costs either
+    side a second UpdateItem, and the two runs cross a window's start at different invocations, so the extra one
+    is not counted."""
     runs = one_round[0].data["runs"]
     for name in coldstart.FUNCTIONS:
         (ours,), (base,) = runs[name]["ours"], runs[name]["baseline"]
 
-        def dynamodb(record: dict[str, Any]) -> list[Counter[str]]:
-            return [Counter(c for c in calls if c.startswith("dynamodb.")) for calls in record["aws_calls"]]
+        def dynamodb(record: dict[str, Any], windowed: bool = name == "message") -> list[Counter[str]]:
+            counts = [Counter(c for c in calls if c.startswith("dynamodb.")) for calls in record["aws_calls"]]
+            for count in counts if windowed else []:  # one UpdateItem counts the frame, a second opens a window
+                count["dynamodb.UpdateItem"] = min(count["dynamodb.UpdateItem"], 1)
+            return counts
 
         assert dynamodb(ours) == dynamodb(base), name
         assert ours["sql"] == base["sql"], name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 
 import psycopg
 from chatcore.postgres.database import Database
@@ -26,7 +25,7 @@ def test_group_creator_is_owner_and_members_join_as_members(store: ChatStore, us
 
     assert store.add_member(group.id, bob.id) is True
     assert store.add_member(group.id, bob.id) is False
-    assert store.room_and_role(group.id, bob.id) == (replace(group, member_count=2), "member")
+    assert store.room_and_role(group.id, bob.id) == (group._replace(member_count=2), "member")
     members = store.list_members(group.id)
     assert [(m.username, m.role, m.last_read_message_id) for m in members] == [
         ("alice", "owner", 0),

@@ -16,7 +16,7 @@ def test_tags_add_once_list_remove_and_rank(store: ChatStore, user: Callable[...
     store.add_tag(alice.id, "go")
     store.add_tag(bob.id, "rust")
     assert store.list_tags(alice.id) == ["go", "rust"]
-    assert [(t.tag_name, t.count) for t in store.top_tags(10)] == [("rust", 2), ("go", 1)]
+    assert [(t.tag_name, t.uses) for t in store.top_tags(10)] == [("rust", 2), ("go", 1)]
     assert [t.tag_name for t in store.top_tags(1)] == ["rust"]
     assert store.remove_tag(alice.id, "go") is True
     assert store.remove_tag(alice.id, "go") is False

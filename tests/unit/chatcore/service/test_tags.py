@@ -44,7 +44,7 @@ def test_add_list_remove_and_count(store: ChatStore) -> None:
     with pytest.raises(Conflict):
         tags.add(users[0], "rock")
     assert tags.mine(users[0]) == ["pop", "rock"]
-    assert [(t.tag_name, t.count) for t in tags.most_used()] == [("rock", 3), ("jazz", 2), ("pop", 1)]
+    assert [(t.tag_name, t.uses) for t in tags.most_used()] == [("rock", 3), ("jazz", 2), ("pop", 1)]
     assert [t.tag_name for t in tags.most_used(limit=0)] == ["rock"]  # clamped to at least one
 
     tags.remove(users[0], " ROCK ")

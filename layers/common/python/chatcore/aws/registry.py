@@ -370,7 +370,7 @@ class ConnectionRegistry:
         may have met it still in ``$connect``, when API Gateway answers 410 too). One GetItem (the connection
         item lists its room partitions), one BatchWriteItem per 25 items, and one UpdateItem of the user's set.
         """
-        nothing = RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=[])
+        nothing = RemovedConnection(user_id=None, username=None, room_ids=[], last_of_user=False, audience=())
         item = self._client.get_item(
             TableName=self._table,
             Key={"pk": {"S": connection_id}, "sk": {"S": CONNECTION_SK}},
@@ -389,7 +389,7 @@ class ConnectionRegistry:
         keys += [(_view_pk(room_id), connection_id) for room_id in viewed]
         keys.append((connection_id, CONNECTION_SK))
         self._delete_keys(keys)
-        audience: list[int] = []
+        audience: tuple[int, ...] = ()
         # Atomic on the user's one item: of two tabs closing at once, exactly one sees the set empty.
         response = self._client.update_item(
             TableName=self._table,
@@ -401,7 +401,7 @@ class ConnectionRegistry:
         remaining = response.get("Attributes", {})
         last_of_user = "conns" not in remaining
         if last_of_user and "audience" in remaining:
-            audience = sorted(int(u) for u in remaining["audience"]["NS"])
+            audience = tuple(sorted(int(u) for u in remaining["audience"]["NS"]))
         if last_of_user:  # the empty set's item goes too, unless a new connection came in meanwhile
             with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
                 self._client.delete_item(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -59,7 +58,7 @@ class RoomQueries:
                     "INSERT INTO room_members (user_id, room_id, role) VALUES (%s, %s, 'owner')",
                     (created_by, room.id),
                 )
-            return replace(room, member_count=1)  # the trigger counted the owner after RETURNING
+            return room._replace(member_count=1)  # the trigger counted the owner after RETURNING
 
         # Not retried: a commit lost with the connection would create the group twice.
         return self._db.transaction(work, idempotent=False)
@@ -174,7 +173,7 @@ class RoomQueries:
                         " VALUES (%s, %s, 'member'), (%s, %s, 'member') ON CONFLICT DO NOTHING",
                         (user_id, room.id, other_id, room.id),
                     )
-                    return replace(room, member_count=2)
+                    return room._replace(member_count=2)
                 cur.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE direct_key = %s", (key,))  # noqa: S608
                 existing = cur.fetchone()
                 assert existing is not None

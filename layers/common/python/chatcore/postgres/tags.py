@@ -16,7 +16,7 @@ class TagQueries:
     def top_tags(self, limit: int) -> list[TagCount]:
         return self._db.all(
             TagCount,
-            "SELECT tag_name, count(*)::int AS count FROM user_tags GROUP BY tag_name"
+            "SELECT tag_name, count(*)::int AS uses FROM user_tags GROUP BY tag_name"
             " ORDER BY count(*) DESC, tag_name LIMIT %s",
             (limit,),
         )

@@ -49,7 +49,7 @@ def message_view(row: MessageRow) -> ChatMessage:
             if reply
             else None
         ),
-        mentions=row.mentions or None,
+        mentions=list(row.mentions) or None,
         attachments=[AttachmentInfo.model_validate(a) for a in row.attachments] or None,
         reactions=reaction_views(row.reactions) or None,
     )

@@ -37,7 +37,7 @@ def list_tags(
     identity = caller(router)
     tags = services(router).tags
     if include_all:
-        return TagCountsOut(tags=[TagCountOut(name=t.tag_name, count=t.count) for t in tags.most_used(limit)])
+        return TagCountsOut(tags=[TagCountOut(name=t.tag_name, count=t.uses) for t in tags.most_used(limit)])
     return TagListOut(tags=tags.mine(identity))
 
 
