@@ -141,7 +141,7 @@ def test_a_secret_is_read_once_per_warm_container_without_a_second_boto3_session
 
 def test_functions_of_the_registry_alone_define_no_postgresql_row() -> None:
     """$disconnect and the prune schedule build from the registry's records only, never chatcore.rows' rows
-    (defining the rows' dataclasses costs a cold start about 8 ms)."""
+    (defining them would cost every such cold start for nothing)."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(LAYER),
