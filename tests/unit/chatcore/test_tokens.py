@@ -13,7 +13,8 @@ from typing import Any
 import jwt
 import pytest
 from chatcore.errors import Unauthorized
-from chatcore.tokens import DEFAULT_KEY_ID, DEFAULT_TOKEN_TTL_SECONDS, Identity, TokenService
+from chatcore.rules import DEFAULT_TOKEN_TTL_SECONDS
+from chatcore.tokens import DEFAULT_KEY_ID, Identity, TokenService
 
 from tests.conftest import TOKEN_SECRET
 

@@ -70,6 +70,10 @@ def direct_key(user_a: int, user_b: int) -> str:
 
 RATE_WINDOW_SECONDS = 10
 
+DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
+"""How long a session token is valid (``TOKEN_TTL_SECONDS`` changes it). Here, not in :mod:`chatcore.tokens`,
+so the settings every function reads do not load the token service."""
+
 MAX_MEMBERSHIPS = 500
 """Rooms (groups and direct chats) one user may belong to: each is a subscription written at ``$connect``."""
 

@@ -13,8 +13,13 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chatcore.rules import DEFAULT_MAX_WORKERS, DEFAULT_POSTS_PER_SECOND, LARGE_ROOM, RateLimits
-from chatcore.tokens import DEFAULT_TOKEN_TTL_SECONDS
+from chatcore.rules import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_POSTS_PER_SECOND,
+    DEFAULT_TOKEN_TTL_SECONDS,
+    LARGE_ROOM,
+    RateLimits,
+)
 
 DEFAULT_PRUNE_STALE_AFTER_SECONDS = 300.0
 _DEFAULT_LIMITS = RateLimits()

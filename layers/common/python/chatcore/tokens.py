@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatcore.errors import Unauthorized
+from chatcore.rules import DEFAULT_TOKEN_TTL_SECONDS
 
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
-DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
 DEFAULT_KEY_ID = "default"
 """The key id of a signing secret given as one plain key (and of tokens issued before key ids)."""
 MIN_KEY_LENGTH = 32
