@@ -5,7 +5,7 @@ of each written the way the AWS samples write them (``bench/baseline_handlers/``
 (one child process per run, ``bench/coldstart_child.py``) loads the function as Lambda does (the layer,
 then the function's folder on ``sys.path``; ``import handler``) and invokes it 16 times with real
 events against the local stand-ins: a moto server (DynamoDB, S3, Secrets Manager), an embedded PostgreSQL
-with the migrations behind a TLS terminator standing in for RDS Proxy, and a Management API endpoint in this
+with the migrations behind a TLS front standing in for RDS Proxy, and a Management API endpoint in this
 process that answers every ``/@connections/{id}`` with 200. Both sides are configured as the CDK app
 configures ours: the database's ``chat_app`` secret (and, for ours, the token signing key) is read from
 Secrets Manager, and the connection is TLS with the certificate verified and a SCRAM password login.
@@ -40,16 +40,12 @@ for ours and the baselines.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
-import ipaddress
 import json
 import os
 import secrets
 import socket
-import ssl
-import struct
 import subprocess
 import sys
 import sysconfig
@@ -60,7 +56,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
@@ -75,6 +71,7 @@ if TYPE_CHECKING:
     from chatcore.rows import UserRow
     from chatcore.service.gate import ConnectionGate
     from chatcore.tokens import TokenService
+
 
 FUNCTIONS = ("connect", "message", "disconnect", "rest")
 VARIANTS = ("ours", "baseline")
@@ -231,106 +228,11 @@ class PostgresStandIn:
     app_secret: dict[str, Any]
     #: The CA that signed the server's certificate (``DATABASE_CA_BUNDLE``).
     ca_bundle: Path
-    #: What the functions connect to (the secret's ``host`` and ``port``).
-    proxy: TlsTerminator
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A certificate for ``127.0.0.1`` (its own CA) and its private key, as PEM files in ``folder``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.crt", folder / "server.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 #: ``pg_hba.conf``'s first line: ``chat_app`` logs in with its password (SCRAM), as to RDS Proxy; everyone else
 #: keeps the embedded server's ``trust``.
 APP_ROLE_HBA = "host chat chat_app 127.0.0.1/32 scram-sha-256\n"
-#: The codes of PostgreSQL's SSLRequest and GSSENCRequest, the first message a client sends to ask for either.
-SSL_REQUEST, GSSENC_REQUEST = 80877103, 80877104
-
-
-class TlsTerminator:
-    """RDS Proxy's part in a connection, as far as a client sees it: TLS required, terminated here, and the
-    PostgreSQL protocol passed on in plain to the server (this build of PostgreSQL has no TLS of its own).
-
-    A client that does not ask for TLS (PostgreSQL's ``SSLRequest``) is refused, as the proxy with
-    ``requireTLS`` refuses it. One event loop on a daemon thread serves every connection.
-    """
-
-    def __init__(self, upstream_port: int, certificate: tuple[Path, Path]) -> None:
-        self.upstream_port = upstream_port
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(*certificate)
-        self.port = 0
-        self.refused = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="tls-terminator")
-
-    def __enter__(self) -> TlsTerminator:
-        self._thread.start()
-        server = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        self.port = int(server.sockets[0].getsockname()[1])
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> asyncio.Server:
-        return await asyncio.start_server(self._serve, "127.0.0.1", 0)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            _length, code = struct.unpack("!ii", await reader.readexactly(8))
-            if code == GSSENC_REQUEST:  # libpq may ask for GSSAPI encryption first: no
-                writer.write(b"N")
-                _length, code = struct.unpack("!ii", await reader.readexactly(8))
-            if code != SSL_REQUEST:
-                self.refused += 1
-                return
-            writer.write(b"S")
-            await writer.drain()
-            await writer.start_tls(self.context)
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
-        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass  # the client went away or failed its handshake: nothing to pass on
-        finally:
-            writer.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Bytes from ``reader`` to ``writer`` until the reader's end closes; then closes the writer."""
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()
 
 
 def _require_password(server: EmbeddedPostgres, url: str, app_url: str) -> None:
@@ -355,13 +257,20 @@ def _require_password(server: EmbeddedPostgres, url: str, app_url: str) -> None:
 
 @contextmanager
 def postgres(data_dir: Path) -> Iterator[PostgresStandIn]:
-    """An embedded PostgreSQL (``chat_local.postgres``) with the project's migrations, behind a TLS terminator as
-    behind RDS Proxy, where ``chat_app`` (the functions' DML-only role) logs in with its password."""
+    """An embedded PostgreSQL (``chat_local.postgres``) with the project's migrations, behind the tests' TLS front
+    (``tests/infra/tls_front.py``) as behind RDS Proxy, where ``chat_app`` (the functions' DML-only role) logs in
+    with its password; the front's certificate, for ``localhost``, is signed by a CA made for the run."""
     from chat_local.postgres import EmbeddedPostgres
     from chatcore.composition import APP_ROLE, set_app_role_password
     from chatcore.postgres.migrate import apply_migrations
 
-    certificate = self_signed_certificate(data_dir.parent / "tls")
+    from tests.infra.certificates import issue_server_certificate, make_authority, write_bundle
+    from tests.infra.tls_front import TlsFront
+
+    folder = data_dir.parent / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    authority = make_authority("chat bench database CA")
+    certificate, key = issue_server_certificate(authority, "localhost", folder)
     server = EmbeddedPostgres(data_dir, database="chat", durable=False)
     url = server.start()
     try:
@@ -369,15 +278,18 @@ def postgres(data_dir: Path) -> Iterator[PostgresStandIn]:
         password = secrets.token_urlsafe(24)
         set_app_role_password(url, APP_ROLE, password)
         _require_password(server, url, f"postgresql://{APP_ROLE}@127.0.0.1:{server.port}/chat")
-        with TlsTerminator(int(server.port or 0), certificate) as proxy:
+        front = TlsFront(int(server.port or 0), certificate, key).start()
+        try:
             app_secret = {
                 "username": APP_ROLE,
                 "password": password,
-                "host": "127.0.0.1",
-                "port": proxy.port,
+                "host": "localhost",
+                "port": front.port,
                 "dbname": "chat",
             }
-            yield PostgresStandIn(url, app_secret, certificate[0], proxy)
+            yield PostgresStandIn(url, app_secret, write_bundle(folder / "ca.pem", authority))
+        finally:
+            front.stop()
     finally:
         server.stop()
 

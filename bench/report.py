@@ -77,13 +77,13 @@ CHANGES = """\
 * **Cold start, secrets and the database as in AWS.** Until 2026-12-03 both sides were handed a database
   URL and ours the token key in the environment, as the local stack hands them; now both get what the CDK
   app gives ours: the ARN of the database's `chat_app` secret (ours also the token key's), read from moto's
-  Secrets Manager on a cold start, and a TLS connection, verified, with a SCRAM login, through a terminator
+  Secrets Manager on a cold start, and a TLS connection, verified, with a SCRAM login, through a TLS front
   in the benchmark's process that stands in for RDS Proxy. The baselines read the secret with a
   `secretsmanager` client at module scope (`rest`'s baseline now loads boto3 for it: 110 -> 277 ms, and
   ours' `rest` 2.30x -> 1.45x). Found on the way: Powertools' `get_secret` builds its provider on a boto3
   session of its own, which parsed botocore's endpoint, retry and model files a second time (about 30 ms of
   ours' cold start); ours now reads secrets through one `SecretsProvider` over a client of boto3's default
-  session. The terminator adds a hop to every query of both sides, as the proxy does: `rest`'s steady
+  session. The front adds a hop to every query of both sides, as the proxy does: `rest`'s steady
   invocation is now 1.4 ms against 0.8 (1.67x). Then, the same day: the rows and the registry's records
   became named tuples (a frozen dataclass compiles its generated methods when its class is defined, about
   0.6 ms each on 3.12; a named tuple takes about 0.15), `chatcore.startup` turns pydantic's plugin
