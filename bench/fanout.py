@@ -56,7 +56,8 @@ LATENCIES_MS = (0.0, 15.0)
 
 def sample_frame() -> bytes:
     """A realistic ``message`` frame, encoded as the chat sends it."""
-    from chatcore.protocol import ChatMessage, MessageOut, encode
+    from chatcore.protocol.base import encode
+    from chatcore.protocol.server import ChatMessage, MessageOut
 
     message = ChatMessage(
         id=123456,

@@ -204,7 +204,8 @@ def shard_jobs(
 
 
 def sample_frame() -> str:
-    from chatcore.protocol import ChatMessage, MessageOut, encode
+    from chatcore.protocol.base import encode
+    from chatcore.protocol.server import ChatMessage, MessageOut
 
     message = ChatMessage(
         id=123456,

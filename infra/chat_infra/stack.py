@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from chatcore.protocol import CLIENT_FRAME_TYPES
+from chatcore.protocol.client import CLIENT_FRAME_TYPES
 from constructs import Construct
 
 from infra.chat_infra.attachments import AttachmentBucket

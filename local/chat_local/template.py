@@ -57,7 +57,7 @@ LOCAL_CONTEXT: dict[str, Any] = {
 FALLBACK_CONTEXT: dict[str, Any] = {"layerAsset": "source"}
 #: Files outside the app's package that the template depends on: the layer's route and table definitions.
 EXTRA_INPUTS = (
-    "layers/common/python/chatcore/protocol.py",
+    "layers/common/python/chatcore/protocol/client.py",
     "layers/common/python/chatcore/aws/registry.py",
 )
 #: The resource types kept whole in the cached and committed templates.

@@ -13,7 +13,7 @@ from chat_local import template as templates
 from chat_local.sigv4 import REGION
 from chat_local.spec import LocalSpec, references
 from chat_local.stand_ins import LocalQueue, Locals, function_environment
-from chatcore.protocol import CLIENT_FRAME_TYPES
+from chatcore.protocol.client import CLIENT_FRAME_TYPES
 
 from tests.fidelity.conftest import PROBE_APP
 from tests.fidelity.probe import Probe, functions

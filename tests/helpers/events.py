@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chatcore.protocol import CLIENT_FRAME_TYPES
+from chatcore.protocol.client import CLIENT_FRAME_TYPES
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 

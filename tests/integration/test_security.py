@@ -12,7 +12,7 @@ from typing import get_args
 import jwt
 import psycopg
 import pytest
-from chatcore.protocol import ServerFrame
+from chatcore.protocol.server import ServerFrame
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.helpers.clients import Account, Api, ChatClient, connection_id

@@ -105,7 +105,8 @@ from chatcore.composition import build_disconnect, build_pruner
 fanout, pruner = build_disconnect(), build_pruner()
 print(json.dumps({"built": [type(fanout).__name__, type(pruner).__name__],
                   "rows": "chatcore.rows" in sys.modules, "records": "chatcore.records" in sys.modules,
-                  "tokens": "chatcore.tokens" in sys.modules}))
+                  "tokens": "chatcore.tokens" in sys.modules,
+                  "frames": sorted(name for name in sys.modules if name.startswith("chatcore.protocol."))}))
 """
 
 
@@ -141,8 +142,9 @@ def test_a_secret_is_read_once_per_warm_container_without_a_second_boto3_session
 
 
 def test_functions_of_the_registry_alone_define_no_postgresql_row() -> None:
-    """$disconnect and the prune schedule build from the registry's records only, never chatcore.rows' rows, and
-    without the token service (loading either would cost every such cold start for nothing)."""
+    """$disconnect and the prune schedule build from the registry's records only, never chatcore.rows' rows,
+    without the token service, and with the presence frame alone (loading more would cost every such cold start for
+    nothing)."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(LAYER),
@@ -157,4 +159,10 @@ def test_functions_of_the_registry_alone_define_no_postgresql_row() -> None:
         [sys.executable, "-c", _REGISTRY_ONLY], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout) == {"built": ["Fanout", "Pruner"], "rows": False, "records": True, "tokens": False}
+    assert json.loads(done.stdout) == {
+        "built": ["Fanout", "Pruner"],
+        "rows": False,
+        "records": True,
+        "tokens": False,
+        "frames": ["chatcore.protocol.base", "chatcore.protocol.presence"],
+    }

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from chatcore.ports import Files, UploadForm
 from chatcore.settings import ConfigurationError, Settings
 
 # The parts are imported by the builders that use them, not here: every handler imports this module, and each
@@ -33,7 +32,9 @@ if TYPE_CHECKING:
     from chatcore.aws.management import SignedManagementClient
     from chatcore.aws.queue import FanoutQueue
     from chatcore.aws.registry import ConnectionRegistry
+    from chatcore.ports import Files
     from chatcore.postgres.store import ChatStore
+    from chatcore.records import UploadForm
     from chatcore.service.api import ApiServices
     from chatcore.service.chat import ChatService
     from chatcore.service.delivery import FanoutWorker, RoomDelivery

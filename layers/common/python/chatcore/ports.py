@@ -8,13 +8,23 @@ the services see only these, so they never import psycopg, boto3 or botocore (an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-if TYPE_CHECKING:  # annotations only: a function that needs the registry alone defines no PostgreSQL row
-    from chatcore.records import ConnectionRecord, FanoutJob, NewConnection, RemovedConnection, RoomConnection, Usage
+# Every import is for annotations only, and the services import this module so too: a cold start defines none of
+# these protocols, and a function that needs the registry alone no PostgreSQL row.
+if TYPE_CHECKING:
+    from chatcore.records import (
+        BroadcastResult,
+        ConnectionRecord,
+        Delivery,
+        FanoutJob,
+        NewConnection,
+        RemovedConnection,
+        RoomConnection,
+        UploadForm,
+        Usage,
+    )
     from chatcore.rows import (
         AttachmentRow,
         Conversation,
@@ -282,14 +292,6 @@ class FanoutJobs(Protocol):
 # ---------------------------------------------------------------- files (S3)
 
 
-@dataclass(frozen=True, slots=True)
-class UploadForm:
-    """A presigned POST: the browser sends ``fields`` and then the file, as a form, to ``url``."""
-
-    url: str
-    fields: dict[str, str]
-
-
 class Files(Protocol):
     """The attachment bucket (:class:`chatcore.aws.files.FileBucket`)."""
 
@@ -303,28 +305,6 @@ class Files(Protocol):
 
 
 # ---------------------------------------------------------------- delivery (the Management API)
-
-
-class Delivery(Enum):
-    DELIVERED = "delivered"
-    GONE = "gone"
-    FAILED = "failed"
-
-
-@dataclass(slots=True)
-class BroadcastResult:
-    delivered: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
-    """Connections API Gateway no longer knows (410): the caller should forget them."""
-    failed: list[str] = field(default_factory=list)
-    """Connections whose post failed for another reason after the client's retries."""
-
-    def add(self, connection_id: str, outcome: Delivery) -> None:
-        {
-            Delivery.DELIVERED: self.delivered,
-            Delivery.GONE: self.gone,
-            Delivery.FAILED: self.failed,
-        }[outcome].append(connection_id)
 
 
 class Poster(Protocol):

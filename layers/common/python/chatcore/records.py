@@ -1,13 +1,17 @@
-"""The connection registry's records, as the DynamoDB registry and the fan-out queue return them.
+"""The records of the AWS side, as its adapters return them: the connection registry's and the fan-out queue's,
+what became of a post to a connection, and an attachment's upload form.
 
-Named tuples (as :mod:`chatcore.rows`, and for the same reason: cheap to define on a cold start and to build
-for every connection of a room), free of any AWS type: connections, their usage in the rate-limit window, a room's
-audience, what a removed connection was, and a page of a large room's delivery.
+Named tuples where a record is a value (as :mod:`chatcore.rows`, and for the same reason: cheap to define on a cold
+start and to build for every connection of a room), free of any AWS type: connections, their usage in the
+rate-limit window, a room's audience, what a removed connection was, a page of a large room's delivery, and a
+presigned POST. Here rather than in :mod:`chatcore.ports`, whose protocols are imported for annotations only.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import NamedTuple
 
 
@@ -95,3 +99,38 @@ class FanoutJob(NamedTuple):
             unsubscribe=bool(data.get("unsubscribe", False)),
             skip=tuple(str(c) for c in data.get("skip", ())),
         )
+
+
+# ---------------------------------------------------------------- delivery (the Management API)
+
+
+class Delivery(Enum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class BroadcastResult:
+    delivered: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    """Connections API Gateway no longer knows (410): the caller should forget them."""
+    failed: list[str] = field(default_factory=list)
+    """Connections whose post failed for another reason after the client's retries."""
+
+    def add(self, connection_id: str, outcome: Delivery) -> None:
+        {
+            Delivery.DELIVERED: self.delivered,
+            Delivery.GONE: self.gone,
+            Delivery.FAILED: self.failed,
+        }[outcome].append(connection_id)
+
+
+# ---------------------------------------------------------------- files (S3)
+
+
+class UploadForm(NamedTuple):
+    """A presigned POST: the browser sends ``fields`` and then the file, as a form, to ``url``."""
+
+    url: str
+    fields: dict[str, str]

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from chatcore.aws.broadcaster import Broadcaster
-from chatcore.ports import BroadcastResult, Delivery
+from chatcore.records import BroadcastResult, Delivery
 
 from tests.conftest import ManagementFake, delivered
 

@@ -24,7 +24,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, EndpointConnectionError
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.management import SignedManagementClient
-from chatcore.ports import Delivery
+from chatcore.records import Delivery
 
 PAYLOAD = b'{"type":"pong","ts":1}'
 DROP = 0

@@ -15,7 +15,8 @@ from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.queue import FanoutQueue
 from chatcore.aws.registry import ConnectionRegistry
 from chatcore.errors import RegistryUnavailable
-from chatcore.protocol import PongOut, encode
+from chatcore.protocol.base import encode
+from chatcore.protocol.server import PongOut
 from chatcore.records import FanoutJob
 from chatcore.rows import RoomRow
 from chatcore.service.delivery import FANOUT_ATTEMPTS, FanoutWorker, RoomDelivery

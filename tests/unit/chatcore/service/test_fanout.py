@@ -9,9 +9,8 @@ from typing import Any, cast
 import pytest
 from chatcore.aws.broadcaster import Broadcaster
 from chatcore.aws.registry import ConnectionRegistry
-from chatcore.ports import Delivery
-from chatcore.protocol import PongOut
-from chatcore.records import RemovedConnection
+from chatcore.protocol.server import PongOut
+from chatcore.records import Delivery, RemovedConnection
 from chatcore.service.fanout import Fanout
 
 from tests.conftest import TABLE, ManagementFake, delivered

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatcore.observability import logger
-from chatcore.ports import BroadcastResult, Delivery
+from chatcore.records import BroadcastResult, Delivery
 from chatcore.rules import DEFAULT_MAX_WORKERS
 
 

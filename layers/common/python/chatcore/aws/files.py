@@ -17,7 +17,7 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatcore.errors import FilesUnavailable
-from chatcore.ports import UploadForm
+from chatcore.records import UploadForm
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

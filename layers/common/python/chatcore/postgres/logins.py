@@ -9,13 +9,15 @@ clock instead of waiting.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from chatcore.ports import LoginRefusal
-from chatcore.postgres.database import Database
 from chatcore.rows import LoginCounter
+
+if TYPE_CHECKING:
+    from chatcore.ports import LoginRefusal
+    from chatcore.postgres.database import Database
 
 # Every statement below tests "this key's window is running" as:
 #   failures > 0 AND window_start > %(now)s - make_interval(secs => %(w)s)

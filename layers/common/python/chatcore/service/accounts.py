@@ -8,15 +8,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from chatcore.errors import Conflict, Forbidden, TooManyAttempts, Unauthorized
 from chatcore.fields import fold_name
 from chatcore.observability import logger
 from chatcore.passwords import burn_password_check, hash_password, needs_rehash, verify_password
-from chatcore.ports import Store
-from chatcore.rows import LoginCounter, UserRow
-from chatcore.service.live import LiveUpdates
 from chatcore.tokens import Identity, TokenService
+
+if TYPE_CHECKING:
+    from chatcore.ports import Store
+    from chatcore.rows import LoginCounter, UserRow
+    from chatcore.service.live import LiveUpdates
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chatcore.service.accounts import AccountService
-from chatcore.service.attachments import AttachmentService
-from chatcore.service.directory import DirectoryService
-from chatcore.service.profiles import ProfileService
-from chatcore.service.rooms import RoomService
-from chatcore.service.search import SearchService
-from chatcore.service.tags import TagService
+if TYPE_CHECKING:
+    from chatcore.service.accounts import AccountService
+    from chatcore.service.attachments import AttachmentService
+    from chatcore.service.directory import DirectoryService
+    from chatcore.service.profiles import ProfileService
+    from chatcore.service.rooms import RoomService
+    from chatcore.service.search import SearchService
+    from chatcore.service.tags import TagService
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatcore.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
 from chatcore.fields import MAX_ATTACHMENT_BYTES, clean_file_name, is_content_type, is_previewable
-from chatcore.ports import Files, Store
-from chatcore.rows import AttachmentRow
 from chatcore.rules import Quotas, can_write
-from chatcore.tokens import Identity
+
+if TYPE_CHECKING:
+    from chatcore.ports import Files, Store
+    from chatcore.rows import AttachmentRow
+    from chatcore.tokens import Identity
 
 UPLOAD_SECONDS = 600
 """How long a presigned POST stays valid: long enough for 10 MB on a slow line."""

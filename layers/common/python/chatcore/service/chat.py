@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatcore.errors import (
     FilesUnavailable,
@@ -27,45 +27,43 @@ from chatcore.fields import (
     mentioned_usernames,
 )
 from chatcore.observability import logger
-from chatcore.ports import Connections, Files, Store
-from chatcore.protocol import (
+from chatcore.protocol.base import encode
+from chatcore.protocol.client import (
     CLIENT_FRAME_TYPES,
     ClientFrame,
     DeleteFrame,
     EditFrame,
-    ErrorCode,
     FrameError,
     HistoryFrame,
-    HistoryOut,
-    JoinedOut,
     JoinFrame,
     LeaveFrame,
     ListFrame,
+    MessageFrame,
+    PingFrame,
+    ReactFrame,
+    ReadFrame,
+    TypingFrame,
+    parse_client_frame,
+)
+from chatcore.protocol.server import (
+    ErrorCode,
+    HistoryOut,
+    JoinedOut,
     ListOut,
     MentionOut,
     MessageDeletedOut,
     MessageEditedOut,
-    MessageFrame,
     MessageOut,
-    PingFrame,
     PongOut,
-    ReactFrame,
     ReactionOut,
-    ReadFrame,
     ReadOut,
     ServerFrame,
-    TypingFrame,
     TypingOut,
-    encode,
     error_frame,
-    parse_client_frame,
 )
-from chatcore.records import ConnectionRecord
-from chatcore.rows import MessageRow, Role, RoomRow
 from chatcore.rules import MAX_MEMBERSHIPS, RateLimits, can_read, can_write
 from chatcore.service.attachments import object_key
 from chatcore.service.delivery import RoomDelivery
-from chatcore.service.fanout import Fanout
 from chatcore.service.live import LiveUpdates, members_if_small
 from chatcore.service.views import (
     first_that_fit,
@@ -76,6 +74,12 @@ from chatcore.service.views import (
     room_view,
     user_view,
 )
+
+if TYPE_CHECKING:
+    from chatcore.ports import Connections, Files, Store
+    from chatcore.records import ConnectionRecord
+    from chatcore.rows import MessageRow, Role, RoomRow
+    from chatcore.service.fanout import Fanout
 
 # ``joined`` gives members at most this much of the frame; the newest history that fits gets the rest.
 _MEMBERS_BUDGET = MAX_POST_BYTES // 3

@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chatcore.errors import QueueUnavailable
 from chatcore.observability import logger, metrics
-from chatcore.ports import Connections, FanoutJobs
-from chatcore.protocol import ServerFrame, encode
+from chatcore.protocol.base import encode
 from chatcore.records import FanoutJob
-from chatcore.rows import RoomRow
 from chatcore.rules import DEFAULT_POSTS_PER_SECOND, LARGE_ROOM
-from chatcore.service.fanout import Fanout
+
+if TYPE_CHECKING:  # annotations only (see chatcore.service.fanout)
+    from chatcore.ports import Connections, FanoutJobs
+    from chatcore.protocol.server import ServerFrame
+    from chatcore.rows import RoomRow
+    from chatcore.service.fanout import Fanout
 
 FANOUT_ATTEMPTS = 5
 """Deliveries of one job's failed connections, the first included, before they are given up."""

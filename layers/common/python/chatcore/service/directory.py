@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chatcore.ports import Users
-from chatcore.rows import PersonRow
-from chatcore.tokens import Identity
+if TYPE_CHECKING:
+    from chatcore.ports import Users
+    from chatcore.rows import PersonRow
+    from chatcore.tokens import Identity
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from chatcore.ports import BroadcastResult, Connections, Delivery, Poster
-from chatcore.protocol import PresenceOut, ServerFrame, encode
+from chatcore.protocol.base import encode
+from chatcore.protocol.presence import PresenceOut
+from chatcore.records import BroadcastResult, Delivery
+
+if TYPE_CHECKING:  # annotations only: $connect and $disconnect send presence alone, and define no other frame
+    from chatcore.ports import Connections, Poster
+    from chatcore.protocol.server import ServerFrame
 
 GONE_GRACE_SECONDS = 30.0
 """How long after registering a connection a 410 does not remove it (``$connect`` may still be running)."""

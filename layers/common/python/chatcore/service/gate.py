@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatcore.errors import Forbidden, Unauthorized
-from chatcore.ports import Connections, Store
-from chatcore.records import ConnectionRecord
 from chatcore.rules import MAX_MEMBERSHIPS, PRESENCE_CONTACTS, PRESENCE_ROOM_SIZE
-from chatcore.service.fanout import Fanout
-from chatcore.tokens import TokenService
+
+if TYPE_CHECKING:
+    from chatcore.ports import Connections, Store
+    from chatcore.records import ConnectionRecord
+    from chatcore.service.fanout import Fanout
+    from chatcore.tokens import TokenService
 
 
 class ConnectionGate:

@@ -9,9 +9,10 @@ next ``$connect``), never the change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatcore.observability import logger
-from chatcore.ports import Connections, Rooms
-from chatcore.protocol import (
+from chatcore.protocol.server import (
     MemberJoinedOut,
     MemberLeftOut,
     RoomAddedOut,
@@ -21,10 +22,13 @@ from chatcore.protocol import (
     UserInfo,
     UserUpdatedOut,
 )
-from chatcore.rows import RoomRow
 from chatcore.rules import PRESENCE_ROOM_SIZE
 from chatcore.service.delivery import RoomDelivery
-from chatcore.service.fanout import Fanout
+
+if TYPE_CHECKING:
+    from chatcore.ports import Connections, Rooms
+    from chatcore.rows import RoomRow
+    from chatcore.service.fanout import Fanout
 
 ANNOUNCE_UP_TO = PRESENCE_ROOM_SIZE
 """Rooms up to this many members hear ``member_joined``/``member_left`` and make their members each other's

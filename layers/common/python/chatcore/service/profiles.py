@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from chatcore.errors import NotFound
 from chatcore.fields import PROFILE_FIELDS, valid_username
 from chatcore.observability import logger
-from chatcore.ports import Users
-from chatcore.rows import UserRow
-from chatcore.service.live import LiveUpdates
 from chatcore.service.views import user_view
-from chatcore.tokens import Identity
+
+if TYPE_CHECKING:
+    from chatcore.ports import Users
+    from chatcore.rows import UserRow
+    from chatcore.service.live import LiveUpdates
+    from chatcore.tokens import Identity
 
 
 class ProfileService:

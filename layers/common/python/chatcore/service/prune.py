@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chatcore.ports import Delivery
-from chatcore.service.fanout import Fanout
+from chatcore.records import Delivery
+
+if TYPE_CHECKING:
+    from chatcore.service.fanout import Fanout
 
 DEFAULT_STALE_AFTER_SECONDS = 300
 DEFAULT_PAGE_SIZE = 100

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatcore.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
 from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MEMBER_PAGE_SIZE, valid_username
 from chatcore.observability import logger
-from chatcore.ports import Store
 from chatcore.rows import Conversation, DirectSummary, MemberRow, MessageRow, Page, Role, RoomRow, RoomSummary, UserRow
 from chatcore.rules import Quotas, can_read, check_manage, check_owner, check_remove
 from chatcore.service.live import LiveUpdates, members_if_small
 from chatcore.service.views import room_view, user_view
 from chatcore.tokens import Identity
+
+if TYPE_CHECKING:
+    from chatcore.ports import Store
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100

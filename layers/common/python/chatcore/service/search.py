@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatcore.errors import Forbidden, InvalidInput, NotFound
 from chatcore.fields import search_words
-from chatcore.ports import Store
 from chatcore.rows import Page, SearchHit
 from chatcore.rules import can_read
-from chatcore.tokens import Identity
+
+if TYPE_CHECKING:
+    from chatcore.ports import Store
+    from chatcore.tokens import Identity
 
 SEARCH_PAGE_SIZE = 20
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatcore.errors import Conflict, LimitExceeded, NotFound
 from chatcore.fields import normalize_tag
-from chatcore.ports import Tags
-from chatcore.rows import TagCount
 from chatcore.rules import Quotas
-from chatcore.tokens import Identity
+
+if TYPE_CHECKING:
+    from chatcore.ports import Tags
+    from chatcore.rows import TagCount
+    from chatcore.tokens import Identity
 
 DEFAULT_TOP_TAGS = 50
 MAX_TOP_TAGS = 100

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatcore.protocol import (
+from chatcore.protocol.base import encode
+from chatcore.protocol.server import (
     AttachmentInfo,
     ChatMessage,
     Member,
@@ -14,9 +15,10 @@ from chatcore.protocol import (
     ReplyRef,
     RoomInfo,
     UserInfo,
-    encode,
 )
-from chatcore.rows import MemberRow, MessageRow, RoomRow
+
+if TYPE_CHECKING:
+    from chatcore.rows import MemberRow, MessageRow, RoomRow
 
 Part = TypeVar("Part", Member, ChatMessage)
 

@@ -1,4 +1,4 @@
-"""The wire protocol: parsing client frames into models or one FrameError, and serialising server frames."""
+"""Client frames: parsing what a client sends into its model, or into one FrameError and its error frame."""
 
 from __future__ import annotations
 
@@ -7,36 +7,21 @@ from typing import Any
 
 import pytest
 from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_FRAME_BYTES, MAX_TEXT_LENGTH
-from chatcore.protocol import (
+from chatcore.protocol.base import encode
+from chatcore.protocol.client import (
     CLIENT_FRAME_TYPES,
-    ChatMessage,
-    ErrorCode,
-    ErrorOut,
     FrameError,
     HistoryFrame,
-    HistoryOut,
-    JoinedOut,
     JoinFrame,
     LeaveFrame,
     ListFrame,
-    ListOut,
-    Member,
-    MemberJoinedOut,
-    MemberLeftOut,
     MessageFrame,
-    MessageOut,
     PingFrame,
-    PongOut,
     ReadFrame,
-    ReadOut,
-    RoomInfo,
-    ServerFrame,
     TypingFrame,
-    TypingOut,
-    encode,
-    error_frame,
     parse_client_frame,
 )
+from chatcore.protocol.server import ErrorCode, ErrorOut
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -280,101 +265,6 @@ def test_error_frame_echoing_a_lone_surrogate_still_serialises(body: str) -> Non
     assert frame["type"] == "error"
 
 
-# ---------------------------------------------------------------- server frames
-
-
-def _message() -> ChatMessage:
-    return ChatMessage(id=5, room_id=2, sender_id=3, sender="alice", text="hi", ts=1_700_000_000_000)
-
-
-_SERVER_FRAMES: list[tuple[ServerFrame, dict[str, Any]]] = [
-    (
-        JoinedOut(
-            room_id=2,
-            room=RoomInfo(id=2, name="general", private=False, kind="group"),
-            members=[Member(id=3, username="alice", online=True)],
-            history=[_message()],
-            has_more=False,
-        ),
-        {
-            "type": "joined",
-            "roomId": 2,
-            "room": {"id": 2, "name": "general", "private": False, "kind": "group"},
-            "members": [{"id": 3, "username": "alice", "online": True, "lastReadMessageId": 0}],
-            "membersHasMore": False,
-            "history": [
-                {"id": 5, "roomId": 2, "senderId": 3, "sender": "alice", "text": "hi", "ts": 1_700_000_000_000}
-            ],
-            "hasMore": False,
-        },
-    ),
-    (
-        MemberJoinedOut(room_id=2, user="bob"),
-        {"type": "member_joined", "roomId": 2, "user": "bob"},
-    ),
-    (MemberLeftOut(room_id=2, user="bob"), {"type": "member_left", "roomId": 2, "user": "bob"}),
-    (
-        MessageOut(room_id=2, message=_message().model_copy(update={"client_msg_id": "m-1"})),
-        {
-            "type": "message",
-            "roomId": 2,
-            "message": {
-                "id": 5,
-                "roomId": 2,
-                "senderId": 3,
-                "sender": "alice",
-                "text": "hi",
-                "ts": 1_700_000_000_000,
-                "clientMsgId": "m-1",
-            },
-        },
-    ),
-    (
-        ListOut(room_id=2, members=[Member(id=3, username="alice", nickname="Al")]),
-        {
-            "type": "list",
-            "roomId": 2,
-            "members": [{"id": 3, "username": "alice", "nickname": "Al", "online": False, "lastReadMessageId": 0}],
-            "hasMore": False,
-        },
-    ),
-    (
-        HistoryOut(room_id=2, messages=[], has_more=True),
-        {"type": "history", "roomId": 2, "messages": [], "hasMore": True},
-    ),
-    (TypingOut(room_id=2, user="bob"), {"type": "typing", "roomId": 2, "user": "bob"}),
-    (ReadOut(room_id=2, user="bob", message_id=5), {"type": "read", "roomId": 2, "user": "bob", "messageId": 5}),
-    (PongOut(ts=123), {"type": "pong", "ts": 123}),
-    (
-        error_frame(ErrorCode.SAVE_FAILED, request_type="message", room_id=2),
-        {
-            "type": "error",
-            "code": "save_failed",
-            "message": "Failed to save message",
-            "requestType": "message",
-            "roomId": 2,
-        },
-    ),
-]
-
-
-@pytest.mark.parametrize(("frame", "expected"), _SERVER_FRAMES, ids=[frame.type for frame, _ in _SERVER_FRAMES])
-def test_server_frames_serialise_camel_case_without_nulls(frame: ServerFrame, expected: dict[str, Any]) -> None:
-    """Every server frame encodes with the protocol's camelCase names and leaves out unset optional fields."""
-    raw = encode(frame)
-    assert isinstance(raw, bytes)
-    assert json.loads(raw) == expected
-    assert b"null" not in raw
-
-
-def test_seed_error_messages_are_kept() -> None:
-    """The first codes keep the strings early clients matched on; every code has a human message."""
-    assert error_frame(ErrorCode.INVALID_MESSAGE).message == "invalid_message"
-    assert error_frame(ErrorCode.UNKNOWN_TYPE).message == "unknown_type"
-    assert error_frame(ErrorCode.SAVE_FAILED).message == "Failed to save message"
-    assert all(isinstance(error_frame(code), ErrorOut) and error_frame(code).message for code in ErrorCode)
-
-
 # ---------------------------------------------------------------- properties
 
 _FIELDS = ("roomId", "text", "clientMsgId", "since", "before", "limit", "messageId", "sender", "userId")
@@ -440,7 +330,7 @@ def test_any_bytes_give_a_frame_or_a_frame_error(body: str | bytes) -> None:
 def test_a_cold_container_builds_the_validator_of_the_frame_it_parses_alone() -> None:
     """In a fresh interpreter no frame model is built at import, and parsing a message frame builds only its own."""
     report = models_built_cold(
-        "chatcore.protocol",
+        "chatcore.protocol.client",
         """module.parse_client_frame('{"type": "message", "roomId": 7, "text": "hi", "clientMsgId": "c-1"}')""",
     )
     assert (report.before, report.result) == ([], "MessageFrame")
