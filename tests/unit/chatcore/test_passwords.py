@@ -3,10 +3,15 @@ legacy scrypt hashes verify and are marked for rehashing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from argon2 import PasswordHasher, extract_parameters
 from chatcore import passwords
 from chatcore.passwords import hash_password, legacy_scrypt_hash, needs_rehash, verify_password
+
+from tests.helpers.cold import LAYER
 
 
 def test_password_verifies_and_a_wrong_one_fails() -> None:
@@ -99,3 +104,21 @@ def test_unicode_passwords_round_trip() -> None:
 def test_malformed_stored_hash_gives_false(stored: str) -> None:
     """A corrupt or foreign stored hash never verifies and never raises."""
     assert verify_password("anything", stored) is False
+
+
+def test_argon2_is_loaded_by_the_first_password_check_not_by_the_import() -> None:
+    """A cold REST container serving a route without passwords never imports argon2; the first hash loads it."""
+    probe = (
+        "import sys; from chatcore import passwords; before = 'argon2' in sys.modules; "
+        "passwords.hash_password('correct horse'); print(before, 'argon2' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(LAYER)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True"]

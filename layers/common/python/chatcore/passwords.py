@@ -12,9 +12,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher, Type, extract_parameters
-from argon2 import exceptions as argon2_errors
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 ARGON2_TIME_COST = 2
 ARGON2_MEMORY_KIB = 19 * 1024
@@ -26,14 +28,23 @@ _ARGON2_MAX_MEMORY_KIB = 256 * 1024
 _ARGON2_MAX_TIME_COST = 16
 _ARGON2_MAX_PARALLELISM = 8
 
-_hasher = PasswordHasher(
-    time_cost=ARGON2_TIME_COST,
-    memory_cost=ARGON2_MEMORY_KIB,
-    parallelism=ARGON2_PARALLELISM,
-    hash_len=32,
-    salt_len=16,
-    type=Type.ID,
-)
+
+@cache
+def _hasher() -> PasswordHasher:
+    # argon2 (and its cffi bindings) is imported on the first password check, not with this module: the REST
+    # function serves every route but register, login and password changes without it (about 3 ms of its cold
+    # start).
+    from argon2 import PasswordHasher, Type
+
+    return PasswordHasher(
+        time_cost=ARGON2_TIME_COST,
+        memory_cost=ARGON2_MEMORY_KIB,
+        parallelism=ARGON2_PARALLELISM,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
+
 
 # The legacy scheme: scrypt with N=2**14, r=8 (16 MiB). Verified, never written.
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
@@ -43,7 +54,7 @@ _SCRYPT_SCHEME = "scrypt"
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` with a fresh salt; the result records its own parameters."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -60,14 +71,21 @@ def needs_rehash(stored: str) -> bool:
     argon2id made with other costs): the login replaces it once it has checked the password."""
     if not stored.startswith(_ARGON2_PREFIX):
         return True
+    hasher = _hasher()
+    from argon2 import exceptions as argon2_errors  # loaded by _hasher()
+
     try:
-        return _hasher.check_needs_rehash(stored)
+        return hasher.check_needs_rehash(stored)
     except (argon2_errors.InvalidHashError, ValueError):
         return True
 
 
 def _verify_argon2(stored: str, password: str) -> bool:
     """The one place an argon2id hash is computed to check a password (tests count the calls here)."""
+    hasher = _hasher()
+    from argon2 import exceptions as argon2_errors  # loaded by _hasher()
+    from argon2 import extract_parameters
+
     try:
         parameters = extract_parameters(stored)
         if (
@@ -76,7 +94,7 @@ def _verify_argon2(stored: str, password: str) -> bool:
             or parameters.parallelism > _ARGON2_MAX_PARALLELISM
         ):
             return False
-        return _hasher.verify(stored, password)
+        return hasher.verify(stored, password)
     except (argon2_errors.VerificationError, argon2_errors.InvalidHashError, ValueError, TypeError):
         return False
 
