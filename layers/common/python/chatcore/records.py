@@ -10,7 +10,6 @@ presigned POST. Here rather than in :mod:`chatcore.ports`, whose protocols are i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
@@ -110,13 +109,18 @@ class Delivery(Enum):
     FAILED = "failed"
 
 
-@dataclass(slots=True)
-class BroadcastResult:
-    delivered: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
+class BroadcastResult(NamedTuple):
+    """Where each connection of a broadcast ended up; start one with :meth:`empty` (its lists are filled in)."""
+
+    delivered: list[str]
+    gone: list[str]
     """Connections API Gateway no longer knows (410): the caller should forget them."""
-    failed: list[str] = field(default_factory=list)
+    failed: list[str]
     """Connections whose post failed for another reason after the client's retries."""
+
+    @classmethod
+    def empty(cls) -> BroadcastResult:
+        return cls([], [], [])
 
     def add(self, connection_id: str, outcome: Delivery) -> None:
         {

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcore.errors import Forbidden
 
@@ -96,8 +95,8 @@ fan-out queue, and they get no typing indicators and no read receipts but the re
 be a fan-out to the whole room)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimits:
+# Named tuples, not frozen dataclasses, as chatcore.rows' rows: every function defines them on its cold start.
+class RateLimits(NamedTuple):
     """Per-connection limits per rate window of :data:`RATE_WINDOW_SECONDS`."""
 
     frames: int = 120
@@ -108,8 +107,7 @@ class RateLimits:
         return f"{self.messages} messages and {self.frames} frames per {RATE_WINDOW_SECONDS} seconds"
 
 
-@dataclass(frozen=True, slots=True)
-class Quotas:
+class Quotas(NamedTuple):
     """What one account may create or hold, so nobody can fill the database or everyone's lists.
 
     Connections open at once are capped at ``$connect`` (``MAX_CONNECTIONS_PER_USER``); messages and frames

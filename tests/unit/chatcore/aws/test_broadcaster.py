@@ -45,7 +45,7 @@ def test_duplicate_ids_are_posted_once(management: ManagementFake, targets: list
 
 def test_empty_broadcast_posts_nothing(management: ManagementFake) -> None:
     """No connections means no posts and an empty result."""
-    assert make_broadcaster(management).broadcast([], PAYLOAD) == BroadcastResult()
+    assert make_broadcaster(management).broadcast([], PAYLOAD) == BroadcastResult.empty()
 
 
 @pytest.mark.parametrize("size", [1, 5], ids=["single", "many"])

@@ -104,7 +104,7 @@ class Broadcaster:
     def broadcast(self, connection_ids: Iterable[str], data: bytes) -> BroadcastResult:
         """Post ``data`` to every connection in ``connection_ids``; see the class for the guarantees."""
         targets = list(dict.fromkeys(connection_ids))
-        result = BroadcastResult()
+        result = BroadcastResult.empty()
         if len(targets) <= 1:
             for connection_id in targets:
                 result.add(connection_id, self.send(connection_id, data))
