@@ -198,6 +198,16 @@ def _pick_stack(outdir: Path, stack: str | None) -> tuple[str, dict[str, Any]]:
     return with_apis[0], templates[with_apis[0]]
 
 
+def fallback_note(error: str) -> str:
+    """The start's one line when the app synthesized only with :data:`FALLBACK_CONTEXT`: what stopped it, without
+    the advice for deployers that follows the first clause (a fresh clone has no RDS CA bundle, and needs none)."""
+    reason = error.split(";", 1)[0]
+    return (
+        f"template: the layer is served from its source folder, as the local stack runs it ({reason}; only"
+        " `cdk deploy` needs the built layer)"
+    )
+
+
 def synthesize(project: Path, context: Mapping[str, Any], *, stack: str | None, progress: Progress) -> Template:
     """Run the app (:mod:`chat_local.synth`) in a child process and return its trimmed template."""
     with tempfile.TemporaryDirectory(prefix="chat-local-synth-") as scratch:
@@ -229,7 +239,7 @@ def synthesize(project: Path, context: Mapping[str, Any], *, stack: str | None, 
             tail = "\n".join(result.stderr.strip().splitlines()[-15:])
             raise SynthError(f"the CDK app did not synthesize: {report.get('error') or tail}")
         if report.get("fallback"):
-            progress(f"template: the app failed as is ({report.get('error')}); synthesized with {FALLBACK_CONTEXT}")
+            progress(fallback_note(str(report.get("error"))))
         name, body = _pick_stack(folder / "cdk.out", stack)
         seconds = time.monotonic() - started
         note = f", with {FALLBACK_CONTEXT}" if report.get("fallback") else ""

@@ -1,4 +1,4 @@
-"""The template's cache key, the app command, trimming; a container whose handler cannot be imported."""
+"""The template's cache key, app command, trimming and fallback note; a handler that cannot be imported."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from chat_local.pool import FunctionPool
 from chat_local.spec import FunctionSpec
 from chat_local.synth import AppCommandError, app_entry
-from chat_local.template import cache_key, input_files, synth_context, trim
+from chat_local.template import cache_key, fallback_note, input_files, synth_context, trim
 
 PROBE_APP = Path(__file__).resolve().parents[2] / "fidelity" / "probe_app"
 
@@ -62,3 +62,16 @@ def test_a_handler_that_cannot_be_imported_fails_the_invocation_with_lambdas_err
         return invocation.outcome, invocation.error["errorType"], len(pool.containers)
 
     assert asyncio.run(invoke()) == ("init", "Runtime.ImportModuleError", 0)
+
+
+def test_a_fallback_synth_is_one_calm_line_naming_what_stopped_the_app() -> None:
+    """A fresh clone without RDS's CA bundle starts with one line saying why the layer comes from its source folder,
+    not the deployer's download instructions."""
+    error = (
+        "LayerBuildError: the RDS CA bundle /repo/infra/certs/rds-global-bundle.pem is missing; the migration"
+        " verifies the database's certificate with it: download it: curl -fsSL -o /repo/infra/certs/x.pem https://x"
+    )
+    note = fallback_note(error)
+    assert "the RDS CA bundle /repo/infra/certs/rds-global-bundle.pem is missing" in note
+    assert "curl" not in note and "\n" not in note
+    assert note.startswith("template: the layer is served from its source folder")
