@@ -350,7 +350,6 @@ def lambda_runtime_environment(spec: dict[str, Any]) -> dict[str, str]:
 def _locked_layer_distributions() -> set[str]:
     """The distributions the layer installs: the closure of ``layers/common/requirements.txt`` in ``uv.lock``
     (the same ``uv export`` as ``infra.chat_infra.layer.locked_requirements``, without importing the CDK)."""
-    import shutil
     import tomllib
 
     def name(spec: str) -> str:
@@ -359,13 +358,20 @@ def _locked_layer_distributions() -> set[str]:
     declared = {name(d) for d in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
     lines = (REPO_ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines()
     wanted = {name(line.split("#")[0]) for line in lines if line.split("#")[0].strip()}
+    exported = _uv_export(prune=declared - wanted)
+    return {name(line) for line in exported.splitlines() if line and not line.startswith((" ", "#"))}
+
+
+def _uv_export(prune: set[str] | frozenset[str] = frozenset()) -> str:
+    """``uv export`` of the locked runtime dependencies (pins and hashes), without the ``prune``d distributions."""
+    import shutil
+
     command = [shutil.which("uv") or "uv", "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header"]
     command += ["--format", "requirements.txt", "--project", str(REPO_ROOT)]
-    for pruned in sorted(declared - wanted):
+    for pruned in sorted(prune):
         command += ["--prune", pruned]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT")}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    return {name(line) for line in done.stdout.splitlines() if line and not line.startswith((" ", "#"))}
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
 
 
 def _normalized(distribution: str) -> str:
@@ -849,18 +855,8 @@ class BuiltLayer:
 
 def _locked_subset(distributions: set[str]) -> list[str]:
     """The lines of ``uv export`` for ``distributions``: the locked set's pins and hashes."""
-    import shutil
-
-    uv = shutil.which("uv") or "uv"
-    exported = subprocess.run(
-        [uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header", "--format", "requirements.txt"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
     lines, keep = [], False
-    for line in exported.splitlines():
+    for line in _uv_export().splitlines():
         if line and not line.startswith((" ", "#")):
             keep = line.split("==")[0].strip().lower() in distributions
         if keep:
