@@ -127,6 +127,20 @@ def test_targets_table_and_plot_reach_the_report(one_round: tuple[Any, Path]) ->
         assert f"| `rest` {coldstart.VARIANT_LABELS[variant]} |" in report
 
 
+def test_each_verdict_states_what_the_chosen_libraries_cost_against_the_budget(one_round: tuple[Any, Path]) -> None:
+    """The baselines load neither pydantic nor Powertools, ours both; each function's line gives their imports
+    against the 25% of the baseline's cold start that the target allows."""
+    section, _out = one_round
+    summary = section.data["summary"]
+    for name in coldstart.FUNCTIONS:
+        ours, base = summary[name]["ours"], summary[name]["baseline"]
+        assert base["chosen_libraries"] == 0
+        assert ours["chosen_libraries"] > 0
+        budget = (coldstart.TARGET_COLD - 1) * base["cold"]
+        expected = f"alone costs {ours['chosen_libraries']:.0f} ms of the {budget:.0f} the target allows"
+        assert expected in section.markdown, name
+
+
 def _child(spec: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-P", str(coldstart.CHILD)],
