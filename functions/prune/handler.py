@@ -5,7 +5,6 @@ from __future__ import annotations
 from chatcore import startup  # first: no garbage collection until the container has started
 
 # isort: split
-from dataclasses import asdict
 from functools import cache
 from typing import Any
 
@@ -28,6 +27,6 @@ def pruner() -> Pruner:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = pruner().run()
-    logger.info("prune finished", extra=asdict(report))
+    logger.info("prune finished", extra=report._asdict())
     metrics.add_metric(name="PrunedConnections", unit=MetricUnit.Count, value=report.removed)
-    return asdict(report)
+    return report._asdict()

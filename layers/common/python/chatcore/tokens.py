@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chatcore.errors import Unauthorized
 from chatcore.rules import DEFAULT_TOKEN_TTL_SECONDS
@@ -29,8 +29,7 @@ MIN_KEY_LENGTH = 32
 _KEY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """Who is behind a token or a connection."""
 
     user_id: int

@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcore.errors import Conflict, Forbidden, TooManyAttempts, Unauthorized
 from chatcore.fields import fold_name
@@ -22,8 +21,7 @@ if TYPE_CHECKING:
     from chatcore.service.live import LiveUpdates
 
 
-@dataclass(frozen=True, slots=True)
-class LoginLimits:
+class LoginLimits(NamedTuple):
     """The login throttle, over fixed windows of ``window_seconds`` that start at a key's first failure.
 
     - ``per_pair``: failures of one username from one address before that address is refused for that
@@ -43,8 +41,7 @@ class LoginLimits:
     address_spacing_seconds: int = 10
 
 
-@dataclass(frozen=True, slots=True)
-class LoginKeys:
+class LoginKeys(NamedTuple):
     """The three throttling keys of one login attempt."""
 
     pair: str
@@ -81,8 +78,7 @@ def login_refusal(
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     user: UserRow
     token: str
     expires_in: int

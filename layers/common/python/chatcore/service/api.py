@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from chatcore.service.accounts import AccountService
@@ -15,8 +14,7 @@ if TYPE_CHECKING:
     from chatcore.service.tags import TagService
 
 
-@dataclass(frozen=True)
-class ApiServices:
+class ApiServices(NamedTuple):
     """What the routes call; handed to each request through the resolver's context."""
 
     accounts: AccountService

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcore.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
 from chatcore.fields import MAX_ATTACHMENT_BYTES, clean_file_name, is_content_type, is_previewable
@@ -28,8 +27,7 @@ def object_key(room_id: int, attachment_id: str) -> str:
     return f"rooms/{room_id}/{attachment_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Upload:
+class Upload(NamedTuple):
     id: str
     url: str
     fields: dict[str, str]
@@ -37,8 +35,7 @@ class Upload:
     """Epoch milliseconds."""
 
 
-@dataclass(frozen=True, slots=True)
-class Download:
+class Download(NamedTuple):
     url: str
     expires_at: int
     attachment: AttachmentRow

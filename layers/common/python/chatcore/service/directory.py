@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from chatcore.ports import Users
@@ -14,8 +13,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-@dataclass(frozen=True, slots=True)
-class UserPage:
+class UserPage(NamedTuple):
     users: list[PersonRow]
     next_offset: int | None
     """Where the next page starts, or None when this was the last one."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcore.records import Delivery
 
@@ -17,8 +16,7 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_MAX_READS = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class PruneReport:
+class PruneReport(NamedTuple):
     checked: int
     """Stale connections asked about."""
     removed: int

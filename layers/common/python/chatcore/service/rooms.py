@@ -6,8 +6,7 @@ Access follows :mod:`chatcore.rules`, the same rules the WebSocket side applies.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcore.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
 from chatcore.fields import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MEMBER_PAGE_SIZE, valid_username
@@ -29,21 +28,18 @@ def _bounded(limit: int) -> int:
     return min(max(limit, 1), MAX_PAGE_SIZE)
 
 
-@dataclass(frozen=True, slots=True)
-class RoomDetail:
+class RoomDetail(NamedTuple):
     room: RoomSummary
     members: Page[MemberRow]
     """The first page of members."""
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryPage:
+class HistoryPage(NamedTuple):
     messages: list[MessageRow]
     has_more: bool
 
 
-@dataclass(frozen=True, slots=True)
-class DirectChat:
+class DirectChat(NamedTuple):
     room: RoomRow
     other: UserRow
 
