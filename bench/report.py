@@ -115,6 +115,21 @@ CHANGES = """\
   3.11), unprepared as RDS Proxy requires (a prepared statement pins the session), against the baseline's
   whole call of about 0.57 ms with psycopg's prepared statements, so the 1.1x budget leaves about 0.03 ms
   for the resolver, the token check and everything else.
+* **Warm REST, once per burst.** 2026-12-04: a `TokenService` remembers the tokens it verified (up to 1,024,
+  forgotten when the key set changes; the expiry is still checked on every use), so PyJWT decodes a token
+  once per container (about 0.1 ms: it tests each character of a token against the base64url alphabet in
+  Python, the header's twice); and `AccountService.authenticate` trusts a user it found in the last 5 s
+  (`USER_CHECK_SECONDS`), so the burst of requests of a page load costs one user lookup, not one each (a
+  deleted account's token passes for up to 5 s in containers other than the one that deleted it, reaching
+  no room: SECURITY.md). `rest`'s steady invocation runs one query instead of two: four full runs that day
+  gave 1.05x, 1.08x, 1.07x and 1.05x (the last is the run above). A request whose token and user a
+  container has not seen in 5 s still pays both, about 1.5x the baseline's, as every request did before.
+  The same runs, on a machine about a third slower than the day before (the baselines' `connect` 363-390 ms
+  against 268-297) and noisier, with nothing changed on the cold path: `connect` 1.22x, 1.25x, 1.30x,
+  1.25x; `message` 1.17x, 1.26x, 1.27x, 1.27x; `disconnect` 1.19x, 1.22x, 1.24x, 1.21x (its steady
+  invocation 1.20x once, 29 ms against 24 in moto's requests, 0.90-0.97x in the others); `rest` 1.32x,
+  1.35x, 1.33x, 1.35x, where importing pydantic and Powertools alone costs 98-103 ms of the 87-90 the
+  target allows: out of reach with the chosen libraries.
 * **End to end.** The message handler asks DynamoDB for the room's connection ids alone
   (`ConnectionRegistry.room_connection_ids`: the key projected, expired items filtered by the query),
   which halved moto's cost per message (the room query of 100: 159 ms before, 31 ms after); the registry's

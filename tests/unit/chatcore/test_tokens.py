@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+from chatcore import tokens as tokens_module
 from chatcore.errors import Unauthorized
 from chatcore.rules import DEFAULT_TOKEN_TTL_SECONDS
 from chatcore.tokens import DEFAULT_KEY_ID, Identity, TokenService
@@ -192,6 +193,28 @@ def test_a_key_listed_before_it_becomes_current_verifies_early_tokens() -> None:
     ahead = TokenService(_key_set("2026-12", **{"2026_12": NEW_KEY, "2026_06": OLD_KEY}))
     assert jwt.get_unverified_header(listed.issue(ALICE))["kid"] == "2026-06"
     assert listed.verify(ahead.issue(ALICE)) == ALICE
+
+
+def test_a_token_verified_before_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second check of a token does not run PyJWT's again (only its expiry is checked)."""
+    service = TokenService(TOKEN_SECRET)
+    token = service.issue(ALICE)
+    assert service.verify(token) == ALICE
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(jwt, "decode", refuse)
+    assert service.verify(token) == ALICE
+
+
+def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many distinct tokens arrive, a service remembers at most ``VERIFIED_TOKENS`` and verifies all."""
+    monkeypatch.setattr(tokens_module, "VERIFIED_TOKENS", 3)
+    service = TokenService(TOKEN_SECRET)
+    issued = [service.issue(Identity(user_id=number, username=f"user{number}")) for number in range(10)]
+    assert [service.verify(token).user_id for token in issued] == list(range(10))
+    assert len(service._verified) <= 3
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from chatcore.errors import Conflict, TooManyAttempts, Unauthorized
 from chatcore.passwords import legacy_scrypt_hash, verify_password
 from chatcore.postgres.database import Database
 from chatcore.postgres.store import ChatStore
-from chatcore.rows import LoginCounter
+from chatcore.rows import LoginCounter, UserRow
 from chatcore.service import accounts as accounts_module
 from chatcore.service.accounts import AccountService, LoginKeys, LoginLimits
 from chatcore.tokens import TokenService
@@ -122,6 +122,62 @@ def test_authenticate_refuses_expired_tokens_and_deleted_users(store: ChatStore)
     store.delete_user(bob.user.id)
     with pytest.raises(Unauthorized):
         accounts.authenticate(f"Bearer {bob.token}")
+
+
+def test_a_burst_of_requests_looks_the_user_up_once(
+    accounts: AccountService, store: ChatStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests of one token within ``USER_CHECK_SECONDS`` query the user once; the next after it queries again."""
+    session = accounts.register("alice", "correct horse")
+    lookups: list[int] = []
+    get_user = store.get_user
+
+    def counted(user_id: int) -> UserRow | None:
+        lookups.append(user_id)
+        return get_user(user_id)
+
+    monkeypatch.setattr(store, "get_user", counted)
+    for _ in range(5):
+        assert accounts.authenticate(f"Bearer {session.token}").user_id == session.user.id
+    clock.advance(accounts_module.USER_CHECK_SECONDS)
+    accounts.authenticate(f"Bearer {session.token}")
+    assert lookups == [session.user.id, session.user.id]
+
+
+def test_a_user_deleted_elsewhere_is_refused_once_the_window_passes(
+    accounts: AccountService, store: ChatStore, clock: Clock
+) -> None:
+    """A user deleted by another container is refused here at the latest ``USER_CHECK_SECONDS`` after the last
+    lookup, and at once where no lookup is remembered."""
+    alice, bob = accounts.register("alice", "correct horse"), accounts.register("bob", "correct horse")
+    accounts.authenticate(f"Bearer {alice.token}")
+    store.delete_user(alice.user.id)
+    store.delete_user(bob.user.id)
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(f"Bearer {bob.token}")
+    clock.advance(accounts_module.USER_CHECK_SECONDS)
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(f"Bearer {alice.token}")
+
+
+def test_a_deleted_account_is_refused_at_once_where_it_was_deleted(accounts: AccountService) -> None:
+    """Right after ``delete_account``, the same container refuses the account's token, remembered or not."""
+    session = accounts.register("alice", "correct horse")
+    header = f"Bearer {session.token}"
+    accounts.authenticate(header)
+    accounts.delete_account(accounts.authenticate(header), "correct horse")
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(header)
+
+
+def test_a_clock_set_back_looks_the_user_up_again(accounts: AccountService, store: ChatStore, clock: Clock) -> None:
+    """A remembered lookup is not trusted once the clock goes backwards (it would never expire)."""
+    session = accounts.register("alice", "correct horse")
+    accounts.authenticate(f"Bearer {session.token}")
+    store.delete_user(session.user.id)
+    clock.advance(-3600)
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(f"Bearer {session.token}")
 
 
 def _fail(accounts: AccountService, username: str, address: str, times: int = 1) -> None:

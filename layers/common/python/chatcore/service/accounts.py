@@ -84,6 +84,12 @@ class Session(NamedTuple):
     expires_in: int
 
 
+USER_CHECK_SECONDS = 5.0
+"""How long a container trusts that a token's user still exists after it last looked (see :meth:`authenticate`)."""
+CHECKED_USERS = 1024
+"""How many such users a container remembers."""
+
+
 class AccountService:
     """Accounts over the store, tokens from one :class:`TokenService`; ``clock`` gives epoch seconds."""
 
@@ -94,12 +100,15 @@ class AccountService:
         limits: LoginLimits | None = None,
         clock: Callable[[], float] = time.time,
         live: Callable[[], LiveUpdates] | None = None,
+        user_check_seconds: float = USER_CHECK_SECONDS,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits or LoginLimits()
         self._clock = clock
         self._live = live
+        self._user_check_seconds = user_check_seconds
+        self._checked: dict[Identity, float] = {}  # identity -> when its user was last found, by the clock
 
     def register(
         self, username: str, password: str, *, email: str | None = None, nickname: str | None = None
@@ -173,6 +182,7 @@ class AccountService:
         ):
             raise Forbidden("the password is not right")
         self._store.delete_user(caller.user_id)
+        self._checked.pop(caller, None)
         if self._live is not None:
             try:
                 self._live().close_user(caller.user_id)
@@ -180,14 +190,28 @@ class AccountService:
                 logger.exception("could not close the deleted user's connections")
 
     def authenticate(self, authorization: str | None) -> Identity:
-        """The identity behind an ``Authorization: Bearer`` header whose user still exists."""
+        """The identity behind an ``Authorization: Bearer`` header whose user still exists.
+
+        A user found in the last :data:`USER_CHECK_SECONDS` is not looked up again, so the burst of requests of
+        a page load costs one query, not one each (about 0.3 ms of every warm request). So a deleted account's
+        tokens stop working at once in the container that deleted it and within that window elsewhere, reaching
+        no room meanwhile: its memberships went with it, and every room action checks them.
+        """
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing bearer token")
         identity = self._tokens.verify(token.strip())
+        now = self._clock()
+        since = now - self._checked.get(identity, -math.inf)
+        if 0 <= since < self._user_check_seconds:  # negative: the clock was set back, so look again
+            return identity
         user = self._store.get_user(identity.user_id)
         if user is None or user.username != identity.username:
+            self._checked.pop(identity, None)
             raise Unauthorized("user no longer exists")
+        if len(self._checked) >= CHECKED_USERS:
+            self._checked.clear()  # bounded: start over rather than track recency
+        self._checked[identity] = now
         return identity
 
     def _session(self, user: UserRow) -> Session:
