@@ -121,15 +121,17 @@ CHANGES = """\
   Python, the header's twice); and `AccountService.authenticate` trusts a user it found in the last 5 s
   (`USER_CHECK_SECONDS`), so the burst of requests of a page load costs one user lookup, not one each (a
   deleted account's token passes for up to 5 s in containers other than the one that deleted it, reaching
-  no room: SECURITY.md). `rest`'s steady invocation runs one query instead of two: four full runs that day
-  gave 1.05x, 1.08x, 1.07x and 1.05x (the last is the run above). A request whose token and user a
-  container has not seen in 5 s still pays both, about 1.5x the baseline's, as every request did before.
-  The same runs, on a machine about a third slower than the day before (the baselines' `connect` 363-390 ms
-  against 268-297) and noisier, with nothing changed on the cold path: `connect` 1.22x, 1.25x, 1.30x,
-  1.25x; `message` 1.17x, 1.26x, 1.27x, 1.27x; `disconnect` 1.19x, 1.22x, 1.24x, 1.21x (its steady
-  invocation 1.20x once, 29 ms against 24 in moto's requests, 0.90-0.97x in the others); `rest` 1.32x,
-  1.35x, 1.33x, 1.35x, where importing pydantic and Powertools alone costs 98-103 ms of the 87-90 the
-  target allows: out of reach with the chosen libraries.
+  no room: SECURITY.md). `rest`'s steady invocation runs one query instead of two: six full runs that day
+  gave 1.05x, 1.08x, 1.07x, 1.05x, 0.96x and 0.94x (the last is the run above; the tag validator of
+  `chatcore.fields` was built on first use from the fifth on). A request whose token and user a container
+  has not seen in 5 s still pays both, about 1.5x the baseline's, as every request did before. The same
+  runs, on a machine about a third slower than the day before (the baselines' `connect` 363-394 ms against
+  268-297) and noisier (in the fifth, ours' `message` took 456-479 ms in some rounds and 587-716 in
+  others), with nothing else changed on the cold path: `connect` 1.22x, 1.25x, 1.30x, 1.25x, 1.39x, 1.25x;
+  `message` 1.17x, 1.26x, 1.27x, 1.27x, 1.48x, 1.29x; `disconnect` 1.19x, 1.22x, 1.24x, 1.21x, 1.23x,
+  1.18x; `rest` 1.32x, 1.35x, 1.33x, 1.35x, 1.42x, 1.30x, where importing pydantic and Powertools alone
+  costs 98-120 ms of the 87-96 the target allows: out of reach with the chosen libraries. `disconnect`'s
+  steady invocation, moto-bound, gave 1.20x and 1.15x in two of them (0.90-0.97x in the others).
 * **End to end.** The message handler asks DynamoDB for the room's connection ids alone
   (`ConnectionRegistry.room_connection_ids`: the key projected, expired items filtered by the query),
   which halved moto's cost per message (the room query of 100: 159 ms before, 31 ms after); the registry's
