@@ -164,8 +164,11 @@ CHANGES = """\
   little. At 40 messages a second the two cores are full. Then the containers' garbage collector held
   until their first invocation ends and frozen after it (`chatcore.startup`, for the cold starts of
   section 3): the next run gave 53 and 61 / 6.2 ms (9.9x) and a capacity of 60 messages a second. After
-  the cold-start work of 2026-12-03 (fewer modules per container, nothing else changed for this path), the
-  run above: 59 and 51 / 8.6 ms (6.8x), capacity 50.
+  the cold-start work of 2026-12-03 (fewer modules per container, nothing else changed for this path): 59
+  and 51 / 8.6 ms (6.8x), capacity 50. On 2026-12-04, a machine about a third slower (nothing changed on
+  this path; the benchmark opens four connections at a time instead of ten), two runs: 74 and 84 / 10.6 ms
+  (7.9x) with a capacity of 20 (at 30 messages a second p99 1,744 ms, 1.8 of the 2 cores busy), then 71
+  and 72 / 9.0 ms (8.0x) with a capacity of 30 (the run above).
 * **History at scale.** Nothing: the `(group_id, id)` index already bounds both queries (see the plans).
 """
 
