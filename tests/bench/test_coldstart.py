@@ -45,10 +45,9 @@ def test_every_function_is_measured_for_ours_and_the_baseline_with_every_phase(o
 
 def test_ours_and_the_baseline_make_the_same_requests(one_round: tuple[Any, Path]) -> None:
     """The same DynamoDB operations and SQL statements per invocation (but the REST user lookup ours remembers),
-    the same posts in all (ours posts through
-    ``http.client``, so only the stand-in counts them). A frame that opens a new rate-limit window costs either
-    side a second UpdateItem, and the two runs cross a window's start at different invocations, so the extra one
-    is not counted."""
+    the same posts in all (ours posts through ``http.client``, so only the stand-in counts them). A frame that
+    opens a new rate-limit window costs either side a second UpdateItem, and the two runs cross a window's start
+    at different invocations, so the extra one is not counted."""
     runs = one_round[0].data["runs"]
     for name in coldstart.FUNCTIONS:
         (ours,), (base,) = runs[name]["ours"], runs[name]["baseline"]
